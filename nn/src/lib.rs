@@ -1,0 +1,11 @@
+//! Neural-network pieces shared by the ddbench harness and its plugins: the evaluation models,
+//! on-device augmentation, and the training / evaluation loops.
+
+pub mod augment;
+pub mod convnet;
+pub mod model;
+pub mod resnet;
+pub mod train;
+
+pub use model::{Arch, Model, ModelSpec, NormKind};
+pub use train::{accuracy, predict, train_classifier, TrainConfig, TrainStats};

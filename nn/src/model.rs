@@ -1,0 +1,125 @@
+//! A classifier that takes pixels in [0, 1]: the data set's mean/std normalisation is its first
+//! layer, so attacks and the threat model live in pixel space.
+
+use tch::nn::{self, ModuleT};
+use tch::{Device, Kind, Tensor};
+
+/// Architectures the harness and plugins can build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// ConvNet-D (default D = 3), the standard dataset-distillation evaluation network.
+    Convnet,
+    /// ResNet-18 in its CIFAR form (3×3 stem, no max-pool).
+    Resnet18,
+}
+
+impl std::str::FromStr for Arch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "convnet" => Ok(Arch::Convnet),
+            "resnet18" => Ok(Arch::Resnet18),
+            other => Err(format!("unknown arch '{other}' (expected convnet or resnet18)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Arch::Convnet => "convnet",
+            Arch::Resnet18 => "resnet18",
+        })
+    }
+}
+
+/// Normalisation layer inside ConvNet blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NormKind {
+    /// Instance norm with affine parameters (GroupNorm with one group per channel), the DD default.
+    Instance,
+    Batch,
+    None,
+}
+
+/// Everything needed to build a model for a data set.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelSpec {
+    pub arch: Arch,
+    /// ConvNet width (channels per block); default 128.
+    pub width: i64,
+    /// ConvNet depth (blocks); default 3.
+    pub depth: i64,
+    pub norm: NormKind,
+    pub in_channels: i64,
+    pub height: i64,
+    pub width_px: i64,
+    pub num_classes: i64,
+    /// Per-channel mean and std of the data set, in [0, 1] pixel units.
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl ModelSpec {
+    /// The DD-protocol ConvNet-3 (width 128, instance norm) for images of `shape = [C, H, W]`.
+    pub fn convnet(shape: [i64; 3], num_classes: i64, mean: Vec<f64>, std: Vec<f64>) -> Self {
+        ModelSpec {
+            arch: Arch::Convnet,
+            width: 128,
+            depth: 3,
+            norm: NormKind::Instance,
+            in_channels: shape[0],
+            height: shape[1],
+            width_px: shape[2],
+            num_classes,
+            mean,
+            std,
+        }
+    }
+}
+
+/// A built model: parameters in `vs`, pixel-space input.
+pub struct Model {
+    pub vs: nn::VarStore,
+    pub spec: ModelSpec,
+    net: Box<dyn ModuleT>,
+    mean: Tensor,
+    inv_std: Tensor,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Model({:?})", self.spec)
+    }
+}
+
+impl Model {
+    /// Builds a freshly initialised model on `device` (seed libtorch first for reproducibility).
+    pub fn new(spec: &ModelSpec, device: Device) -> Model {
+        assert_eq!(spec.mean.len() as i64, spec.in_channels, "mean has one value per channel");
+        assert_eq!(spec.std.len() as i64, spec.in_channels, "std has one value per channel");
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let net: Box<dyn ModuleT> = match spec.arch {
+            Arch::Convnet => Box::new(crate::convnet::convnet(&(&root / "net"), spec)),
+            Arch::Resnet18 => Box::new(crate::resnet::resnet18(&(&root / "net"), spec)),
+        };
+        let c = spec.in_channels;
+        let mean = Tensor::from_slice(&spec.mean).to_kind(Kind::Float).view([1, c, 1, 1]).to(device);
+        let inv_std =
+            Tensor::from_slice(&spec.std).to_kind(Kind::Float).reciprocal().view([1, c, 1, 1]).to(device);
+        Model { vs, spec: spec.clone(), net, mean, inv_std }
+    }
+
+    /// Logits for pixels `x` in [0, 1], float32 `[B, C, H, W]`.
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let z = (x - &self.mean) * &self.inv_std;
+        self.net.forward_t(&z, train)
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+}

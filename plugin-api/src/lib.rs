@@ -1,0 +1,61 @@
+//! The plugin interface of ddbench: the stable C ABI (`abi`), and the safe side plugin authors
+//! use — the `Method` / `Attack` traits and the `declare_method!` / `declare_attack!` macros that
+//! generate the entry symbol and the panic-catching `extern "C"` wrappers.
+
+pub mod abi;
+mod attack;
+#[doc(hidden)]
+pub mod entry;
+mod host;
+mod method;
+
+pub use attack::{Attack, AttackInput, Model, Norm};
+pub use host::Host;
+pub use method::{Distilled, DistillInput, Method};
+pub use serde_json;
+pub use tch;
+
+/// The error a plugin returns. Anything printable converts into it, so `?` works on tch, serde
+/// and I/O errors alike; `PluginError::from("text")` for plain messages.
+#[derive(Debug)]
+pub struct PluginError(pub String);
+
+impl<E: std::fmt::Display> From<E> for PluginError {
+    fn from(e: E) -> Self {
+        PluginError(e.to_string())
+    }
+}
+
+pub type PluginResult<T> = Result<T, PluginError>;
+
+/// Reads `key` from a JSON config object, falling back to `default` when absent; a present key
+/// of the wrong type is an error naming the key.
+pub fn config_get<T: serde::de::DeserializeOwned>(
+    config: &serde_json::Value,
+    key: &str,
+    default: T,
+) -> PluginResult<T> {
+    match config.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(default),
+        Some(v) => serde_json::from_value(v.clone())
+            .map_err(|e| PluginError(format!("config key '{key}': {e} (got {v})"))),
+    }
+}
+
+/// Checks that a JSON config names only known keys (a typo must not silently fall back to a default).
+pub fn config_expect_keys(config: &serde_json::Value, known: &[&str]) -> PluginResult<()> {
+    match config {
+        serde_json::Value::Object(map) => {
+            for k in map.keys() {
+                if !known.contains(&k.as_str()) {
+                    return Err(PluginError(format!(
+                        "unknown config key '{k}' (known: {})",
+                        known.join(", ")
+                    )));
+                }
+            }
+            Ok(())
+        }
+        other => Err(PluginError(format!("config must be a JSON object, got {other}"))),
+    }
+}

@@ -1,0 +1,38 @@
+//! The safe side of a method plugin: what it is given and what it returns.
+
+use crate::PluginResult;
+use crate::Host;
+use tch::{Device, Tensor};
+
+/// What a method gets: the training set (resident on `device`), its IPC, a seed and its config.
+pub struct DistillInput {
+    /// uint8 `[N, C, H, W]`.
+    pub images: Tensor,
+    /// int64 `[N]`.
+    pub labels: Tensor,
+    pub num_classes: i64,
+    /// `[C, H, W]`.
+    pub image_shape: [i64; 3],
+    pub dataset: String,
+    pub ipc: i64,
+    pub seed: u64,
+    pub device: Device,
+    pub config: serde_json::Value,
+}
+
+/// A distilled set.
+pub struct Distilled {
+    /// float32 `[M, C, H, W]` in [0, 1], on any device.
+    pub images: Tensor,
+    /// int64 `[M]`.
+    pub labels: Tensor,
+    /// Optional float32 `[M, num_classes]` soft labels (rows sum to one).
+    pub soft_labels: Option<Tensor>,
+    /// Optional JSON object of training hints for the student (e.g. `{"epochs": 2}`).
+    pub hints: Option<serde_json::Value>,
+}
+
+/// A data-set distillation method. Implement it, then `declare_method!(MyMethod, ...)`.
+pub trait Method {
+    fn distill(input: &DistillInput, host: &Host) -> PluginResult<Distilled>;
+}
