@@ -1,4 +1,11 @@
 //! ddbench: a benchmark harness for adversarially robust dataset distillation. Loads data sets,
 //! method and attack plugins, runs distil → train → evaluate, and records the results.
 
+pub mod cli;
 pub mod data;
+pub mod device;
+pub mod output;
+pub mod pipeline;
+pub mod plugin;
+pub mod record;
+pub mod summary;

@@ -1,1 +1,14 @@
-fn main() {}
+//! The `ddbench` binary: parses the command line and hands over to the library.
+
+use clap::Parser;
+
+fn main() {
+    let cli = ddbench::cli::Cli::parse();
+    match ddbench::cli::run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

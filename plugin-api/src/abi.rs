@@ -49,7 +49,12 @@ pub struct PluginDescriptor {
     pub distill: Option<DistillFn>,
     /// Set for attack plugins.
     pub attack: Option<AttackFn>,
+    /// `FLAG_*` bits.
+    pub flags: u32,
 }
+
+/// A method whose output does not depend on the IPC (e.g. `full`): run once, not once per IPC.
+pub const FLAG_IGNORES_IPC: u32 = 1;
 
 // SAFETY: the descriptor is immutable static data (pointers to static strings and functions).
 unsafe impl Sync for PluginDescriptor {}

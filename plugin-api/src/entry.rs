@@ -142,16 +142,21 @@ pub unsafe extern "C" fn attack_entry<A: Attack>(
 }
 
 /// Declares a method plugin: `declare_method!(MyMethod, name = "my-method", version = "0.1.0",
-/// description = "...")` exports the ABI entry symbol for the type implementing `Method`.
+/// description = "...")` exports the ABI entry symbol for the type implementing `Method`;
+/// an optional `flags = ddbench_plugin_api::abi::FLAG_IGNORES_IPC` marks IPC-independent methods.
 #[macro_export]
 macro_rules! declare_method {
     ($ty:ty, name = $name:literal, version = $version:literal, description = $desc:literal $(,)?) => {
+        $crate::declare_method!($ty, name = $name, version = $version, description = $desc, flags = 0);
+    };
+    ($ty:ty, name = $name:literal, version = $version:literal, description = $desc:literal, flags = $flags:expr $(,)?) => {
         #[no_mangle]
         pub extern "C" fn ddbench_plugin_v1() -> *const $crate::abi::PluginDescriptor {
             static DESCRIPTOR: $crate::abi::PluginDescriptor = $crate::abi::PluginDescriptor {
                 size: ::core::mem::size_of::<$crate::abi::PluginDescriptor>(),
                 abi_version: $crate::abi::ABI_VERSION,
                 kind: $crate::abi::KIND_METHOD,
+                flags: $flags,
                 name: concat!($name, "\0").as_ptr() as *const ::core::ffi::c_char,
                 version: concat!($version, "\0").as_ptr() as *const ::core::ffi::c_char,
                 torch_version: $crate::__torch_version_cstr!(),
@@ -174,6 +179,7 @@ macro_rules! declare_attack {
                 size: ::core::mem::size_of::<$crate::abi::PluginDescriptor>(),
                 abi_version: $crate::abi::ABI_VERSION,
                 kind: $crate::abi::KIND_ATTACK,
+                flags: 0,
                 name: concat!($name, "\0").as_ptr() as *const ::core::ffi::c_char,
                 version: concat!($version, "\0").as_ptr() as *const ::core::ffi::c_char,
                 torch_version: $crate::__torch_version_cstr!(),

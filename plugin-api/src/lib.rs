@@ -59,3 +59,24 @@ pub fn config_expect_keys(config: &serde_json::Value, known: &[&str]) -> PluginR
         other => Err(PluginError(format!("config must be a JSON object, got {other}"))),
     }
 }
+
+/// Projection onto the threat model's ball around `x`, then onto the pixel box [0, 1].
+/// `adv`, `x`: float `[B, C, H, W]`; the L2 radius is per sample.
+pub fn project(adv: &tch::Tensor, x: &tch::Tensor, norm: Norm, eps: f64) -> tch::Tensor {
+    let delta = adv - x;
+    let delta = match norm {
+        Norm::Linf => delta.clamp(-eps, eps),
+        Norm::L2 => {
+            let b = delta.size()[0];
+            let n = delta.view([b, -1]).norm_scalaropt_dim(2.0, [1], false);
+            let factor = (eps / (n + 1e-12)).clamp_max(1.0).view([b, 1, 1, 1]);
+            delta * factor
+        }
+    };
+    (x + delta).clamp(0.0, 1.0)
+}
+
+/// Summed cross-entropy of `logits` against hard `labels` (summing keeps per-sample gradients).
+pub fn ce_sum(logits: &tch::Tensor, labels: &tch::Tensor) -> tch::Tensor {
+    logits.log_softmax(-1, tch::Kind::Float).nll_loss_nd::<tch::Tensor>(labels, None, tch::Reduction::Sum, -100)
+}

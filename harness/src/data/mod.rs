@@ -5,6 +5,10 @@ pub mod cifar;
 pub mod fetch;
 pub mod idx;
 pub mod image_folder;
+pub mod resident;
+pub mod source;
+
+pub use resident::{stratified_subset, DeviceDataset};
 
 use std::path::PathBuf;
 

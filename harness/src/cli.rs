@@ -1,0 +1,248 @@
+//! The `ddbench` command line: argument parsing and dispatch to the library.
+
+use crate::data::{fetch, source::DatasetKind};
+use crate::device::DeviceChoice;
+use crate::pipeline::{self, RunConfig};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use ddbench_nn::{Arch, NormKind, TrainConfig};
+use ddbench_plugin_api::Norm;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "ddbench", version, about = "Benchmark harness for adversarially robust dataset distillation")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Distil, train students, and measure clean and robust accuracy.
+    Run(RunArgs),
+    /// List the plugins found (name, kind, version, ABI) and why any file was refused.
+    Plugins {
+        /// Extra plugin folders (searched before the built-in one).
+        #[arg(long = "dir")]
+        dirs: Vec<PathBuf>,
+    },
+    /// Data set utilities.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {
+    /// Download an official archive over HTTPS and check its published checksum.
+    Fetch {
+        /// cifar10, cifar100 or fashion-mnist.
+        dataset: String,
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum NormArg {
+    Linf,
+    L2,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum NormLayerArg {
+    Instance,
+    Batch,
+    None,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[arg(long, value_enum, default_value = "fashion-mnist")]
+    pub dataset: DatasetKind,
+    /// Folder of the data set (default for fashion-mnist: Debian's /usr/share/datasets/fashion-mnist).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Method plugins, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "random")]
+    pub method: Vec<String>,
+    /// Images per class, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "10")]
+    pub ipc: Vec<i64>,
+    #[arg(long, default_value = "convnet")]
+    pub arch: String,
+    /// ConvNet width (channels).
+    #[arg(long, default_value_t = 128)]
+    pub width: i64,
+    /// ConvNet depth (blocks).
+    #[arg(long, default_value_t = 3)]
+    pub depth: i64,
+    #[arg(long, value_enum, default_value = "instance")]
+    pub norm_layer: NormLayerArg,
+    /// Number of seeds (students; and distillations) per cell: seeds 0..N.
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
+    /// Attack plugins, comma-separated (none: clean accuracy only).
+    #[arg(long, value_delimiter = ',')]
+    pub attacks: Vec<String>,
+    /// ε values, comma-separated; fractions allowed (8/255). Default: 8/255 (linf), 0.5 (l2).
+    #[arg(long, value_delimiter = ',')]
+    pub eps: Vec<String>,
+    #[arg(long, value_enum, default_value = "linf")]
+    pub norm: NormArg,
+    /// Test images attacked (a fixed, class-stratified subset).
+    #[arg(long, default_value_t = 1000)]
+    pub n_attack: usize,
+    /// Student epochs (DD protocol: 300).
+    #[arg(long, default_value_t = 300)]
+    pub epochs: i64,
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: i64,
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f64,
+    /// JSON config for a method: NAME='{"key": value}' (repeatable).
+    #[arg(long = "method-config")]
+    pub method_config: Vec<String>,
+    /// JSON config for an attack: NAME='{"steps": 20}' (repeatable).
+    #[arg(long = "attack-config")]
+    pub attack_config: Vec<String>,
+    /// Output folder (results.csv, manifest.json); a rerun skips rows already there.
+    #[arg(long, default_value = "results/run")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Extra plugin folders.
+    #[arg(long = "plugin-dir")]
+    pub plugin_dirs: Vec<PathBuf>,
+    #[arg(long, default_value_t = 1000)]
+    pub eval_batch: i64,
+    #[arg(long, default_value_t = 500)]
+    pub attack_batch: i64,
+    /// No progress bars or log lines (the final table is still printed).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Parses `8/255`, `0.031`, `0.5`.
+pub fn parse_eps(s: &str) -> Result<f64> {
+    let v = match s.split_once('/') {
+        Some((a, b)) => a.trim().parse::<f64>()? / b.trim().parse::<f64>()?,
+        None => s.trim().parse::<f64>()?,
+    };
+    if !(v.is_finite() && v >= 0.0) {
+        bail!("eps '{s}' must be a finite non-negative number");
+    }
+    Ok(v)
+}
+
+fn parse_configs(items: &[String], flag: &str) -> Result<BTreeMap<String, serde_json::Value>> {
+    let mut m = BTreeMap::new();
+    for it in items {
+        let (name, json) =
+            it.split_once('=').ok_or_else(|| anyhow!("{flag} '{it}': expected NAME='{{json}}'"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(json).with_context(|| format!("{flag} for '{name}': not valid JSON"))?;
+        if !v.is_object() {
+            bail!("{flag} for '{name}': expected a JSON object, got {v}");
+        }
+        m.insert(name.to_string(), v);
+    }
+    Ok(m)
+}
+
+impl RunArgs {
+    pub fn to_config(&self) -> Result<RunConfig> {
+        let eps = if self.eps.is_empty() {
+            None
+        } else {
+            Some(self.eps.iter().map(|s| parse_eps(s).with_context(|| format!("--eps '{s}'"))).collect::<Result<_>>()?)
+        };
+        Ok(RunConfig {
+            dataset: self.dataset,
+            data_dir: self.data_dir.clone(),
+            methods: self.method.clone(),
+            ipcs: self.ipc.clone(),
+            arch: self.arch.parse::<Arch>().map_err(|e| anyhow!("--arch: {e}"))?,
+            width: self.width,
+            depth: self.depth,
+            norm_layer: match self.norm_layer {
+                NormLayerArg::Instance => NormKind::Instance,
+                NormLayerArg::Batch => NormKind::Batch,
+                NormLayerArg::None => NormKind::None,
+            },
+            seeds: self.seeds,
+            attacks: self.attacks.clone(),
+            eps,
+            norm: match self.norm {
+                NormArg::Linf => Norm::Linf,
+                NormArg::L2 => Norm::L2,
+            },
+            n_attack: self.n_attack,
+            train: TrainConfig { epochs: self.epochs, batch_size: self.batch_size, lr: self.lr, ..TrainConfig::default() },
+            method_config: parse_configs(&self.method_config, "--method-config")?,
+            attack_config: parse_configs(&self.attack_config, "--attack-config")?,
+            out: self.out.clone(),
+            device: self.device,
+            plugin_dirs: self.plugin_dirs.clone(),
+            eval_batch: self.eval_batch,
+            attack_batch: self.attack_batch,
+            quiet: self.quiet,
+        })
+    }
+}
+
+/// Runs the CLI; the exit code is 0 on success, 2 when some cells failed.
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Run(args) => {
+            let cfg = args.to_config()?;
+            let command_line = std::env::args().collect::<Vec<_>>().join(" ");
+            let summary = pipeline::run(&cfg, &command_line)?;
+            println!("{}", crate::summary::table(&summary.rows));
+            println!(
+                "settings: {} {} width {} depth {}, {} epochs (DD protocol: 300), batch {}, lr {}, {} seed(s), {} attacked test images",
+                cfg.arch, cfg.norm_layer_name(), cfg.width, cfg.depth, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.seeds, cfg.n_attack
+            );
+            println!("results: {}\nmanifest: {}", summary.results.display(), summary.manifest.display());
+            if !summary.failures.is_empty() {
+                eprintln!("{} cell(s) failed:", summary.failures.len());
+                for f in &summary.failures {
+                    eprintln!("  {f}");
+                }
+                return Ok(2);
+            }
+            Ok(0)
+        }
+        Command::Plugins { dirs } => {
+            let reg = crate::plugin::discover(&dirs);
+            println!("{:<8} {:<16} {:<10} {:<4} {}", "kind", "name", "version", "abi", "path");
+            for p in &reg.plugins {
+                println!(
+                    "{:<8} {:<16} {:<10} v{:<3} {}  — {}",
+                    p.kind.to_string(), p.name, p.version, ddbench_plugin_api::abi::ABI_VERSION, p.path.display(), p.description
+                );
+            }
+            for (path, why) in &reg.refused {
+                println!("refused  {}: {why}", path.display());
+            }
+            Ok(0)
+        }
+        Command::Data { command: DataCommand::Fetch { dataset, to } } => {
+            let ds: fetch::Dataset = dataset.parse().map_err(|e| anyhow!("{e}"))?;
+            let mut artifacts = fetch::official_artifacts(ds);
+            if let Ok(base) = std::env::var(fetch::MIRROR_ENV) {
+                artifacts = fetch::mirror(artifacts, &base);
+            }
+            let files = fetch::fetch(&artifacts, &to, &|name, done, total| match total {
+                Some(t) if done == t => eprintln!("{name}: {done} bytes, checksum ok"),
+                _ => {}
+            })?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            Ok(0)
+        }
+    }
+}

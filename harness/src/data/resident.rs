@@ -1,0 +1,159 @@
+//! The data set as the pipeline uses it: uint8 tensors resident on the run's device, loaded
+//! once, with a content hash for the manifest and per-channel statistics for the model.
+
+use super::RawDataset;
+use sha2::{Digest, Sha256};
+use tch::{Device, Kind, Tensor};
+
+pub struct DeviceDataset {
+    pub name: String,
+    pub device: Device,
+    /// uint8 `[N, C, H, W]`.
+    pub train_images: Tensor,
+    /// int64 `[N]`.
+    pub train_labels: Tensor,
+    pub test_images: Tensor,
+    pub test_labels: Tensor,
+    pub num_classes: i64,
+    pub class_names: Vec<String>,
+    /// `[C, H, W]`.
+    pub shape: [i64; 3],
+    /// SHA-256 over both splits' pixels and labels (hex).
+    pub hash: String,
+    /// Per-channel normalisation the models use (pixel units).
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+/// Content hash of a raw data set: pixels and labels of both splits, with their shapes.
+pub fn content_hash(raw: &RawDataset) -> String {
+    let mut h = Sha256::new();
+    for s in [&raw.train, &raw.test] {
+        for d in [s.n, s.channels, s.height, s.width] {
+            h.update((d as u64).to_le_bytes());
+        }
+        h.update(&s.images);
+        for l in &s.labels {
+            h.update(l.to_le_bytes());
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// The normalisation used by the DD reference code for the standard sets; other sets get their
+/// training set's own per-channel mean and std.
+fn known_stats(name: &str) -> Option<(Vec<f64>, Vec<f64>)> {
+    match name {
+        "cifar10" => Some((vec![0.4914, 0.4822, 0.4465], vec![0.2023, 0.1994, 0.2010])),
+        "cifar100" => Some((vec![0.5071, 0.4866, 0.4409], vec![0.2673, 0.2564, 0.2762])),
+        "fashion-mnist" => Some((vec![0.2861], vec![0.3530])),
+        "mnist" => Some((vec![0.1307], vec![0.3081])),
+        _ => None,
+    }
+}
+
+fn split_tensors(s: &super::RawSplit, device: Device) -> (Tensor, Tensor) {
+    let shape = [
+        s.n as i64,
+        s.channels as i64,
+        s.height as i64,
+        s.width as i64,
+    ];
+    (
+        Tensor::from_slice(&s.images).view(shape).to_device(device),
+        Tensor::from_slice(&s.labels).to_device(device),
+    )
+}
+
+impl DeviceDataset {
+    /// Moves a raw data set onto `device` (one host-to-device copy per split).
+    pub fn new(raw: &RawDataset, device: Device) -> DeviceDataset {
+        let hash = content_hash(raw);
+        let (train_images, train_labels) = split_tensors(&raw.train, device);
+        let (test_images, test_labels) = split_tensors(&raw.test, device);
+        let shape = [
+            raw.train.channels as i64,
+            raw.train.height as i64,
+            raw.train.width as i64,
+        ];
+        let (mean, std) = known_stats(&raw.name).unwrap_or_else(|| {
+            let x = train_images.to_kind(Kind::Float) / 255.0;
+            let m = x.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
+            let s = x.std_dim([0i64, 2, 3].as_slice(), false, false);
+            (
+                Vec::<f64>::try_from(m.to_kind(Kind::Double).to_device(Device::Cpu))
+                    .unwrap_or_default(),
+                Vec::<f64>::try_from(s.to_kind(Kind::Double).to_device(Device::Cpu))
+                    .unwrap_or_default(),
+            )
+        });
+        DeviceDataset {
+            name: raw.name.clone(),
+            device,
+            train_images,
+            train_labels,
+            test_images,
+            test_labels,
+            num_classes: raw.num_classes as i64,
+            class_names: raw.class_names.clone(),
+            shape,
+            hash,
+            mean,
+            std,
+        }
+    }
+}
+
+/// A class-stratified subset of `labels`: `n / classes` indices per class (the remainder goes to
+/// the first classes), each class's pick a seeded shuffle; sorted. Same seed → same subset.
+pub fn stratified_subset(labels: &[i64], num_classes: i64, n: usize, seed: u64) -> Vec<i64> {
+    let mut rng = seed ^ 0x5DEE_CE66_D1CE_4E5B;
+    let mut next = move || {
+        rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let k = num_classes as usize;
+    let mut out = Vec::with_capacity(n);
+    for c in 0..k {
+        let want = n / k + usize::from(c < n % k);
+        let mut members: Vec<i64> = labels
+            .iter()
+            .enumerate()
+            .filter(|(_, &l)| l == c as i64)
+            .map(|(i, _)| i as i64)
+            .collect();
+        let take = want.min(members.len());
+        for i in 0..take {
+            let j = i + (next() % (members.len() - i) as u64) as usize;
+            members.swap(i, j);
+        }
+        out.extend_from_slice(&members[..take]);
+    }
+    out.sort_unstable();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stratified_subset_is_balanced_seeded_and_distinct() {
+        let labels: Vec<i64> = (0..1000).map(|i| (i * 7 % 10) as i64).collect();
+        let s = stratified_subset(&labels, 10, 105, 0);
+        assert_eq!(s.len(), 105);
+        let mut counts = [0; 10];
+        for &i in &s {
+            counts[labels[i as usize] as usize] += 1;
+        }
+        assert_eq!(counts, [11, 11, 11, 11, 11, 10, 10, 10, 10, 10]);
+        assert_eq!(s, stratified_subset(&labels, 10, 105, 0));
+        assert_ne!(s, stratified_subset(&labels, 10, 105, 1));
+        let mut d = s.clone();
+        d.dedup();
+        assert_eq!(d.len(), s.len());
+    }
+}

@@ -1,0 +1,347 @@
+//! `ddbench run`: distil → train students → clean accuracy → robust accuracy per attack and ε,
+//! one result row per cell, written as soon as it is finished; failures are reported, not fatal.
+
+use crate::data::{source, stratified_subset, DeviceDataset};
+use crate::device::{self, DeviceChoice};
+use crate::output::Ui;
+use crate::plugin::{self, Kind, Plugin, Registry};
+use crate::record::{cell_key, write_atomic, ResultRow, ResultsFile};
+use anyhow::{bail, Context, Result};
+use ddbench_nn::{Arch, Model, ModelSpec, NormKind, TrainConfig};
+use ddbench_plugin_api::Norm;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::{Kind as TKind, Tensor};
+
+/// Everything a run needs, as parsed from the command line.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RunConfig {
+    pub dataset: source::DatasetKind,
+    pub data_dir: Option<PathBuf>,
+    pub methods: Vec<String>,
+    pub ipcs: Vec<i64>,
+    pub arch: Arch,
+    pub width: i64,
+    pub depth: i64,
+    pub norm_layer: NormKind,
+    pub seeds: u64,
+    pub attacks: Vec<String>,
+    /// ε values; `None` means each norm's default (8/255 for L∞, 0.5 for L2).
+    pub eps: Option<Vec<f64>>,
+    #[serde(serialize_with = "ser_norm")]
+    pub norm: Norm,
+    pub n_attack: usize,
+    pub train: TrainConfig,
+    pub method_config: BTreeMap<String, serde_json::Value>,
+    pub attack_config: BTreeMap<String, serde_json::Value>,
+    pub out: PathBuf,
+    #[serde(skip)]
+    pub device: DeviceChoice,
+    pub plugin_dirs: Vec<PathBuf>,
+    pub eval_batch: i64,
+    pub attack_batch: i64,
+    pub quiet: bool,
+}
+
+fn ser_norm<S: serde::Serializer>(n: &Norm, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(norm_name(*n))
+}
+
+pub fn norm_name(n: Norm) -> &'static str {
+    match n {
+        Norm::Linf => "linf",
+        Norm::L2 => "l2",
+    }
+}
+
+/// What a finished run produced.
+pub struct RunSummary {
+    pub results: PathBuf,
+    pub manifest: PathBuf,
+    pub rows: Vec<ResultRow>,
+    pub failures: Vec<String>,
+}
+
+fn resolve(reg: &Registry, kind: Kind, names: &[String]) -> Result<Vec<Plugin>> {
+    names
+        .iter()
+        .map(|n| {
+            reg.get(kind, n).cloned().map_err(|e| {
+                let refused: Vec<String> =
+                    reg.refused.iter().map(|(p, why)| format!("  {}: {why}", p.display())).collect();
+                if refused.is_empty() {
+                    anyhow::anyhow!(e)
+                } else {
+                    anyhow::anyhow!("{e}\nrefused plugin files:\n{}", refused.join("\n"))
+                }
+            })
+        })
+        .collect()
+}
+
+/// Student training settings for one distilled set: the protocol, overridden by the method's hints.
+fn train_config(base: &TrainConfig, hints: &serde_json::Value) -> Result<TrainConfig, String> {
+    let mut cfg = base.clone();
+    if let serde_json::Value::Object(m) = hints {
+        for (k, v) in m {
+            match k.as_str() {
+                "epochs" => cfg.epochs = v.as_i64().ok_or("hint 'epochs' must be an integer")?,
+                "batch_size" => cfg.batch_size = v.as_i64().ok_or("hint 'batch_size' must be an integer")?,
+                "lr" => cfg.lr = v.as_f64().ok_or("hint 'lr' must be a number")?,
+                _ => {} // hints for other protocols (soft labels, ...) are not this protocol's business
+            }
+        }
+    }
+    if cfg.epochs < 1 || cfg.batch_size < 1 || !(cfg.lr > 0.0) {
+        return Err(format!("invalid training settings after hints: {cfg:?}"));
+    }
+    Ok(cfg)
+}
+
+fn pct(correct: &Tensor) -> f64 {
+    100.0 * correct.to_kind(TKind::Float).mean(TKind::Float).double_value(&[])
+}
+
+/// Runs the whole grid. Errors before the first cell (bad flags, data, plugins) are fatal;
+/// a failing cell is reported and the run goes on.
+pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
+    let ui = Ui::new(cfg.quiet);
+    let (dev, dev_desc) = device::select(cfg.device)?;
+    ui.log(&format!("device: {dev_desc}"));
+    let reg = plugin::discover(&cfg.plugin_dirs);
+    let methods = resolve(&reg, Kind::Method, &cfg.methods)?;
+    let attacks = resolve(&reg, Kind::Attack, &cfg.attacks)?;
+    if cfg.seeds == 0 || cfg.ipcs.is_empty() || cfg.ipcs.iter().any(|&i| i < 1) {
+        bail!("--seeds must be ≥ 1 and --ipc a list of positive integers");
+    }
+
+    let t = Instant::now();
+    let raw = source::load(cfg.dataset, cfg.data_dir.as_deref())?;
+    let data = DeviceDataset::new(&raw, dev);
+    drop(raw);
+    ui.log(&format!(
+        "data: {} — {} train / {} test, {:?}, {} classes, sha256 {} ({:.1}s)",
+        data.name,
+        data.train_labels.size()[0],
+        data.test_labels.size()[0],
+        data.shape,
+        data.num_classes,
+        &data.hash[..16],
+        t.elapsed().as_secs_f64()
+    ));
+
+    std::fs::create_dir_all(&cfg.out).with_context(|| format!("creating {}", cfg.out.display()))?;
+    let results_path = cfg.out.join("results.csv");
+    let manifest_path = cfg.out.join("manifest.json");
+    let mut results = ResultsFile::open(&results_path)?;
+    let mut failures: Vec<String> = Vec::new();
+    let manifest = |failures: &[String], state: &str| -> Result<()> {
+        let plugins: Vec<serde_json::Value> = methods
+            .iter()
+            .chain(attacks.iter())
+            .map(|p| serde_json::json!({"name": p.name, "kind": p.kind.to_string(), "version": p.version, "path": p.path, "abi": ddbench_plugin_api::abi::ABI_VERSION}))
+            .collect();
+        let m = serde_json::json!({
+            "ddbench": env!("CARGO_PKG_VERSION"),
+            "libtorch": ddbench_plugin_api::abi::TORCH_VERSION,
+            "command": command_line,
+            "state": state,
+            "device": dev_desc,
+            "config": cfg,
+            "dataset": {"name": data.name, "sha256": data.hash, "shape": data.shape, "classes": data.num_classes,
+                        "train": data.train_labels.size()[0], "test": data.test_labels.size()[0],
+                        "mean": data.mean, "std": data.std},
+            "plugins": plugins,
+            "failures": failures,
+        });
+        write_atomic(&manifest_path, serde_json::to_string_pretty(&m)?.as_bytes())
+    };
+    manifest(&failures, "running")?;
+
+    // The attacked subset: fixed (seed 0), class-stratified, shared by every method and seed.
+    let test_labels: Vec<i64> = Vec::<i64>::try_from(data.test_labels.to_device(tch::Device::Cpu))?;
+    let n_attack = cfg.n_attack.min(test_labels.len());
+    let subset = Tensor::from_slice(&stratified_subset(&test_labels, data.num_classes, n_attack, 0)).to_device(dev);
+    let sub_x = data.test_images.index_select(0, &subset).to_kind(TKind::Float) / 255.0;
+    let sub_y = data.test_labels.index_select(0, &subset);
+    let n_test = data.test_labels.size()[0];
+    let eps_list = cfg.eps.clone().unwrap_or_else(|| vec![if cfg.norm == Norm::Linf { 8.0 / 255.0 } else { 0.5 }]);
+    let arch = cfg.arch.to_string();
+    let train_per_class = data.train_labels.size()[0] / data.num_classes;
+
+    for method in &methods {
+        let ignores_ipc = method.flags & ddbench_plugin_api::abi::FLAG_IGNORES_IPC != 0;
+        let ipcs: Vec<i64> = if ignores_ipc { vec![train_per_class] } else { cfg.ipcs.clone() };
+        let mconf = cfg.method_config.get(&method.name).cloned().unwrap_or_else(|| serde_json::json!({}));
+        for &ipc in &ipcs {
+            for seed in 0..cfg.seeds {
+                let keys: Vec<(Option<&Plugin>, f64, String)> = if attacks.is_empty() {
+                    vec![(None, 0.0, cell_key(&data.name, &method.name, ipc, &arch, seed, "none", "", 0.0))]
+                } else {
+                    attacks
+                        .iter()
+                        .flat_map(|a| eps_list.iter().map(move |&e| (a, e)))
+                        .map(|(a, e)| (Some(a), e, cell_key(&data.name, &method.name, ipc, &arch, seed, &a.name, norm_name(cfg.norm), e)))
+                        .collect()
+                };
+                if keys.iter().all(|(_, _, k)| results.contains(k)) {
+                    ui.log(&format!("skip {} ipc {ipc} seed {seed}: already in {}", method.name, results_path.display()));
+                    continue;
+                }
+                let cell = format!("{} ipc {ipc} seed {seed}", method.name);
+                // 1. distil
+                let t = Instant::now();
+                let bar = ui.bar(1, "distil");
+                bar.set_message(cell.clone());
+                let distilled = plugin::run_distill(
+                    method,
+                    &data,
+                    if ignores_ipc { 0 } else { ipc },
+                    seed,
+                    &mconf,
+                    &|d, n| {
+                        bar.set_length(n.max(1));
+                        bar.set_position(d);
+                    },
+                    &|m| ui.log(&format!("[{}] {m}", method.name)),
+                );
+                bar.finish_and_clear();
+                let distill_s = t.elapsed().as_secs_f64();
+                let d = match distilled {
+                    Ok(d) => d,
+                    Err(e) => {
+                        ui.log(&format!("error: {cell}: {e}"));
+                        failures.push(format!("{cell}: {e}"));
+                        manifest(&failures, "running")?;
+                        continue;
+                    }
+                };
+                // 2. train the student
+                let tcfg = match train_config(&cfg.train, &d.hints) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        failures.push(format!("{cell}: method '{}' hints: {e}", method.name));
+                        continue;
+                    }
+                };
+                tch::manual_seed(seed as i64);
+                let mut spec = ModelSpec::convnet(data.shape, data.num_classes, data.mean.clone(), data.std.clone());
+                spec.arch = cfg.arch;
+                spec.width = cfg.width;
+                spec.depth = cfg.depth;
+                spec.norm = cfg.norm_layer;
+                let mut model = Model::new(&spec, dev);
+                let t = Instant::now();
+                let bar = ui.bar(tcfg.epochs as u64, "train");
+                bar.set_message(format!("{cell}, {} images", d.images.size()[0]));
+                let labels = d.soft_labels.as_ref().unwrap_or(&d.labels);
+                let trained = ddbench_nn::train_classifier(&mut model, &d.images, labels, &tcfg, &mut |e, _| bar.set_position(e as u64));
+                bar.finish_and_clear();
+                if let Err(e) = trained {
+                    failures.push(format!("{cell}: training failed: {e}"));
+                    continue;
+                }
+                let train_s = t.elapsed().as_secs_f64();
+                // 3. clean accuracy
+                let clean_acc = 100.0 * ddbench_nn::accuracy(&model, &data.test_images, &data.test_labels, cfg.eval_batch);
+                let sub_clean = ddbench_nn::predict(&model, &sub_x, cfg.eval_batch).eq_tensor(&sub_y);
+                let subset_clean_acc = pct(&sub_clean);
+                ui.log(&format!("{cell}: clean accuracy {clean_acc:.2}% ({} epochs, {train_s:.1}s)", tcfg.epochs));
+                let base_row = ResultRow {
+                    dataset: data.name.clone(),
+                    method: method.name.clone(),
+                    method_version: method.version.clone(),
+                    ipc,
+                    arch: arch.clone(),
+                    seed,
+                    attack: "none".into(),
+                    attack_version: String::new(),
+                    norm: String::new(),
+                    eps: 0.0,
+                    clean_acc,
+                    subset_clean_acc,
+                    robust_acc: f64::NAN,
+                    n_test,
+                    n_attack: 0,
+                    distilled_images: d.images.size()[0],
+                    train_epochs: tcfg.epochs,
+                    distill_s,
+                    train_s,
+                    attack_s: 0.0,
+                    forward_calls: 0,
+                    backward_calls: 0,
+                };
+                // 4. attacks
+                for (attack, eps, key) in &keys {
+                    if results.contains(key) {
+                        continue;
+                    }
+                    let Some(attack) = attack else {
+                        results.push(base_row.clone())?;
+                        continue;
+                    };
+                    let aconf = cfg.attack_config.get(&attack.name).cloned().unwrap_or_else(|| serde_json::json!({}));
+                    let t = Instant::now();
+                    let nb = (n_attack as i64 + cfg.attack_batch - 1) / cfg.attack_batch;
+                    let bar = ui.bar(nb as u64, "attack");
+                    bar.set_message(format!("{} eps {eps:.4} on {cell}", attack.name));
+                    let mut robust = Vec::new();
+                    let (mut fw, mut bw) = (0, 0);
+                    let mut err = None;
+                    for b in 0..nb {
+                        let start = b * cfg.attack_batch;
+                        let len = cfg.attack_batch.min(n_attack as i64 - start);
+                        let (x, y) = (sub_x.narrow(0, start, len), sub_y.narrow(0, start, len));
+                        match plugin::run_attack(attack, &model, &x, &y, cfg.norm, *eps, seed * 1_000_003 + b as u64, &aconf, &|m| ui.log(&format!("[{}] {m}", attack.name))) {
+                            Ok(o) => {
+                                fw += o.forward_calls;
+                                bw += o.backward_calls;
+                                robust.push(ddbench_nn::predict(&model, &o.adversarial, cfg.eval_batch).eq_tensor(&y));
+                            }
+                            Err(e) => {
+                                err = Some(e);
+                                break;
+                            }
+                        }
+                        bar.inc(1);
+                    }
+                    bar.finish_and_clear();
+                    if let Some(e) = err {
+                        ui.log(&format!("error: {cell}, attack {}: {e}", attack.name));
+                        failures.push(format!("{cell}, attack {} eps {eps}: {e}", attack.name));
+                        manifest(&failures, "running")?;
+                        continue;
+                    }
+                    let correct = Tensor::cat(&robust, 0).logical_and(&sub_clean);
+                    let row = ResultRow {
+                        attack: attack.name.clone(),
+                        attack_version: attack.version.clone(),
+                        norm: norm_name(cfg.norm).into(),
+                        eps: *eps,
+                        robust_acc: pct(&correct),
+                        n_attack: n_attack as i64,
+                        attack_s: t.elapsed().as_secs_f64(),
+                        forward_calls: fw,
+                        backward_calls: bw,
+                        ..base_row.clone()
+                    };
+                    ui.log(&format!("{cell}: {} eps {:.4}: robust accuracy {:.2}%", attack.name, eps, row.robust_acc));
+                    results.push(row)?;
+                }
+            }
+        }
+    }
+    manifest(&failures, if failures.is_empty() { "finished" } else { "finished with failures" })?;
+    Ok(RunSummary { results: results_path, manifest: manifest_path, rows: results.rows, failures })
+}
+
+impl RunConfig {
+    pub fn norm_layer_name(&self) -> &'static str {
+        match self.norm_layer {
+            NormKind::Instance => "instancenorm",
+            NormKind::Batch => "batchnorm",
+            NormKind::None => "no-norm",
+        }
+    }
+}

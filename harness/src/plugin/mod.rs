@@ -1,0 +1,7 @@
+//! Plugins: finding and checking shared libraries (`loader`), and calling them safely (`call`).
+
+pub mod call;
+pub mod loader;
+
+pub use call::{run_attack, run_distill, AttackOutcome, DistillOutcome};
+pub use loader::{discover, default_plugin_dirs, Kind, Plugin, Registry};

@@ -1,0 +1,137 @@
+//! Results on disk: the CSV of result rows (rewritten atomically after every finished row, so
+//! an interruption loses nothing) and the JSON manifest beside it.
+
+use anyhow::{Context, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// One result row: a (dataset, method, ipc, arch, seed, attack, norm, eps) cell.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ResultRow {
+    pub dataset: String,
+    pub method: String,
+    pub method_version: String,
+    /// Images per class of the distilled set (for `full`, the training set's own count).
+    pub ipc: i64,
+    pub arch: String,
+    pub seed: u64,
+    /// Attack plugin name, or `none` for a clean-only row.
+    pub attack: String,
+    pub attack_version: String,
+    /// `linf`, `l2`, or empty for `none`.
+    pub norm: String,
+    /// ε in pixel units ([0, 1] scale).
+    pub eps: f64,
+    /// Clean accuracy (%) on the whole test set.
+    pub clean_acc: f64,
+    /// Clean accuracy (%) on the attacked subset.
+    pub subset_clean_acc: f64,
+    /// Robust accuracy (%) on the attacked subset (a point counts only if clean and adversarial
+    /// predictions are both right).
+    pub robust_acc: f64,
+    pub n_test: i64,
+    pub n_attack: i64,
+    pub distilled_images: i64,
+    pub train_epochs: i64,
+    pub distill_s: f64,
+    pub train_s: f64,
+    pub attack_s: f64,
+    pub forward_calls: u64,
+    pub backward_calls: u64,
+}
+
+impl ResultRow {
+    /// The identity of the cell; a rerun skips rows whose key is already recorded.
+    pub fn key(&self) -> String {
+        cell_key(&self.dataset, &self.method, self.ipc, &self.arch, self.seed, &self.attack, &self.norm, self.eps)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn cell_key(dataset: &str, method: &str, ipc: i64, arch: &str, seed: u64, attack: &str, norm: &str, eps: f64) -> String {
+    format!("{dataset}|{method}|{ipc}|{arch}|{seed}|{attack}|{norm}|{eps:.6}")
+}
+
+/// The CSV of a run folder, held in memory and rewritten whole on every change.
+pub struct ResultsFile {
+    pub path: PathBuf,
+    pub rows: Vec<ResultRow>,
+}
+
+impl ResultsFile {
+    /// Opens `path`, reading the rows already there (none if it does not exist).
+    pub fn open(path: &Path) -> Result<ResultsFile> {
+        let mut rows = Vec::new();
+        if path.exists() {
+            let mut rd = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+            for (i, r) in rd.deserialize().enumerate() {
+                rows.push(r.with_context(|| {
+                    format!("{}: row {} does not match the results format (move the file away to start afresh)", path.display(), i + 2)
+                })?);
+            }
+        }
+        Ok(ResultsFile { path: path.to_path_buf(), rows })
+    }
+
+    pub fn contains(&self, key: &str) -> bool {
+        self.rows.iter().any(|r| r.key() == key)
+    }
+
+    /// Adds a row and rewrites the file atomically (write, fsync, rename).
+    pub fn push(&mut self, row: ResultRow) -> Result<()> {
+        self.rows.push(row);
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in &self.rows {
+            w.serialize(r)?;
+        }
+        write_atomic(&self.path, &w.into_inner().context("serialising results")?)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seed: u64) -> ResultRow {
+        ResultRow {
+            dataset: "d".into(), method: "m".into(), method_version: "1".into(), ipc: 10, arch: "convnet".into(),
+            seed, attack: "pgd".into(), attack_version: "1".into(), norm: "linf".into(), eps: 8.0 / 255.0,
+            clean_acc: 50.0, subset_clean_acc: 51.0, robust_acc: 10.0, n_test: 100, n_attack: 10,
+            distilled_images: 100, train_epochs: 3, distill_s: 0.1, train_s: 1.0, attack_s: 0.5,
+            forward_calls: 11, backward_calls: 10,
+        }
+    }
+
+    #[test]
+    fn rows_survive_a_reopen_and_keys_find_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("results.csv");
+        let mut f = ResultsFile::open(&p).unwrap();
+        f.push(row(0)).unwrap();
+        f.push(row(1)).unwrap();
+        let g = ResultsFile::open(&p).unwrap();
+        assert_eq!(g.rows, vec![row(0), row(1)]);
+        assert!(g.contains(&row(1).key()));
+        assert!(!g.contains(&row(2).key()));
+        assert!(!dir.path().join(".results.csv.tmp").exists());
+    }
+
+    #[test]
+    fn a_foreign_csv_is_refused_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("results.csv");
+        std::fs::write(&p, "a,b\n1,2\n").unwrap();
+        let e = format!("{:#}", ResultsFile::open(&p).err().unwrap());
+        assert!(e.contains("results.csv: row 2"), "{e}");
+    }
+}

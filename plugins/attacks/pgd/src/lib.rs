@@ -1,0 +1,49 @@
+//! `pgd`: projected gradient descent (Madry et al. 2018), L∞, with torchattacks.PGD's parameter
+//! names and defaults (alpha 2/255, steps 10, random_start true) and restarts that keep, per
+//! sample, the first adversarial example found.
+
+use ddbench_plugin_api::{ce_sum, config_expect_keys, config_get, declare_attack, project};
+use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
+use tch::{Kind, Tensor};
+
+pub struct Pgd;
+
+impl Attack for Pgd {
+    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
+        let cfg = &input.config;
+        config_expect_keys(cfg, &["alpha", "steps", "random_start", "restarts"])?;
+        let alpha: f64 = config_get(cfg, "alpha", 2.0 / 255.0)?;
+        let steps: i64 = config_get(cfg, "steps", 10)?;
+        let random_start: bool = config_get(cfg, "random_start", true)?;
+        let restarts: i64 = config_get(cfg, "restarts", 1)?;
+        if input.norm != Norm::Linf {
+            return Err("pgd is the L-infinity attack; use pgdl2 for L2".into());
+        }
+        let (x, y, eps) = (&input.images, &input.labels, input.eps);
+        tch::manual_seed(input.seed as i64);
+        let mut best = x.copy();
+        let mut fooled = Tensor::zeros([x.size()[0]], (Kind::Bool, x.device()));
+        for r in 0..restarts {
+            let mut adv = if random_start {
+                (x + Tensor::empty_like(x).uniform_(-eps, eps)).clamp(0.0, 1.0)
+            } else {
+                x.copy()
+            };
+            for _ in 0..steps {
+                let (_, grad) = input.model.value_and_grad(&adv, |l| ce_sum(l, y))?;
+                adv = project(&(adv + grad.sign() * alpha), x, Norm::Linf, eps);
+            }
+            let wrong = input.model.predict(&adv)?.argmax(-1, false).ne_tensor(y);
+            let take = wrong.logical_and(&fooled.logical_not()).view([-1, 1, 1, 1]);
+            best = adv.where_self(&take, &best);
+            // points no restart has fooled yet keep the latest iterate (the strongest try so far)
+            let keep_latest = wrong.logical_or(&fooled).logical_not().view([-1, 1, 1, 1]);
+            best = adv.where_self(&keep_latest, &best);
+            fooled = fooled.logical_or(&wrong);
+            host.progress((r + 1) as u64, restarts as u64);
+        }
+        Ok(best)
+    }
+}
+
+declare_attack!(Pgd, name = "pgd", version = "0.1.0", description = "PGD, L-infinity (torchattacks.PGD)");
