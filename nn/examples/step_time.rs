@@ -15,7 +15,7 @@ fn main() {
     let mut opt = tch::nn::sgd(0.9, 0.0, 5e-4, false).build(&m.vs, 0.01).unwrap();
     for _ in 0..2 {
         let t = Instant::now();
-        let xa = crop_flip(&x, 4);
+        let xa = crop_flip(&x, 4, true);
         let t_aug = t.elapsed();
         let t = Instant::now();
         let l = m.forward_t(&xa, true).log_softmax(-1, Kind::Float).nll_loss(&y);

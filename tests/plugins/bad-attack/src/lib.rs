@@ -1,0 +1,31 @@
+//! Test fixture: an attack plugin that breaks the rules on purpose
+//! (`{"mode": "outside-ball" | "outside-box" | "wrong-shape" | "query-outside" | "panic"}`).
+
+use ddbench_plugin_api::{config_get, declare_attack, Attack, AttackInput, Host, PluginResult};
+use tch::Tensor;
+
+pub struct BadAttack;
+
+impl Attack for BadAttack {
+    fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
+        let mode: String = config_get(&input.config, "mode", "outside-ball".to_string())?;
+        let x = &input.images;
+        match mode.as_str() {
+            "outside-ball" => {
+                // move every pixel 3ε towards the far side of the box: in [0, 1], outside the ball
+                let dir = x.lt(0.5).to_kind(tch::Kind::Float) * 2.0 - 1.0;
+                Ok((x + dir * (3.0 * input.eps)).clamp(0.0, 1.0))
+            }
+            "outside-box" => Ok(x + 2.0),
+            "wrong-shape" => Ok(x.narrow(0, 0, 1)),
+            "query-outside" => {
+                let _ = input.model.predict(&(x * 4.0 - 2.0))?;
+                Ok(x.copy())
+            }
+            "panic" => panic!("deliberate panic inside attack"),
+            other => Err(format!("unknown mode {other}").into()),
+        }
+    }
+}
+
+declare_attack!(BadAttack, name = "bad-attack", version = "0.0.1", description = "test fixture: returns invalid adversarial examples");

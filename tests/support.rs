@@ -1,0 +1,95 @@
+//! Helpers for the end-to-end tests: where the release build put the binary and plugins, plugin
+//! folders for fixtures, running the CLI, and reading its results.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// `target/release` (or wherever this test binary was built), holding `ddbench` and the plugins.
+pub fn build_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current exe");
+    let deps = exe.parent().expect("deps folder");
+    let dir = deps.parent().expect("profile folder").to_path_buf();
+    assert!(
+        dir.join("ddbench").exists(),
+        "{} has no ddbench binary: build first with `cargo build --release --workspace` (make test does)",
+        dir.display()
+    );
+    dir
+}
+
+pub fn ddbench_bin() -> PathBuf {
+    build_dir().join("ddbench")
+}
+
+/// Path of a built plugin library by crate name (`ddbench-method-full` → `libddbench_method_full.so`).
+pub fn plugin_lib(crate_name: &str) -> PathBuf {
+    let p = build_dir().join(format!("lib{}.so", crate_name.replace('-', "_")));
+    assert!(p.exists(), "{} not built (cargo build --release --workspace)", p.display());
+    p
+}
+
+/// A fresh folder holding copies of the given plugin libraries.
+pub fn plugin_dir(crates: &[&str]) -> tempfile::TempDir {
+    let d = tempfile::tempdir().expect("tempdir");
+    for c in crates {
+        let src = plugin_lib(c);
+        std::fs::copy(&src, d.path().join(src.file_name().unwrap())).expect("copy plugin");
+    }
+    d
+}
+
+/// Runs `ddbench ARGS` and returns its output.
+pub fn ddbench(args: &[&str]) -> Output {
+    Command::new(ddbench_bin()).args(args).output().expect("run ddbench")
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// The rows of a results.csv as maps column → value.
+pub fn read_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut rd = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = rd.headers().unwrap().clone();
+    rd.records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+        })
+        .collect()
+}
+
+/// Fashion-MNIST from Debian's package, if installed (the setup installs it).
+pub fn fashion_mnist_dir() -> Option<PathBuf> {
+    let d = PathBuf::from("/usr/share/datasets/fashion-mnist");
+    d.join("train-images-idx3-ubyte.gz").exists().then_some(d)
+}
+
+/// Writes a tiny data set in exactly the Fashion-MNIST IDX layout (gzip-free): `n_train` /
+/// `n_test` 28×28 images whose class is readable from the pixels (a bright horizontal band at
+/// row 2·class), so models learn it quickly.
+pub fn write_tiny_idx(dir: &Path, n_train: usize, n_test: usize) {
+    let write = |name: &str, n: usize, seed: usize| {
+        let mut img = vec![0u8, 0, 8, 3];
+        img.extend((n as u32).to_be_bytes());
+        img.extend(28u32.to_be_bytes());
+        img.extend(28u32.to_be_bytes());
+        let mut lab = vec![0u8, 0, 8, 1];
+        lab.extend((n as u32).to_be_bytes());
+        for i in 0..n {
+            let class = (i + seed) % 10;
+            for r in 0..28 {
+                for c in 0..28 {
+                    let noise = ((i * 31 + r * 7 + c * 13 + seed) % 17) as u8 * 3;
+                    let band = if r / 2 == class + 2 { 200 } else { 0 };
+                    img.push(band + noise);
+                }
+            }
+            lab.push(class as u8);
+        }
+        std::fs::write(dir.join(format!("{name}-images-idx3-ubyte")), img).unwrap();
+        std::fs::write(dir.join(format!("{name}-labels-idx1-ubyte")), lab).unwrap();
+    };
+    write("train", n_train, 0);
+    write("t10k", n_test, 3);
+}
