@@ -27,6 +27,17 @@ pub enum Command {
         #[arg(long = "dir")]
         dirs: Vec<PathBuf>,
     },
+    /// Images per second of the hot loops (train step, PGD-10), as JSON lines comparable with
+    /// shared/bench/pytorch_reference.py.
+    Speed {
+        #[arg(long, value_enum, default_value = "auto")]
+        device: DeviceChoice,
+        /// Batch size (default 256 on CUDA, 32 on CPU, as the reference script).
+        #[arg(long)]
+        batch: Option<i64>,
+        #[arg(long, default_value_t = 20)]
+        iters: u32,
+    },
     /// Data set utilities.
     Data {
         #[command(subcommand)]
@@ -213,6 +224,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
                 return Ok(2);
             }
+            Ok(0)
+        }
+        Command::Speed { device, batch, iters } => {
+            crate::speed::run(device, batch, iters)?;
             Ok(0)
         }
         Command::Plugins { dirs } => {

@@ -8,4 +8,5 @@ pub mod output;
 pub mod pipeline;
 pub mod plugin;
 pub mod record;
+pub mod speed;
 pub mod summary;

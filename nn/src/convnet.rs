@@ -22,6 +22,17 @@ fn first_padding(spec: &ModelSpec, block: i64) -> i64 {
     }
 }
 
+/// Instance norm with per-channel affine parameters: the same function as `GroupNorm(C, C)` of
+/// the DD code, computed through libtorch's `instance_norm` (batch-norm kernels), which is about
+/// 3× faster than its group-norm kernels on CPU for these shapes.
+fn instance_norm(p: nn::Path, channels: i64) -> impl nn::ModuleT {
+    let weight = p.var("weight", &[channels], nn::Init::Const(1.0));
+    let bias = p.var("bias", &[channels], nn::Init::Const(0.0));
+    nn::func_t(move |x, _train| {
+        x.instance_norm(Some(&weight), Some(&bias), None::<&tch::Tensor>, None::<&tch::Tensor>, true, 0.1, 1e-5, true)
+    })
+}
+
 pub fn convnet(p: &nn::Path, spec: &ModelSpec) -> nn::SequentialT {
     let mut seq = nn::seq_t();
     let mut c_in = spec.in_channels;
@@ -30,12 +41,7 @@ pub fn convnet(p: &nn::Path, spec: &ModelSpec) -> nn::SequentialT {
         let conv_cfg = nn::ConvConfig { padding: first_padding(spec, d), ..Default::default() };
         seq = seq.add(nn::conv2d(&bp / "conv", c_in, spec.width, 3, conv_cfg));
         seq = match spec.norm {
-            NormKind::Instance => seq.add(nn::group_norm(
-                &bp / "norm",
-                spec.width,
-                spec.width,
-                nn::GroupNormConfig { eps: 1e-5, ..Default::default() },
-            )),
+            NormKind::Instance => seq.add(instance_norm(&bp / "norm", spec.width)),
             NormKind::Batch => {
                 seq.add(nn::batch_norm2d(&bp / "norm", spec.width, Default::default()))
             }
@@ -54,6 +60,7 @@ pub fn convnet(p: &nn::Path, spec: &ModelSpec) -> nn::SequentialT {
 mod tests {
     use super::*;
     use crate::model::Model;
+    use tch::nn::ModuleT;
     use tch::{Device, Kind, Tensor};
 
     #[test]
@@ -69,6 +76,18 @@ mod tests {
         assert_eq!(feature_side(&spec, 28), 4);
         let spec = ModelSpec::convnet([3, 32, 32], 10, vec![0.5; 3], vec![0.25; 3]);
         assert_eq!(feature_side(&spec, 32), 4);
+    }
+
+    #[test]
+    fn instance_norm_equals_group_norm_with_one_group_per_channel() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let ours = instance_norm(vs.root() / "a", 6);
+        tch::no_grad(|| vs.root().sub("a").get("weight").unwrap().uniform_(0.5, 1.5));
+        let x = Tensor::randn([4, 6, 5, 5], (Kind::Float, Device::Cpu)) * 3.0 + 1.0;
+        let w = vs.root().sub("a").get("weight").unwrap();
+        let reference = x.group_norm(6, Some(&w), None::<&Tensor>, 1e-5, false);
+        let diff = (x.apply_t(&ours, true) - reference).abs().max().double_value(&[]);
+        assert!(diff < 1e-5, "{diff}");
     }
 
     #[test]
