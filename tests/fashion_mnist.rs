@@ -12,32 +12,79 @@ fn random_ipc10_learns_full_beats_it_and_pgd_behaves() {
     );
     let out = tempfile::tempdir().unwrap();
     let r = ddbench(&[
-        "run", "--dataset", "fashion-mnist", "--data-dir", data.to_str().unwrap(), "--out", out.path().to_str().unwrap(),
-        "--method", "random,full", "--ipc", "10", "--width", "32", "--epochs", "300",
-        "--method-config", r#"full={"epochs": 1}"#,
-        "--attacks", "pgd", "--eps", "0,1/255,4/255,8/255", "--n-attack", "200", "--device", "cpu", "--quiet",
+        "run",
+        "--dataset",
+        "fashion-mnist",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--method",
+        "random,full",
+        "--ipc",
+        "10",
+        "--width",
+        "32",
+        "--epochs",
+        "300",
+        "--method-config",
+        r#"full={"epochs": 1}"#,
+        "--attacks",
+        "pgd",
+        "--eps",
+        "0,1/255,4/255,8/255",
+        "--n-attack",
+        "200",
+        "--device",
+        "cpu",
+        "--quiet",
     ]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     let rows = read_rows(&out.path().join("results.csv"));
     assert_eq!(rows.len(), 8, "2 methods × 4 eps");
-    let clean = |m: &str| rows.iter().find(|r| r["method"] == m).unwrap()["clean_acc"].parse::<f64>().unwrap();
+    let clean = |m: &str| {
+        rows.iter().find(|r| r["method"] == m).unwrap()["clean_acc"]
+            .parse::<f64>()
+            .unwrap()
+    };
     let (random, full) = (clean("random"), clean("full"));
     eprintln!("random IPC 10: {random:.2}%, full (1 epoch): {full:.2}%");
-    assert!(random >= 65.0, "random IPC 10 clean accuracy {random:.2}% < 65%");
-    assert!(full > random + 5.0, "full {full:.2}% does not beat random {random:.2}%");
+    assert!(
+        random >= 65.0,
+        "random IPC 10 clean accuracy {random:.2}% < 65%"
+    );
+    assert!(
+        full > random + 5.0,
+        "full {full:.2}% does not beat random {random:.2}%"
+    );
     for m in ["random", "full"] {
         let mut curve: Vec<(f64, f64, f64)> = rows
             .iter()
             .filter(|r| r["method"] == m)
-            .map(|r| (r["eps"].parse().unwrap(), r["robust_acc"].parse().unwrap(), r["subset_clean_acc"].parse().unwrap()))
+            .map(|r| {
+                (
+                    r["eps"].parse().unwrap(),
+                    r["robust_acc"].parse().unwrap(),
+                    r["subset_clean_acc"].parse().unwrap(),
+                )
+            })
             .collect();
         curve.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
         eprintln!("{m}: (eps, robust, clean) {curve:?}");
-        assert_eq!(curve[0].1, curve[0].2, "{m}: at eps 0 robust must equal clean");
+        assert_eq!(
+            curve[0].1, curve[0].2,
+            "{m}: at eps 0 robust must equal clean"
+        );
         for w in curve.windows(2) {
-            assert!(w[1].1 <= w[0].1, "{m}: robust accuracy rose with eps: {curve:?}");
+            assert!(
+                w[1].1 <= w[0].1,
+                "{m}: robust accuracy rose with eps: {curve:?}"
+            );
         }
         let (last, first) = (curve[3], curve[0]);
-        assert!(last.1 < first.2 - 20.0, "{m}: PGD at 8/255 barely hurts ({curve:?}): attack too weak?");
+        assert!(
+            last.1 < first.2 - 20.0,
+            "{m}: PGD at 8/255 barely hurts ({curve:?}): attack too weak?"
+        );
     }
 }

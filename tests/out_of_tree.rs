@@ -24,20 +24,51 @@ fn the_out_of_tree_herding_plugin_builds_loads_and_runs() {
     let p = plugins.path().to_str().unwrap();
 
     let listed = ddbench(&["plugins", "--dir", p]);
-    assert!(text(&listed).lines().any(|l| l.starts_with("method") && l.contains(" herding ")), "{}", text(&listed));
+    assert!(
+        text(&listed)
+            .lines()
+            .any(|l| l.starts_with("method") && l.contains(" herding ")),
+        "{}",
+        text(&listed)
+    );
 
     let data = tempfile::tempdir().unwrap();
     write_tiny_idx(data.path(), 300, 100);
     let out = tempfile::tempdir().unwrap();
     let r = ddbench(&[
-        "run", "--dataset", "fashion-mnist", "--data-dir", data.path().to_str().unwrap(), "--plugin-dir", p,
-        "--method", "herding", "--ipc", "3", "--width", "8", "--epochs", "30", "--device", "cpu", "--quiet",
-        "--method-config", r#"herding={"verbose": true}"#, "--out", out.path().to_str().unwrap(),
+        "run",
+        "--dataset",
+        "fashion-mnist",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "--plugin-dir",
+        p,
+        "--method",
+        "herding",
+        "--ipc",
+        "3",
+        "--width",
+        "8",
+        "--epochs",
+        "30",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--method-config",
+        r#"herding={"verbose": true}"#,
+        "--out",
+        out.path().to_str().unwrap(),
     ]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     let rows = read_rows(&out.path().join("results.csv"));
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0]["method"].as_str(), rows[0]["distilled_images"].as_str()), ("herding", "30"));
+    assert_eq!(
+        (
+            rows[0]["method"].as_str(),
+            rows[0]["distilled_images"].as_str()
+        ),
+        ("herding", "30")
+    );
     // the classes of this toy set are a bright band: 3 herded images per class suffice
     let acc: f64 = rows[0]["clean_acc"].parse().unwrap();
     assert!(acc > 50.0, "herding IPC 3 on the band set: {acc}%");

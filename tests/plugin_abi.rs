@@ -45,15 +45,27 @@ fn quiet(_: &str) {}
 fn a_plugin_of_another_abi_version_is_refused_before_anything_is_called() {
     let lib = plugin_lib("ddtest-wrong-abi");
     let err = loader::load(&lib).unwrap_err();
-    assert!(err.contains("plugin ABI version 2, but this ddbench speaks ABI version 1"), "{err}");
+    assert!(
+        err.contains("plugin ABI version 2, but this ddbench speaks ABI version 1"),
+        "{err}"
+    );
     // and the CLI lists it as refused, with the reason, beside the good plugins
     let dir = plugin_dir(&["ddtest-wrong-abi"]);
     let out = ddbench_tests::ddbench(&["plugins", "--dir", dir.path().to_str().unwrap()]);
     let text = ddbench_tests::text(&out);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("refused") && text.contains("libddtest_wrong_abi.so") && text.contains("ABI version 2"), "{text}");
+    assert!(
+        text.contains("refused")
+            && text.contains("libddtest_wrong_abi.so")
+            && text.contains("ABI version 2"),
+        "{text}"
+    );
     for name in ["random", "full", "fgsm", "pgd"] {
-        assert!(text.lines().any(|l| l.split_whitespace().nth(1) == Some(name)), "{name} missing:\n{text}");
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(name)),
+            "{name} missing:\n{text}"
+        );
     }
 }
 
@@ -79,7 +91,18 @@ fn tensors_cross_the_abi_1000_times_with_flat_memory() {
     let round = |i: usize| {
         let d = run_distill(&full, &data, 0, i as u64, &cfg, &|_, _| {}, &quiet).unwrap();
         assert_eq!(d.images.size(), vec![500, 1, 28, 28]);
-        let a = run_attack(&fgsm, &model, &x, &y, Norm::Linf, 8.0 / 255.0, i as u64, &cfg, &quiet).unwrap();
+        let a = run_attack(
+            &fgsm,
+            &model,
+            &x,
+            &y,
+            Norm::Linf,
+            8.0 / 255.0,
+            i as u64,
+            &cfg,
+            &quiet,
+        )
+        .unwrap();
         assert_eq!((a.forward_calls, a.backward_calls), (1, 1));
     };
     for i in 0..100 {
@@ -91,7 +114,11 @@ fn tensors_cross_the_abi_1000_times_with_flat_memory() {
     }
     let grown = rss_bytes().saturating_sub(before);
     // 900 leaked distill outputs alone would be 1.35 GB; allow allocator noise.
-    assert!(grown < 40 << 20, "resident memory grew by {} MB over 900 round trips", grown >> 20);
+    assert!(
+        grown < 40 << 20,
+        "resident memory grew by {} MB over 900 round trips",
+        grown >> 20
+    );
     // the borrowed inputs are still alive and intact
     assert_eq!(data.train_images.size(), vec![500, 1, 28, 28]);
     assert_eq!(x.size(), vec![64, 1, 28, 28]);
@@ -105,23 +132,58 @@ fn a_panicking_or_lying_method_is_reported_and_the_host_goes_on() {
     let random = reg.get(loader::Kind::Method, "random").unwrap();
     let data = tiny_dataset(100);
     let run = |mode: &str| {
-        run_distill(panicky, &data, 1, 0, &serde_json::json!({ "mode": mode }), &|_, _| {}, &quiet)
-            .err()
-            .unwrap_or_else(|| panic!("mode {mode} must fail"))
+        run_distill(
+            panicky,
+            &data,
+            1,
+            0,
+            &serde_json::json!({ "mode": mode }),
+            &|_, _| {},
+            &quiet,
+        )
+        .err()
+        .unwrap_or_else(|| panic!("mode {mode} must fail"))
     };
     let e = run("panic");
-    assert!(e.contains("method plugin 'panicky' panicked: plugin panicked: deliberate panic inside distill"), "{e}");
+    assert!(
+        e.contains(
+            "method plugin 'panicky' panicked: plugin panicked: deliberate panic inside distill"
+        ),
+        "{e}"
+    );
     let e = run("bad-labels");
-    assert!(e.contains("returned labels in 1000..=1009; expected 0..10"), "{e}");
+    assert!(
+        e.contains("returned labels in 1000..=1009; expected 0..10"),
+        "{e}"
+    );
     let e = run("nan");
     assert!(e.contains("NaN"), "{e}");
     let e = run("unknown");
     assert!(e.contains("failed: unknown mode unknown"), "{e}");
     // the host is unharmed: a good plugin still works
-    let d = run_distill(random, &data, 2, 0, &serde_json::json!({}), &|_, _| {}, &quiet).unwrap();
+    let d = run_distill(
+        random,
+        &data,
+        2,
+        0,
+        &serde_json::json!({}),
+        &|_, _| {},
+        &quiet,
+    )
+    .unwrap();
     assert_eq!(d.labels.size(), vec![20]);
     // a config key the plugin does not know is an error, not a silent default
-    let e = run_distill(random, &data, 2, 0, &serde_json::json!({"ipcc": 3}), &|_, _| {}, &quiet).err().unwrap();
+    let e = run_distill(
+        random,
+        &data,
+        2,
+        0,
+        &serde_json::json!({"ipcc": 3}),
+        &|_, _| {},
+        &quiet,
+    )
+    .err()
+    .unwrap();
     assert!(e.contains("unknown config key 'ipcc'"), "{e}");
 }
 
@@ -135,26 +197,59 @@ fn invalid_attack_outputs_are_errors_not_numbers() {
     let y = Tensor::randint(10, [8], (Kind::Int64, Device::Cpu));
     let eps = 8.0 / 255.0;
     let run = |mode: &str, norm: Norm| {
-        run_attack(bad, &model, &x, &y, norm, eps, 0, &serde_json::json!({ "mode": mode }), &quiet)
-            .err()
-            .unwrap_or_else(|| panic!("mode {mode} must be rejected"))
+        run_attack(
+            bad,
+            &model,
+            &x,
+            &y,
+            norm,
+            eps,
+            0,
+            &serde_json::json!({ "mode": mode }),
+            &quiet,
+        )
+        .err()
+        .unwrap_or_else(|| panic!("mode {mode} must be rejected"))
     };
     let e = run("outside-ball", Norm::Linf);
-    assert!(e.contains("a perturbation of L-inf norm") && e.contains("> eps 0.031373"), "{e}");
+    assert!(
+        e.contains("a perturbation of L-inf norm") && e.contains("> eps 0.031373"),
+        "{e}"
+    );
     let e = run("outside-ball", Norm::L2);
     assert!(e.contains("a perturbation of L2 norm"), "{e}");
     let e = run("outside-box", Norm::Linf);
     assert!(e.contains("images outside [0, 1]"), "{e}");
     let e = run("wrong-shape", Norm::Linf);
-    assert!(e.contains("shape [1, 1, 28, 28]; expected float32 [8, 1, 28, 28]"), "{e}");
+    assert!(
+        e.contains("shape [1, 1, 28, 28]; expected float32 [8, 1, 28, 28]"),
+        "{e}"
+    );
     let e = run("query-outside", Norm::Linf);
     assert!(e.contains("queried the model outside [0, 1]"), "{e}");
     let e = run("panic", Norm::Linf);
-    assert!(e.contains("panicked") && e.contains("deliberate panic inside attack"), "{e}");
+    assert!(
+        e.contains("panicked") && e.contains("deliberate panic inside attack"),
+        "{e}"
+    );
     // a correct attack on the same inputs passes the same checks
     let pgd = reg.get(loader::Kind::Attack, "pgd").unwrap();
-    let ok = run_attack(pgd, &model, &x, &y, Norm::Linf, eps, 0, &serde_json::json!({"steps": 3}), &quiet).unwrap();
+    let ok = run_attack(
+        pgd,
+        &model,
+        &x,
+        &y,
+        Norm::Linf,
+        eps,
+        0,
+        &serde_json::json!({"steps": 3}),
+        &quiet,
+    )
+    .unwrap();
     assert_eq!((ok.forward_calls, ok.backward_calls), (4, 3)); // 3 gradient steps + 1 final check
     let d = (&ok.adversarial - &x).abs().max().double_value(&[]);
-    assert!(d <= eps + 1e-6 && d > eps * 0.5, "PGD used {d} of eps {eps}");
+    assert!(
+        d <= eps + 1e-6 && d > eps * 0.5,
+        "PGD used {d} of eps {eps}"
+    );
 }

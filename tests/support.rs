@@ -24,7 +24,11 @@ pub fn ddbench_bin() -> PathBuf {
 /// Path of a built plugin library by crate name (`ddbench-method-full` → `libddbench_method_full.so`).
 pub fn plugin_lib(crate_name: &str) -> PathBuf {
     let p = build_dir().join(format!("lib{}.so", crate_name.replace('-', "_")));
-    assert!(p.exists(), "{} not built (cargo build --release --workspace)", p.display());
+    assert!(
+        p.exists(),
+        "{} not built (cargo build --release --workspace)",
+        p.display()
+    );
     p
 }
 
@@ -40,11 +44,18 @@ pub fn plugin_dir(crates: &[&str]) -> tempfile::TempDir {
 
 /// Runs `ddbench ARGS` and returns its output.
 pub fn ddbench(args: &[&str]) -> Output {
-    Command::new(ddbench_bin()).args(args).output().expect("run ddbench")
+    Command::new(ddbench_bin())
+        .args(args)
+        .output()
+        .expect("run ddbench")
 }
 
 pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// The rows of a results.csv as maps column → value.
@@ -54,7 +65,11 @@ pub fn read_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> 
     rd.records()
         .map(|r| {
             let r = r.unwrap();
-            headers.iter().zip(r.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect()
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
         })
         .collect()
 }

@@ -11,7 +11,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "ddbench", version, about = "Benchmark harness for adversarially robust dataset distillation")]
+#[command(
+    name = "ddbench",
+    version,
+    about = "Benchmark harness for adversarially robust dataset distillation"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -20,7 +24,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Distil, train students, and measure clean and robust accuracy.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the plugins found (name, kind, version, ABI) and why any file was refused.
     Plugins {
         /// Extra plugin folders (searched before the built-in one).
@@ -151,10 +155,11 @@ pub fn parse_eps(s: &str) -> Result<f64> {
 fn parse_configs(items: &[String], flag: &str) -> Result<BTreeMap<String, serde_json::Value>> {
     let mut m = BTreeMap::new();
     for it in items {
-        let (name, json) =
-            it.split_once('=').ok_or_else(|| anyhow!("{flag} '{it}': expected NAME='{{json}}'"))?;
-        let v: serde_json::Value =
-            serde_json::from_str(json).with_context(|| format!("{flag} for '{name}': not valid JSON"))?;
+        let (name, json) = it
+            .split_once('=')
+            .ok_or_else(|| anyhow!("{flag} '{it}': expected NAME='{{json}}'"))?;
+        let v: serde_json::Value = serde_json::from_str(json)
+            .with_context(|| format!("{flag} for '{name}': not valid JSON"))?;
         if !v.is_object() {
             bail!("{flag} for '{name}': expected a JSON object, got {v}");
         }
@@ -168,14 +173,22 @@ impl RunArgs {
         let eps = if self.eps.is_empty() {
             None
         } else {
-            Some(self.eps.iter().map(|s| parse_eps(s).with_context(|| format!("--eps '{s}'"))).collect::<Result<_>>()?)
+            Some(
+                self.eps
+                    .iter()
+                    .map(|s| parse_eps(s).with_context(|| format!("--eps '{s}'")))
+                    .collect::<Result<_>>()?,
+            )
         };
         Ok(RunConfig {
             dataset: self.dataset,
             data_dir: self.data_dir.clone(),
             methods: self.method.clone(),
             ipcs: self.ipc.clone(),
-            arch: self.arch.parse::<Arch>().map_err(|e| anyhow!("--arch: {e}"))?,
+            arch: self
+                .arch
+                .parse::<Arch>()
+                .map_err(|e| anyhow!("--arch: {e}"))?,
             width: self.width,
             depth: self.depth,
             norm_layer: match self.norm_layer {
@@ -191,7 +204,12 @@ impl RunArgs {
                 NormArg::L2 => Norm::L2,
             },
             n_attack: self.n_attack,
-            train: TrainConfig { epochs: self.epochs, batch_size: self.batch_size, lr: self.lr, ..TrainConfig::default() },
+            train: TrainConfig {
+                epochs: self.epochs,
+                batch_size: self.batch_size,
+                lr: self.lr,
+                ..TrainConfig::default()
+            },
             method_config: parse_configs(&self.method_config, "--method-config")?,
             attack_config: parse_configs(&self.attack_config, "--attack-config")?,
             out: self.out.clone(),
@@ -216,7 +234,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 "settings: {} {} width {} depth {}, {} epochs (DD protocol: 300), batch {}, lr {}, {} seed(s), {} attacked test images",
                 cfg.arch, cfg.norm_layer_name(), cfg.width, cfg.depth, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.seeds, cfg.n_attack
             );
-            println!("results: {}\nmanifest: {}", summary.results.display(), summary.manifest.display());
+            println!(
+                "results: {}\nmanifest: {}",
+                summary.results.display(),
+                summary.manifest.display()
+            );
             if !summary.failures.is_empty() {
                 eprintln!("{} cell(s) failed:", summary.failures.len());
                 for f in &summary.failures {
@@ -226,17 +248,29 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Speed { device, batch, iters } => {
+        Command::Speed {
+            device,
+            batch,
+            iters,
+        } => {
             crate::speed::run(device, batch, iters)?;
             Ok(0)
         }
         Command::Plugins { dirs } => {
             let reg = crate::plugin::discover(&dirs);
-            println!("{:<8} {:<16} {:<10} {:<4} {}", "kind", "name", "version", "abi", "path");
+            println!(
+                "{:<8} {:<16} {:<10} {:<4} path",
+                "kind", "name", "version", "abi"
+            );
             for p in &reg.plugins {
                 println!(
                     "{:<8} {:<16} {:<10} v{:<3} {}  — {}",
-                    p.kind.to_string(), p.name, p.version, ddbench_plugin_api::abi::ABI_VERSION, p.path.display(), p.description
+                    p.kind.to_string(),
+                    p.name,
+                    p.version,
+                    ddbench_plugin_api::abi::ABI_VERSION,
+                    p.path.display(),
+                    p.description
                 );
             }
             for (path, why) in &reg.refused {
@@ -244,7 +278,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Data { command: DataCommand::Fetch { dataset, to } } => {
+        Command::Data {
+            command: DataCommand::Fetch { dataset, to },
+        } => {
             let ds: fetch::Dataset = dataset.parse().map_err(|e| anyhow!("{e}"))?;
             let mut artifacts = fetch::official_artifacts(ds);
             if let Ok(base) = std::env::var(fetch::MIRROR_ENV) {

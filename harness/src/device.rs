@@ -47,9 +47,10 @@ pub fn select(choice: DeviceChoice) -> Result<(Device, String)> {
     };
     match (choice, cuda) {
         (DeviceChoice::Cuda, Err(why)) => bail!("--device cuda: CUDA is not usable: {why}"),
-        (DeviceChoice::Cpu, _) | (DeviceChoice::Auto, Err(_)) => {
-            Ok((Device::Cpu, format!("cpu ({} threads)", tch::get_num_threads())))
-        }
+        (DeviceChoice::Cpu, _) | (DeviceChoice::Auto, Err(_)) => Ok((
+            Device::Cpu,
+            format!("cpu ({} threads)", tch::get_num_threads()),
+        )),
         (_, Ok(())) => Ok((Device::Cuda(0), format!("cuda:0 ({})", cuda_device_name(0)))),
     }
 }
@@ -61,8 +62,13 @@ fn cuda_device_name(index: i32) -> String {
     type GetProps = unsafe extern "C" fn(*mut u8, i32) -> i32;
     for lib_name in ["libcudart.so.13", "libcudart.so.12", "libcudart.so"] {
         // SAFETY: the CUDA runtime is already loaded by libtorch_cuda; this only looks it up.
-        let Ok(lib) = (unsafe { Library::new(lib_name) }) else { continue };
-        for sym in [&b"cudaGetDeviceProperties_v2\0"[..], &b"cudaGetDeviceProperties\0"[..]] {
+        let Ok(lib) = (unsafe { Library::new(lib_name) }) else {
+            continue;
+        };
+        for sym in [
+            &b"cudaGetDeviceProperties_v2\0"[..],
+            &b"cudaGetDeviceProperties\0"[..],
+        ] {
             if let Ok(f) = unsafe { lib.get::<GetProps>(sym) } {
                 let mut buf = vec![0u8; 16 * 1024];
                 if unsafe { f(buf.as_mut_ptr(), index) } == 0 {

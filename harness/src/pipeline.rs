@@ -68,8 +68,11 @@ fn resolve(reg: &Registry, kind: Kind, names: &[String]) -> Result<Vec<Plugin>> 
         .iter()
         .map(|n| {
             reg.get(kind, n).cloned().map_err(|e| {
-                let refused: Vec<String> =
-                    reg.refused.iter().map(|(p, why)| format!("  {}: {why}", p.display())).collect();
+                let refused: Vec<String> = reg
+                    .refused
+                    .iter()
+                    .map(|(p, why)| format!("  {}: {why}", p.display()))
+                    .collect();
                 if refused.is_empty() {
                     anyhow::anyhow!(e)
                 } else {
@@ -87,20 +90,26 @@ fn train_config(base: &TrainConfig, hints: &serde_json::Value) -> Result<TrainCo
         for (k, v) in m {
             match k.as_str() {
                 "epochs" => cfg.epochs = v.as_i64().ok_or("hint 'epochs' must be an integer")?,
-                "batch_size" => cfg.batch_size = v.as_i64().ok_or("hint 'batch_size' must be an integer")?,
+                "batch_size" => {
+                    cfg.batch_size = v.as_i64().ok_or("hint 'batch_size' must be an integer")?
+                }
                 "lr" => cfg.lr = v.as_f64().ok_or("hint 'lr' must be a number")?,
                 _ => {} // hints for other protocols (soft labels, ...) are not this protocol's business
             }
         }
     }
-    if cfg.epochs < 1 || cfg.batch_size < 1 || !(cfg.lr > 0.0) {
+    if cfg.epochs < 1 || cfg.batch_size < 1 || cfg.lr.is_nan() || cfg.lr <= 0.0 {
         return Err(format!("invalid training settings after hints: {cfg:?}"));
     }
     Ok(cfg)
 }
 
 fn pct(correct: &Tensor) -> f64 {
-    100.0 * correct.to_kind(TKind::Float).mean(TKind::Float).double_value(&[])
+    100.0
+        * correct
+            .to_kind(TKind::Float)
+            .mean(TKind::Float)
+            .double_value(&[])
 }
 
 /// Runs the whole grid. Errors before the first cell (bad flags, data, plugins) are fatal;
@@ -162,31 +171,78 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     // The attacked subset: fixed (seed 0), class-stratified, shared by every method and seed.
     let test_labels: Vec<i64> = Vec::<i64>::try_from(data.test_labels.to_device(tch::Device::Cpu))?;
     let n_attack = cfg.n_attack.min(test_labels.len());
-    let subset = Tensor::from_slice(&stratified_subset(&test_labels, data.num_classes, n_attack, 0)).to_device(dev);
-    let sub_x = data.test_images.index_select(0, &subset).to_kind(TKind::Float) / 255.0;
+    let subset = Tensor::from_slice(&stratified_subset(
+        &test_labels,
+        data.num_classes,
+        n_attack,
+        0,
+    ))
+    .to_device(dev);
+    let sub_x = data
+        .test_images
+        .index_select(0, &subset)
+        .to_kind(TKind::Float)
+        / 255.0;
     let sub_y = data.test_labels.index_select(0, &subset);
     let n_test = data.test_labels.size()[0];
-    let eps_list = cfg.eps.clone().unwrap_or_else(|| vec![if cfg.norm == Norm::Linf { 8.0 / 255.0 } else { 0.5 }]);
+    let eps_list = cfg.eps.clone().unwrap_or_else(|| {
+        vec![if cfg.norm == Norm::Linf {
+            8.0 / 255.0
+        } else {
+            0.5
+        }]
+    });
     let arch = cfg.arch.to_string();
     let train_per_class = data.train_labels.size()[0] / data.num_classes;
 
     for method in &methods {
         let ignores_ipc = method.flags & ddbench_plugin_api::abi::FLAG_IGNORES_IPC != 0;
-        let ipcs: Vec<i64> = if ignores_ipc { vec![train_per_class] } else { cfg.ipcs.clone() };
-        let mconf = cfg.method_config.get(&method.name).cloned().unwrap_or_else(|| serde_json::json!({}));
+        let ipcs: Vec<i64> = if ignores_ipc {
+            vec![train_per_class]
+        } else {
+            cfg.ipcs.clone()
+        };
+        let mconf = cfg
+            .method_config
+            .get(&method.name)
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}));
         for &ipc in &ipcs {
             for seed in 0..cfg.seeds {
                 let keys: Vec<(Option<&Plugin>, f64, String)> = if attacks.is_empty() {
-                    vec![(None, 0.0, cell_key(&data.name, &method.name, ipc, &arch, seed, "none", "", 0.0))]
+                    vec![(
+                        None,
+                        0.0,
+                        cell_key(&data.name, &method.name, ipc, &arch, seed, "none", "", 0.0),
+                    )]
                 } else {
                     attacks
                         .iter()
                         .flat_map(|a| eps_list.iter().map(move |&e| (a, e)))
-                        .map(|(a, e)| (Some(a), e, cell_key(&data.name, &method.name, ipc, &arch, seed, &a.name, norm_name(cfg.norm), e)))
+                        .map(|(a, e)| {
+                            (
+                                Some(a),
+                                e,
+                                cell_key(
+                                    &data.name,
+                                    &method.name,
+                                    ipc,
+                                    &arch,
+                                    seed,
+                                    &a.name,
+                                    norm_name(cfg.norm),
+                                    e,
+                                ),
+                            )
+                        })
                         .collect()
                 };
                 if keys.iter().all(|(_, _, k)| results.contains(k)) {
-                    ui.log(&format!("skip {} ipc {ipc} seed {seed}: already in {}", method.name, results_path.display()));
+                    ui.log(&format!(
+                        "skip {} ipc {ipc} seed {seed}: already in {}",
+                        method.name,
+                        results_path.display()
+                    ));
                     continue;
                 }
                 let cell = format!("{} ipc {ipc} seed {seed}", method.name);
@@ -226,7 +282,12 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     }
                 };
                 tch::manual_seed(seed as i64);
-                let mut spec = ModelSpec::convnet(data.shape, data.num_classes, data.mean.clone(), data.std.clone());
+                let mut spec = ModelSpec::convnet(
+                    data.shape,
+                    data.num_classes,
+                    data.mean.clone(),
+                    data.std.clone(),
+                );
                 spec.arch = cfg.arch;
                 spec.width = cfg.width;
                 spec.depth = cfg.depth;
@@ -236,7 +297,13 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                 let bar = ui.bar(tcfg.epochs as u64, "train");
                 bar.set_message(format!("{cell}, {} images", d.images.size()[0]));
                 let labels = d.soft_labels.as_ref().unwrap_or(&d.labels);
-                let trained = ddbench_nn::train_classifier(&mut model, &d.images, labels, &tcfg, &mut |e, _| bar.set_position(e as u64));
+                let trained = ddbench_nn::train_classifier(
+                    &mut model,
+                    &d.images,
+                    labels,
+                    &tcfg,
+                    &mut |e, _| bar.set_position(e as u64),
+                );
                 bar.finish_and_clear();
                 if let Err(e) = trained {
                     failures.push(format!("{cell}: training failed: {e}"));
@@ -244,10 +311,20 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                 }
                 let train_s = t.elapsed().as_secs_f64();
                 // 3. clean accuracy
-                let clean_acc = 100.0 * ddbench_nn::accuracy(&model, &data.test_images, &data.test_labels, cfg.eval_batch);
-                let sub_clean = ddbench_nn::predict(&model, &sub_x, cfg.eval_batch).eq_tensor(&sub_y);
+                let clean_acc = 100.0
+                    * ddbench_nn::accuracy(
+                        &model,
+                        &data.test_images,
+                        &data.test_labels,
+                        cfg.eval_batch,
+                    );
+                let sub_clean =
+                    ddbench_nn::predict(&model, &sub_x, cfg.eval_batch).eq_tensor(&sub_y);
                 let subset_clean_acc = pct(&sub_clean);
-                ui.log(&format!("{cell}: clean accuracy {clean_acc:.2}% ({} epochs, {train_s:.1}s)", tcfg.epochs));
+                ui.log(&format!(
+                    "{cell}: clean accuracy {clean_acc:.2}% ({} epochs, {train_s:.1}s)",
+                    tcfg.epochs
+                ));
                 let base_row = ResultRow {
                     dataset: data.name.clone(),
                     method: method.name.clone(),
@@ -281,7 +358,11 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         results.push(base_row.clone())?;
                         continue;
                     };
-                    let aconf = cfg.attack_config.get(&attack.name).cloned().unwrap_or_else(|| serde_json::json!({}));
+                    let aconf = cfg
+                        .attack_config
+                        .get(&attack.name)
+                        .cloned()
+                        .unwrap_or_else(|| serde_json::json!({}));
                     let t = Instant::now();
                     let nb = (n_attack as i64 + cfg.attack_batch - 1) / cfg.attack_batch;
                     let bar = ui.bar(nb as u64, "attack");
@@ -293,11 +374,24 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         let start = b * cfg.attack_batch;
                         let len = cfg.attack_batch.min(n_attack as i64 - start);
                         let (x, y) = (sub_x.narrow(0, start, len), sub_y.narrow(0, start, len));
-                        match plugin::run_attack(attack, &model, &x, &y, cfg.norm, *eps, seed * 1_000_003 + b as u64, &aconf, &|m| ui.log(&format!("[{}] {m}", attack.name))) {
+                        match plugin::run_attack(
+                            attack,
+                            &model,
+                            &x,
+                            &y,
+                            cfg.norm,
+                            *eps,
+                            seed * 1_000_003 + b as u64,
+                            &aconf,
+                            &|m| ui.log(&format!("[{}] {m}", attack.name)),
+                        ) {
                             Ok(o) => {
                                 fw += o.forward_calls;
                                 bw += o.backward_calls;
-                                robust.push(ddbench_nn::predict(&model, &o.adversarial, cfg.eval_batch).eq_tensor(&y));
+                                robust.push(
+                                    ddbench_nn::predict(&model, &o.adversarial, cfg.eval_batch)
+                                        .eq_tensor(&y),
+                                );
                             }
                             Err(e) => {
                                 err = Some(e);
@@ -326,14 +420,29 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         backward_calls: bw,
                         ..base_row.clone()
                     };
-                    ui.log(&format!("{cell}: {} eps {:.4}: robust accuracy {:.2}%", attack.name, eps, row.robust_acc));
+                    ui.log(&format!(
+                        "{cell}: {} eps {:.4}: robust accuracy {:.2}%",
+                        attack.name, eps, row.robust_acc
+                    ));
                     results.push(row)?;
                 }
             }
         }
     }
-    manifest(&failures, if failures.is_empty() { "finished" } else { "finished with failures" })?;
-    Ok(RunSummary { results: results_path, manifest: manifest_path, rows: results.rows, failures })
+    manifest(
+        &failures,
+        if failures.is_empty() {
+            "finished"
+        } else {
+            "finished with failures"
+        },
+    )?;
+    Ok(RunSummary {
+        results: results_path,
+        manifest: manifest_path,
+        rows: results.rows,
+        failures,
+    })
 }
 
 impl RunConfig {

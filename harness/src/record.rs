@@ -43,12 +43,30 @@ pub struct ResultRow {
 impl ResultRow {
     /// The identity of the cell; a rerun skips rows whose key is already recorded.
     pub fn key(&self) -> String {
-        cell_key(&self.dataset, &self.method, self.ipc, &self.arch, self.seed, &self.attack, &self.norm, self.eps)
+        cell_key(
+            &self.dataset,
+            &self.method,
+            self.ipc,
+            &self.arch,
+            self.seed,
+            &self.attack,
+            &self.norm,
+            self.eps,
+        )
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn cell_key(dataset: &str, method: &str, ipc: i64, arch: &str, seed: u64, attack: &str, norm: &str, eps: f64) -> String {
+pub fn cell_key(
+    dataset: &str,
+    method: &str,
+    ipc: i64,
+    arch: &str,
+    seed: u64,
+    attack: &str,
+    norm: &str,
+    eps: f64,
+) -> String {
     format!("{dataset}|{method}|{ipc}|{arch}|{seed}|{attack}|{norm}|{eps:.6}")
 }
 
@@ -63,14 +81,18 @@ impl ResultsFile {
     pub fn open(path: &Path) -> Result<ResultsFile> {
         let mut rows = Vec::new();
         if path.exists() {
-            let mut rd = csv::Reader::from_path(path).with_context(|| format!("reading {}", path.display()))?;
+            let mut rd = csv::Reader::from_path(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             for (i, r) in rd.deserialize().enumerate() {
                 rows.push(r.with_context(|| {
                     format!("{}: row {} does not match the results format (move the file away to start afresh)", path.display(), i + 2)
                 })?);
             }
         }
-        Ok(ResultsFile { path: path.to_path_buf(), rows })
+        Ok(ResultsFile {
+            path: path.to_path_buf(),
+            rows,
+        })
     }
 
     pub fn contains(&self, key: &str) -> bool {
@@ -90,12 +112,22 @@ impl ResultsFile {
 
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("out")));
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+    ));
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 #[cfg(test)]
@@ -104,11 +136,28 @@ mod tests {
 
     fn row(seed: u64) -> ResultRow {
         ResultRow {
-            dataset: "d".into(), method: "m".into(), method_version: "1".into(), ipc: 10, arch: "convnet".into(),
-            seed, attack: "pgd".into(), attack_version: "1".into(), norm: "linf".into(), eps: 8.0 / 255.0,
-            clean_acc: 50.0, subset_clean_acc: 51.0, robust_acc: 10.0, n_test: 100, n_attack: 10,
-            distilled_images: 100, train_epochs: 3, distill_s: 0.1, train_s: 1.0, attack_s: 0.5,
-            forward_calls: 11, backward_calls: 10,
+            dataset: "d".into(),
+            method: "m".into(),
+            method_version: "1".into(),
+            ipc: 10,
+            arch: "convnet".into(),
+            seed,
+            attack: "pgd".into(),
+            attack_version: "1".into(),
+            norm: "linf".into(),
+            eps: 8.0 / 255.0,
+            clean_acc: 50.0,
+            subset_clean_acc: 51.0,
+            robust_acc: 10.0,
+            n_test: 100,
+            n_attack: 10,
+            distilled_images: 100,
+            train_epochs: 3,
+            distill_s: 0.1,
+            train_s: 1.0,
+            attack_s: 0.5,
+            forward_calls: 11,
+            backward_calls: 10,
         }
     }
 

@@ -34,7 +34,10 @@ pub fn run(choice: DeviceChoice, batch: Option<i64>, iters: u32) -> Result<()> {
     let (dev, desc) = device::select(choice)?;
     let b = batch.unwrap_or(if dev.is_cuda() { 256 } else { 32 });
     let reg = plugin::discover(&[]);
-    let pgd = reg.get(Kind::Attack, "pgd").map_err(anyhow::Error::msg)?.clone();
+    let pgd = reg
+        .get(Kind::Attack, "pgd")
+        .map_err(anyhow::Error::msg)?
+        .clone();
     let x = Tensor::rand([b, 3, 32, 32], (TKind::Float, dev));
     let y = Tensor::randint(10, [b], (TKind::Int64, dev));
     for (name, arch) in [("resnet18", Arch::Resnet18), ("convnet3", Arch::Convnet)] {
@@ -42,15 +45,30 @@ pub fn run(choice: DeviceChoice, batch: Option<i64>, iters: u32) -> Result<()> {
         spec.arch = arch;
         let mut model = Model::new(&spec, dev);
         // one epoch over exactly one batch = one optimiser step (crop + flip included, as in runs)
-        let cfg = TrainConfig { epochs: 1, batch_size: b, ..TrainConfig::default() };
+        let cfg = TrainConfig {
+            epochs: 1,
+            batch_size: b,
+            ..TrainConfig::default()
+        };
         let s = time_it(dev, iters, 3, || {
-            ddbench_nn::train_classifier(&mut model, &x, &y, &cfg, &mut |_, _| {}).expect("train step");
+            ddbench_nn::train_classifier(&mut model, &x, &y, &cfg, &mut |_, _| {})
+                .expect("train step");
         });
         emit(&format!("{name}.train_step"), b as f64 / s, b, &desc);
         let cfg_json = serde_json::json!({});
         let s = time_it(dev, (iters / 2).max(1), 1, || {
-            plugin::run_attack(&pgd, &model, &x, &y, Norm::Linf, 8.0 / 255.0, 0, &cfg_json, &|_| {})
-                .expect("pgd");
+            plugin::run_attack(
+                &pgd,
+                &model,
+                &x,
+                &y,
+                Norm::Linf,
+                8.0 / 255.0,
+                0,
+                &cfg_json,
+                &|_| {},
+            )
+            .expect("pgd");
         });
         emit(&format!("{name}.pgd10_linf"), b as f64 / s, b, &desc);
     }

@@ -3,21 +3,40 @@
 use crate::record::ResultRow;
 use std::collections::BTreeMap;
 
+/// (dataset, method, ipc, arch, attack, norm, eps) — one line of the table.
+type GroupKey = (String, String, i64, String, String, String, String);
+
 /// Mean and sample standard deviation (0 for a single value).
 pub fn mean_std(v: &[f64]) -> (f64, f64) {
     let n = v.len() as f64;
     let m = v.iter().sum::<f64>() / n;
-    let s = if v.len() > 1 { (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() } else { 0.0 };
+    let s = if v.len() > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
     (m, s)
 }
 
 /// A Markdown table of the rows, one line per (dataset, method, ipc, arch, attack, norm, ε).
 pub fn table(rows: &[ResultRow]) -> String {
-    let mut groups: BTreeMap<(String, String, i64, String, String, String, String), Vec<&ResultRow>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<&ResultRow>> = BTreeMap::new();
     for r in rows {
-        let eps = if r.attack == "none" { "-".to_string() } else { format!("{:.4}", r.eps) };
+        let eps = if r.attack == "none" {
+            "-".to_string()
+        } else {
+            format!("{:.4}", r.eps)
+        };
         groups
-            .entry((r.dataset.clone(), r.method.clone(), r.ipc, r.arch.clone(), r.attack.clone(), r.norm.clone(), eps))
+            .entry((
+                r.dataset.clone(),
+                r.method.clone(),
+                r.ipc,
+                r.arch.clone(),
+                r.attack.clone(),
+                r.norm.clone(),
+                eps,
+            ))
             .or_default()
             .push(r);
     }
@@ -34,7 +53,11 @@ pub fn table(rows: &[ResultRow]) -> String {
         };
         let (ts, _) = mean_std(&g.iter().map(|r| r.train_s).collect::<Vec<_>>());
         let (atks, _) = mean_std(&g.iter().map(|r| r.attack_s).collect::<Vec<_>>());
-        let eps = if norm.is_empty() { eps } else { format!("{eps} ({norm})") };
+        let eps = if norm.is_empty() {
+            eps
+        } else {
+            format!("{eps} ({norm})")
+        };
         out.push_str(&format!(
             "| {ds} | {m} | {ipc} | {arch} | {atk} | {eps} | {} | {c:.2} ± {cs:.2} | {robust} | {ts:.1} | {atks:.1} |\n",
             g.len()

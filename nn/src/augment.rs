@@ -9,7 +9,9 @@ pub fn crop_flip(x: &Tensor, pad: i64, flip: bool) -> Tensor {
     let (b, h, w) = (x.size()[0], x.size()[2], x.size()[3]);
     let dev = x.device();
     let opts = (Kind::Int64, dev);
-    let padded = x.constant_pad_nd([pad, pad, pad, pad]).permute([0, 2, 3, 1]); // [B, Hp, Wp, C]
+    let padded = x
+        .constant_pad_nd([pad, pad, pad, pad])
+        .permute([0, 2, 3, 1]); // [B, Hp, Wp, C]
     let dy = Tensor::randint(2 * pad + 1, [b, 1], opts);
     let dx = Tensor::randint(2 * pad + 1, [b, 1], opts);
     let rows = (Tensor::arange(h, opts).unsqueeze(0) + dy).unsqueeze(2); // [B, H, 1]
@@ -46,21 +48,32 @@ mod tests {
                 for dx in 0..5 {
                     let crop = p.narrow(1, dy, 8).narrow(2, dx, 8);
                     for flip in [false, true] {
-                        let c = if flip { crop.flip([2]) } else { crop.shallow_clone() };
+                        let c = if flip {
+                            crop.flip([2])
+                        } else {
+                            crop.shallow_clone()
+                        };
                         if c.equal(&y.get(i)) {
                             found = Some((dy, dx, flip));
                         }
                     }
                 }
             }
-            seen.insert(found.unwrap_or_else(|| panic!("sample {i} is no shift/flip of its input")));
+            seen.insert(
+                found.unwrap_or_else(|| panic!("sample {i} is no shift/flip of its input")),
+            );
         }
-        assert!(seen.len() >= 20, "offsets and flips vary per sample: {} distinct", seen.len());
+        assert!(
+            seen.len() >= 20,
+            "offsets and flips vary per sample: {} distinct",
+            seen.len()
+        );
         // without flips, every sample is a pure shift
         let y = crop_flip(&x, 1, false);
         for i in 0..64 {
             let p = x.get(i).constant_pad_nd([1, 1, 1, 1]);
-            let shifted = (0..3).any(|dy| (0..3).any(|dx| p.narrow(1, dy, 8).narrow(2, dx, 8).equal(&y.get(i))));
+            let shifted = (0..3)
+                .any(|dy| (0..3).any(|dx| p.narrow(1, dy, 8).narrow(2, dx, 8).equal(&y.get(i))));
             assert!(shifted, "sample {i} is not a pure shift");
         }
     }

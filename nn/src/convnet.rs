@@ -29,7 +29,16 @@ fn instance_norm(p: nn::Path, channels: i64) -> impl nn::ModuleT {
     let weight = p.var("weight", &[channels], nn::Init::Const(1.0));
     let bias = p.var("bias", &[channels], nn::Init::Const(0.0));
     nn::func_t(move |x, _train| {
-        x.instance_norm(Some(&weight), Some(&bias), None::<&tch::Tensor>, None::<&tch::Tensor>, true, 0.1, 1e-5, true)
+        x.instance_norm(
+            Some(&weight),
+            Some(&bias),
+            None::<&tch::Tensor>,
+            None::<&tch::Tensor>,
+            true,
+            0.1,
+            1e-5,
+            true,
+        )
     })
 }
 
@@ -38,37 +47,59 @@ pub fn convnet(p: &nn::Path, spec: &ModelSpec) -> nn::SequentialT {
     let mut c_in = spec.in_channels;
     for d in 0..spec.depth {
         let bp = p / format!("block{d}");
-        let conv_cfg = nn::ConvConfig { padding: first_padding(spec, d), ..Default::default() };
+        let conv_cfg = nn::ConvConfig {
+            padding: first_padding(spec, d),
+            ..Default::default()
+        };
         seq = seq.add(nn::conv2d(&bp / "conv", c_in, spec.width, 3, conv_cfg));
         seq = match spec.norm {
             NormKind::Instance => seq.add(instance_norm(&bp / "norm", spec.width)),
-            NormKind::Batch => {
-                seq.add(nn::batch_norm2d(&bp / "norm", spec.width, Default::default()))
-            }
+            NormKind::Batch => seq.add(nn::batch_norm2d(
+                &bp / "norm",
+                spec.width,
+                Default::default(),
+            )),
             NormKind::None => seq,
         };
         seq = seq.add_fn(|x| x.relu()).add_fn(|x| x.avg_pool2d_default(2));
         c_in = spec.width;
     }
     let feat = spec.width * feature_side(spec, spec.height) * feature_side(spec, spec.width_px);
-    assert!(feat > 0, "image {}x{} too small for ConvNet depth {}", spec.height, spec.width_px, spec.depth);
-    seq.add_fn(|x| x.flatten(1, -1))
-        .add(nn::linear(p / "classifier", feat, spec.num_classes, Default::default()))
+    assert!(
+        feat > 0,
+        "image {}x{} too small for ConvNet depth {}",
+        spec.height,
+        spec.width_px,
+        spec.depth
+    );
+    seq.add_fn(|x| x.flatten(1, -1)).add(nn::linear(
+        p / "classifier",
+        feat,
+        spec.num_classes,
+        Default::default(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::Model;
-    use tch::nn::ModuleT;
     use tch::{Device, Kind, Tensor};
 
     #[test]
     fn shapes_for_mnist_and_cifar() {
         for (shape, classes) in [([1, 28, 28], 10), ([3, 32, 32], 100), ([3, 64, 64], 200)] {
-            let spec = ModelSpec::convnet(shape, classes, vec![0.5; shape[0] as usize], vec![0.25; shape[0] as usize]);
+            let spec = ModelSpec::convnet(
+                shape,
+                classes,
+                vec![0.5; shape[0] as usize],
+                vec![0.25; shape[0] as usize],
+            );
             let m = Model::new(&spec, Device::Cpu);
-            let x = Tensor::rand([2, shape[0], shape[1], shape[2]], (Kind::Float, Device::Cpu));
+            let x = Tensor::rand(
+                [2, shape[0], shape[1], shape[2]],
+                (Kind::Float, Device::Cpu),
+            );
             assert_eq!(m.forward_t(&x, false).size(), vec![2, classes]);
         }
         // 28x28 grey is padded to 32x32 in the first conv: 128 * 4 * 4 features.
@@ -82,11 +113,14 @@ mod tests {
     fn instance_norm_equals_group_norm_with_one_group_per_channel() {
         let vs = nn::VarStore::new(Device::Cpu);
         let ours = instance_norm(vs.root() / "a", 6);
-        tch::no_grad(|| vs.root().sub("a").get("weight").unwrap().uniform_(0.5, 1.5));
+        let _ = tch::no_grad(|| vs.root().sub("a").get("weight").unwrap().uniform_(0.5, 1.5));
         let x = Tensor::randn([4, 6, 5, 5], (Kind::Float, Device::Cpu)) * 3.0 + 1.0;
         let w = vs.root().sub("a").get("weight").unwrap();
         let reference = x.group_norm(6, Some(&w), None::<&Tensor>, 1e-5, false);
-        let diff = (x.apply_t(&ours, true) - reference).abs().max().double_value(&[]);
+        let diff = (x.apply_t(&ours, true) - reference)
+            .abs()
+            .max()
+            .double_value(&[]);
         assert!(diff < 1e-5, "{diff}");
     }
 
@@ -95,7 +129,11 @@ mod tests {
         // ConvNet-3, width 128, instancenorm, CIFAR-10: 320,010 parameters (as in the DC code).
         let spec = ModelSpec::convnet([3, 32, 32], 10, vec![0.5; 3], vec![0.25; 3]);
         let m = Model::new(&spec, Device::Cpu);
-        let n: i64 = m.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
+        let n: i64 =
+            m.vs.trainable_variables()
+                .iter()
+                .map(|t| t.numel() as i64)
+                .sum();
         assert_eq!(n, 320_010);
     }
 }

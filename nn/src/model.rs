@@ -20,7 +20,9 @@ impl std::str::FromStr for Arch {
         match s {
             "convnet" => Ok(Arch::Convnet),
             "resnet18" => Ok(Arch::Resnet18),
-            other => Err(format!("unknown arch '{other}' (expected convnet or resnet18)")),
+            other => Err(format!(
+                "unknown arch '{other}' (expected convnet or resnet18)"
+            )),
         }
     }
 }
@@ -98,8 +100,16 @@ impl std::fmt::Debug for Model {
 impl Model {
     /// Builds a freshly initialised model on `device` (seed libtorch first for reproducibility).
     pub fn new(spec: &ModelSpec, device: Device) -> Model {
-        assert_eq!(spec.mean.len() as i64, spec.in_channels, "mean has one value per channel");
-        assert_eq!(spec.std.len() as i64, spec.in_channels, "std has one value per channel");
+        assert_eq!(
+            spec.mean.len() as i64,
+            spec.in_channels,
+            "mean has one value per channel"
+        );
+        assert_eq!(
+            spec.std.len() as i64,
+            spec.in_channels,
+            "std has one value per channel"
+        );
         let vs = nn::VarStore::new(device);
         let root = vs.root();
         let net: Box<dyn ModuleT> = match spec.arch {
@@ -107,10 +117,22 @@ impl Model {
             Arch::Resnet18 => Box::new(crate::resnet::resnet18(&(&root / "net"), spec)),
         };
         let c = spec.in_channels;
-        let mean = Tensor::from_slice(&spec.mean).to_kind(Kind::Float).view([1, c, 1, 1]).to(device);
-        let inv_std =
-            Tensor::from_slice(&spec.std).to_kind(Kind::Float).reciprocal().view([1, c, 1, 1]).to(device);
-        Model { vs, spec: spec.clone(), net, mean, inv_std }
+        let mean = Tensor::from_slice(&spec.mean)
+            .to_kind(Kind::Float)
+            .view([1, c, 1, 1])
+            .to(device);
+        let inv_std = Tensor::from_slice(&spec.std)
+            .to_kind(Kind::Float)
+            .reciprocal()
+            .view([1, c, 1, 1])
+            .to(device);
+        Model {
+            vs,
+            spec: spec.clone(),
+            net,
+            mean,
+            inv_std,
+        }
     }
 
     /// Logits for pixels `x` in [0, 1], float32 `[B, C, H, W]`.

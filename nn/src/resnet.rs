@@ -6,7 +6,12 @@ use tch::nn::{self, ModuleT};
 use tch::Tensor;
 
 fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64) -> nn::Conv2D {
-    let cfg = nn::ConvConfig { stride, padding: k / 2, bias: false, ..Default::default() };
+    let cfg = nn::ConvConfig {
+        stride,
+        padding: k / 2,
+        bias: false,
+        ..Default::default()
+    };
     nn::conv2d(p, c_in, c_out, k, cfg)
 }
 
@@ -17,12 +22,20 @@ fn basic_block(p: &nn::Path, c_in: i64, c_out: i64, stride: i64) -> impl ModuleT
     let bn2 = nn::batch_norm2d(p / "bn2", c_out, Default::default());
     let shortcut = if stride != 1 || c_in != c_out {
         let sp = p / "shortcut";
-        Some((conv(&sp / "conv", c_in, c_out, 1, stride), nn::batch_norm2d(&sp / "bn", c_out, Default::default())))
+        Some((
+            conv(&sp / "conv", c_in, c_out, 1, stride),
+            nn::batch_norm2d(&sp / "bn", c_out, Default::default()),
+        ))
     } else {
         None
     };
     nn::func_t(move |x: &Tensor, train| {
-        let y = x.apply(&conv1).apply_t(&bn1, train).relu().apply(&conv2).apply_t(&bn2, train);
+        let y = x
+            .apply(&conv1)
+            .apply_t(&bn1, train)
+            .relu()
+            .apply(&conv2)
+            .apply_t(&bn2, train);
         let s = match &shortcut {
             Some((c, b)) => x.apply(c).apply_t(b, train),
             None => x.shallow_clone(),
@@ -37,15 +50,28 @@ pub fn resnet18(p: &nn::Path, spec: &ModelSpec) -> nn::SequentialT {
         .add(nn::batch_norm2d(p / "bn1", 64, Default::default()))
         .add_fn(|x| x.relu());
     let mut c_in = 64;
-    for (i, (c_out, stride)) in [(64, 1), (128, 2), (256, 2), (512, 2)].into_iter().enumerate() {
+    for (i, (c_out, stride)) in [(64, 1), (128, 2), (256, 2), (512, 2)]
+        .into_iter()
+        .enumerate()
+    {
         for b in 0..2 {
             let bp = p / format!("layer{}", i + 1) / format!("{b}");
-            seq = seq.add(basic_block(&bp, c_in, c_out, if b == 0 { stride } else { 1 }));
+            seq = seq.add(basic_block(
+                &bp,
+                c_in,
+                c_out,
+                if b == 0 { stride } else { 1 },
+            ));
             c_in = c_out;
         }
     }
     seq.add_fn(|x| x.adaptive_avg_pool2d([1, 1]).flatten(1, -1))
-        .add(nn::linear(p / "fc", 512, spec.num_classes, Default::default()))
+        .add(nn::linear(
+            p / "fc",
+            512,
+            spec.num_classes,
+            Default::default(),
+        ))
 }
 
 #[cfg(test)]
@@ -61,7 +87,11 @@ mod tests {
         let x = Tensor::rand([2, 3, 32, 32], (Kind::Float, Device::Cpu));
         assert_eq!(m.forward_t(&x, true).size(), vec![2, 10]);
         // ResNet-18 (CIFAR form) for 10 classes has 11,173,962 trainable parameters.
-        let n: i64 = m.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
+        let n: i64 =
+            m.vs.trainable_variables()
+                .iter()
+                .map(|t| t.numel() as i64)
+                .sum();
         assert_eq!(n, 11_173_962);
     }
 }

@@ -83,7 +83,9 @@ pub fn train_classifier(
             let logits = model.forward_t(&x, true);
             let y = labels.index_select(0, &idx);
             let loss = if soft {
-                -(logits.log_softmax(-1, Kind::Float) * y).sum_dim_intlist(-1, false, Kind::Float).mean(Kind::Float)
+                -(logits.log_softmax(-1, Kind::Float) * y)
+                    .sum_dim_intlist(-1, false, Kind::Float)
+                    .mean(Kind::Float)
             } else {
                 logits.log_softmax(-1, Kind::Float).nll_loss(&y)
             };
@@ -123,7 +125,11 @@ pub fn predict(model: &Model, images: &Tensor, batch_size: i64) -> Tensor {
 /// Fraction of `images` classified as `labels` (one host read at the end).
 pub fn accuracy(model: &Model, images: &Tensor, labels: &Tensor, batch_size: i64) -> f64 {
     let preds = predict(model, images, batch_size);
-    preds.eq_tensor(&labels.to_device(preds.device())).to_kind(Kind::Float).mean(Kind::Float).double_value(&[])
+    preds
+        .eq_tensor(&labels.to_device(preds.device()))
+        .to_kind(Kind::Float)
+        .mean(Kind::Float)
+        .double_value(&[])
 }
 
 #[cfg(test)]
@@ -138,7 +144,11 @@ mod tests {
         let x = Tensor::rand([n, 1, 16, 16], (Kind::Float, Device::Cpu)) * 0.3;
         for i in 0..n {
             let c = i % 4;
-            let _ = x.get(i).narrow(1, (c / 2) * 8, 8).narrow(2, (c % 2) * 8, 8).fill_(0.9);
+            let _ = x
+                .get(i)
+                .narrow(1, (c / 2) * 8, 8)
+                .narrow(2, (c % 2) * 8, 8)
+                .fill_(0.9);
         }
         (x, y)
     }
@@ -155,16 +165,33 @@ mod tests {
         tch::manual_seed(0);
         let (x, y) = quadrants(64);
         let (xt, yt) = quadrants(40);
-        let cfg = TrainConfig { epochs: 30, batch_size: 16, lr: 0.05, crop_pad: 1, flip: false, ..Default::default() };
+        let cfg = TrainConfig {
+            epochs: 30,
+            batch_size: 16,
+            lr: 0.05,
+            crop_pad: 1,
+            flip: false,
+            ..Default::default()
+        };
         let mut m = small_model();
         let before = accuracy(&m, &xt, &yt, 100);
         let stats = train_classifier(&mut m, &x, &y, &cfg, &mut |_, _| {}).unwrap();
         assert_eq!((stats.steps, stats.images_seen), (30 * 4, 30 * 64));
         let after = accuracy(&m, &xt, &yt, 100);
-        assert!(after > 0.95 && after > before, "accuracy {before} → {after}");
+        assert!(
+            after > 0.95 && after > before,
+            "accuracy {before} → {after}"
+        );
         // soft labels (one-hot rows) train the same way
         let mut m = small_model();
-        train_classifier(&mut m, &x, &y.one_hot(4).to_kind(Kind::Float), &cfg, &mut |_, _| {}).unwrap();
+        train_classifier(
+            &mut m,
+            &x,
+            &y.one_hot(4).to_kind(Kind::Float),
+            &cfg,
+            &mut |_, _| {},
+        )
+        .unwrap();
         assert!(accuracy(&m, &xt, &yt, 7) > 0.95);
     }
 }

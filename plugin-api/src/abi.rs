@@ -120,8 +120,11 @@ pub struct ModelHandle {
     pub num_classes: i64,
     /// Runs the model in eval mode on `x` (borrowed, float32 `[B, C, H, W]` in [0, 1]) with
     /// autograd enabled unless the caller disabled it; writes an owned logits handle to `out`.
-    pub forward:
-        unsafe extern "C" fn(ctx: *mut c_void, x: *const C_tensor, out: *mut *mut C_tensor) -> Status,
+    pub forward: unsafe extern "C" fn(
+        ctx: *mut c_void,
+        x: *const C_tensor,
+        out: *mut *mut C_tensor,
+    ) -> Status,
     /// Called once per backward pass through the model's graph, with the batch size.
     pub note_backward: unsafe extern "C" fn(ctx: *mut c_void, batch: i64),
 }

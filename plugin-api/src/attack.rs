@@ -1,8 +1,8 @@
 //! The safe side of an attack plugin: the model behind host callbacks, the inputs, the trait.
 
 use crate::abi::{ModelHandle, NORM_L2, NORM_LINF};
-use crate::{PluginError, PluginResult};
 use crate::Host;
+use crate::{PluginError, PluginResult};
 use tch::Tensor;
 
 /// The threat model's norm.

@@ -15,7 +15,9 @@ use tch::{Device, Tensor};
 /// `ptr` must be a live tensor handle for the duration of the call.
 pub unsafe fn borrow_tensor(ptr: *const C_tensor, what: &str) -> PluginResult<Tensor> {
     if ptr.is_null() {
-        return Err(PluginError(format!("the host passed a null tensor for {what}")));
+        return Err(PluginError(format!(
+            "the host passed a null tensor for {what}"
+        )));
     }
     Ok(Tensor::clone_from_ptr(ptr as *mut C_tensor))
 }
@@ -147,7 +149,13 @@ pub unsafe extern "C" fn attack_entry<A: Attack>(
 #[macro_export]
 macro_rules! declare_method {
     ($ty:ty, name = $name:literal, version = $version:literal, description = $desc:literal $(,)?) => {
-        $crate::declare_method!($ty, name = $name, version = $version, description = $desc, flags = 0);
+        $crate::declare_method!(
+            $ty,
+            name = $name,
+            version = $version,
+            description = $desc,
+            flags = 0
+        );
     };
     ($ty:ty, name = $name:literal, version = $version:literal, description = $desc:literal, flags = $flags:expr $(,)?) => {
         #[no_mangle]
@@ -207,7 +215,6 @@ mod tests {
     #[test]
     fn entry_symbol_matches_abi_version() {
         assert_eq!(ENTRY_SYMBOL, format!("{ENTRY_PREFIX}{ABI_VERSION}"));
-        assert_eq!(crate::__torch_version_cstr!() as usize != 0, true);
         let s = unsafe { CStr::from_ptr(crate::__torch_version_cstr!()) };
         assert_eq!(s.to_str().unwrap(), TORCH_VERSION);
     }

@@ -11,7 +11,7 @@ mod method;
 
 pub use attack::{Attack, AttackInput, Model, Norm};
 pub use host::Host;
-pub use method::{Distilled, DistillInput, Method};
+pub use method::{DistillInput, Distilled, Method};
 pub use serde_json;
 pub use tch;
 
@@ -56,7 +56,9 @@ pub fn config_expect_keys(config: &serde_json::Value, known: &[&str]) -> PluginR
             }
             Ok(())
         }
-        other => Err(PluginError(format!("config must be a JSON object, got {other}"))),
+        other => Err(PluginError(format!(
+            "config must be a JSON object, got {other}"
+        ))),
     }
 }
 
@@ -78,5 +80,7 @@ pub fn project(adv: &tch::Tensor, x: &tch::Tensor, norm: Norm, eps: f64) -> tch:
 
 /// Summed cross-entropy of `logits` against hard `labels` (summing keeps per-sample gradients).
 pub fn ce_sum(logits: &tch::Tensor, labels: &tch::Tensor) -> tch::Tensor {
-    logits.log_softmax(-1, tch::Kind::Float).nll_loss_nd::<tch::Tensor>(labels, None, tch::Reduction::Sum, -100)
+    logits
+        .log_softmax(-1, tch::Kind::Float)
+        .nll_loss_nd::<tch::Tensor>(labels, None, tch::Reduction::Sum, -100)
 }

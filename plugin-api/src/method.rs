@@ -1,7 +1,7 @@
 //! The safe side of a method plugin: what it is given and what it returns.
 
-use crate::PluginResult;
 use crate::Host;
+use crate::PluginResult;
 use tch::{Device, Tensor};
 
 /// What a method gets: the training set (resident on `device`), its IPC, a seed and its config.

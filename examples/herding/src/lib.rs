@@ -2,7 +2,7 @@
 //! mean (Welling 2009, in pixel space) — a classic coreset baseline of dataset distillation.
 
 use ddbench_plugin_api::{config_expect_keys, config_get, declare_method};
-use ddbench_plugin_api::{Distilled, DistillInput, Host, Method, PluginResult};
+use ddbench_plugin_api::{DistillInput, Distilled, Host, Method, PluginResult};
 use tch::{Kind, Tensor};
 
 pub struct Herding;
@@ -15,8 +15,13 @@ fn herd(feats: &Tensor, k: i64) -> Vec<i64> {
     let mut picked = Vec::new();
     for t in 1..=k {
         // distance between the class mean and the mean after adding each candidate
-        let dist = ((&sum + feats) / t as f64 - &mean).square().sum_dim_intlist(1, false, Kind::Float);
-        let i = dist.masked_fill(&taken, f64::INFINITY).argmin(0, false).int64_value(&[]);
+        let dist = ((&sum + feats) / t as f64 - &mean)
+            .square()
+            .sum_dim_intlist(1, false, Kind::Float);
+        let i = dist
+            .masked_fill(&taken, f64::INFINITY)
+            .argmin(0, false)
+            .int64_value(&[]);
         sum += feats.get(i).unsqueeze(0);
         let _ = taken.get(i).fill_(1);
         picked.push(i);
@@ -54,4 +59,9 @@ impl Method for Herding {
     }
 }
 
-declare_method!(Herding, name = "herding", version = "0.1.0", description = "herding coreset in pixel space");
+declare_method!(
+    Herding,
+    name = "herding",
+    version = "0.1.0",
+    description = "herding coreset in pixel space"
+);

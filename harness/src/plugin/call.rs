@@ -32,7 +32,13 @@ unsafe fn text(p: *const c_char) -> String {
 unsafe extern "C" fn cb_log(ctx: *mut c_void, level: u32, msg: *const c_char) {
     let s = &*(ctx as *const HostState);
     let m = text(msg);
-    let _ = catch_unwind(AssertUnwindSafe(|| (s.log)(&if level == LOG_WARN { format!("warning: {m}") } else { m })));
+    let _ = catch_unwind(AssertUnwindSafe(|| {
+        (s.log)(&if level == LOG_WARN {
+            format!("warning: {m}")
+        } else {
+            m
+        })
+    }));
 }
 unsafe extern "C" fn cb_progress(ctx: *mut c_void, done: u64, total: u64) {
     let s = &*(ctx as *const HostState);
@@ -63,7 +69,11 @@ unsafe fn take(p: *mut C_tensor) -> Option<Tensor> {
 }
 
 fn status_error(plugin: &Plugin, status: Status, state: &HostState) -> String {
-    let msg = state.error.borrow().clone().unwrap_or_else(|| "no message".into());
+    let msg = state
+        .error
+        .borrow()
+        .clone()
+        .unwrap_or_else(|| "no message".into());
     match status {
         STATUS_PANIC => format!("{} plugin '{}' panicked: {msg}", plugin.kind, plugin.name),
         _ => format!("{} plugin '{}' failed: {msg}", plugin.kind, plugin.name),
@@ -89,7 +99,12 @@ pub fn run_distill(
     log: &dyn Fn(&str),
 ) -> Result<DistillOutcome, String> {
     let f = plugin.desc.distill.ok_or("not a method plugin")?;
-    let state = HostState { error: RefCell::new(None), hints: RefCell::new(None), progress, log };
+    let state = HostState {
+        error: RefCell::new(None),
+        hints: RefCell::new(None),
+        progress,
+        log,
+    };
     let host = services(&state);
     let name = CString::new(data.name.clone()).unwrap_or_default();
     let cfg = CString::new(config.to_string()).map_err(|e| e.to_string())?;
@@ -116,19 +131,24 @@ pub fn run_distill(
     };
     let status = unsafe { f(&req, &host, &mut out) };
     // Take ownership first, so nothing leaks whatever the checks say.
-    let (images, labels, soft) = unsafe { (take(out.images), take(out.labels), take(out.soft_labels)) };
+    let (images, labels, soft) =
+        unsafe { (take(out.images), take(out.labels), take(out.soft_labels)) };
     if status != STATUS_OK {
         return Err(status_error(plugin, status, &state));
     }
     let bad = |what: String| format!("method plugin '{}' returned {what}", plugin.name);
     let images = images.ok_or_else(|| bad("no images".into()))?;
     let labels = labels.ok_or_else(|| bad("no labels".into()))?;
-    let checked = catch_unwind(AssertUnwindSafe(|| check_distilled(&images, &labels, soft.as_ref(), data)))
-        .unwrap_or_else(|_| Err("tensors that could not be inspected".into()));
+    let checked = catch_unwind(AssertUnwindSafe(|| {
+        check_distilled(&images, &labels, soft.as_ref(), data)
+    }))
+    .unwrap_or_else(|_| Err("tensors that could not be inspected".into()));
     checked.map_err(bad)?;
     let hints = match state.hints.borrow().as_deref() {
         None => serde_json::json!({}),
-        Some(s) => serde_json::from_str(s).map_err(|e| bad(format!("hints that are not JSON: {e}")))?,
+        Some(s) => {
+            serde_json::from_str(s).map_err(|e| bad(format!("hints that are not JSON: {e}")))?
+        }
     };
     let dev = data.device;
     Ok(DistillOutcome {
@@ -139,34 +159,61 @@ pub fn run_distill(
     })
 }
 
-fn check_distilled(images: &Tensor, labels: &Tensor, soft: Option<&Tensor>, data: &DeviceDataset) -> Result<(), String> {
+fn check_distilled(
+    images: &Tensor,
+    labels: &Tensor,
+    soft: Option<&Tensor>,
+    data: &DeviceDataset,
+) -> Result<(), String> {
     let [c, h, w] = data.shape;
     let s = images.size();
     if images.kind() != Kind::Float || s.len() != 4 || s[1..] != [c, h, w] || s[0] == 0 {
-        return Err(format!("images of kind {:?} and shape {s:?}; expected float32 [M, {c}, {h}, {w}] with M > 0", images.kind()));
+        return Err(format!(
+            "images of kind {:?} and shape {s:?}; expected float32 [M, {c}, {h}, {w}] with M > 0",
+            images.kind()
+        ));
     }
     let m = s[0];
     if !bool::try_from(images.isfinite().all()).unwrap_or(false) {
         return Err("images with NaN or infinite values".into());
     }
-    let (lo, hi) = (images.min().double_value(&[]), images.max().double_value(&[]));
+    let (lo, hi) = (
+        images.min().double_value(&[]),
+        images.max().double_value(&[]),
+    );
     if lo < 0.0 || hi > 1.0 {
         return Err(format!("images outside [0, 1] (min {lo}, max {hi})"));
     }
     if labels.kind() != Kind::Int64 || labels.size() != [m] {
-        return Err(format!("labels of kind {:?} and shape {:?}; expected int64 [{m}]", labels.kind(), labels.size()));
+        return Err(format!(
+            "labels of kind {:?} and shape {:?}; expected int64 [{m}]",
+            labels.kind(),
+            labels.size()
+        ));
     }
     let (lmin, lmax) = (labels.min().int64_value(&[]), labels.max().int64_value(&[]));
     if lmin < 0 || lmax >= data.num_classes {
-        return Err(format!("labels in {lmin}..={lmax}; expected 0..{}", data.num_classes));
+        return Err(format!(
+            "labels in {lmin}..={lmax}; expected 0..{}",
+            data.num_classes
+        ));
     }
     if let Some(sl) = soft {
         if sl.kind() != Kind::Float || sl.size() != [m, data.num_classes] {
-            return Err(format!("soft labels of shape {:?}; expected float32 [{m}, {}]", sl.size(), data.num_classes));
+            return Err(format!(
+                "soft labels of shape {:?}; expected float32 [{m}, {}]",
+                sl.size(),
+                data.num_classes
+            ));
         }
-        let row_err = (sl.sum_dim_intlist(-1, false, Kind::Float) - 1.0).abs().max().double_value(&[]);
+        let row_err = (sl.sum_dim_intlist(-1, false, Kind::Float) - 1.0)
+            .abs()
+            .max()
+            .double_value(&[]);
         if !(sl.min().double_value(&[]) >= 0.0 && row_err < 1e-3) {
-            return Err("soft labels that are not probability rows (non-negative, summing to 1)".into());
+            return Err(
+                "soft labels that are not probability rows (non-negative, summing to 1)".into(),
+            );
         }
     }
     Ok(())
@@ -182,7 +229,11 @@ struct ModelState<'a> {
     error: RefCell<Option<String>>,
 }
 
-unsafe extern "C" fn cb_forward(ctx: *mut c_void, x: *const C_tensor, out: *mut *mut C_tensor) -> Status {
+unsafe extern "C" fn cb_forward(
+    ctx: *mut c_void,
+    x: *const C_tensor,
+    out: *mut *mut C_tensor,
+) -> Status {
     let s = &*(ctx as *const ModelState);
     if x.is_null() || out.is_null() {
         *s.error.borrow_mut() = Some("model forward called with a null pointer".into());
@@ -208,8 +259,12 @@ unsafe extern "C" fn cb_forward(ctx: *mut c_void, x: *const C_tensor, out: *mut 
             STATUS_OK
         }
         Err(p) => {
-            let m = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
-            *s.error.borrow_mut() = Some(format!("model forward failed: {}", m.unwrap_or_default()));
+            let m = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+            *s.error.borrow_mut() =
+                Some(format!("model forward failed: {}", m.unwrap_or_default()));
             STATUS_ERROR
         }
     }
@@ -242,7 +297,12 @@ pub fn run_attack(
 ) -> Result<AttackOutcome, String> {
     let f = plugin.desc.attack.ok_or("not an attack plugin")?;
     let nothing = |_: u64, _: u64| {};
-    let state = HostState { error: RefCell::new(None), hints: RefCell::new(None), progress: &nothing, log };
+    let state = HostState {
+        error: RefCell::new(None),
+        hints: RefCell::new(None),
+        progress: &nothing,
+        log,
+    };
     let host = services(&state);
     let ms = ModelState {
         model,
@@ -261,7 +321,10 @@ pub fn run_attack(
         },
         images: images.as_ptr(),
         labels: labels.as_ptr(),
-        threat: ThreatModel { norm: norm.to_raw(), eps },
+        threat: ThreatModel {
+            norm: norm.to_raw(),
+            eps,
+        },
         seed,
         config_json: cfg.as_ptr(),
     };
@@ -276,14 +339,28 @@ pub fn run_attack(
     }
     let bad = |what: String| format!("attack plugin '{}' returned {what}", plugin.name);
     let adv = adv.ok_or_else(|| bad("no tensor".into()))?;
-    let queried_outside = ms.out_of_box.borrow().as_ref().map(|f| bool::try_from(f).unwrap_or(true)).unwrap_or(false);
+    let queried_outside = ms
+        .out_of_box
+        .borrow()
+        .as_ref()
+        .map(|f| bool::try_from(f).unwrap_or(true))
+        .unwrap_or(false);
     if queried_outside {
-        return Err(format!("attack plugin '{}' queried the model outside [0, 1]", plugin.name));
+        return Err(format!(
+            "attack plugin '{}' queried the model outside [0, 1]",
+            plugin.name
+        ));
     }
-    catch_unwind(AssertUnwindSafe(|| check_adversarial(&adv, images, norm, eps)))
-        .unwrap_or_else(|_| Err("a tensor that could not be inspected".into()))
-        .map_err(bad)?;
-    Ok(AttackOutcome { adversarial: adv, forward_calls: ms.forwards.get(), backward_calls: ms.backwards.get() })
+    catch_unwind(AssertUnwindSafe(|| {
+        check_adversarial(&adv, images, norm, eps)
+    }))
+    .unwrap_or_else(|_| Err("a tensor that could not be inspected".into()))
+    .map_err(bad)?;
+    Ok(AttackOutcome {
+        adversarial: adv,
+        forward_calls: ms.forwards.get(),
+        backward_calls: ms.backwards.get(),
+    })
 }
 
 /// Tolerances of the output checks: float rounding, not a loophole.
@@ -293,10 +370,19 @@ const L2_REL_TOL: f64 = 1e-4;
 
 fn check_adversarial(adv: &Tensor, x: &Tensor, norm: Norm, eps: f64) -> Result<(), String> {
     if adv.kind() != Kind::Float || adv.size() != x.size() {
-        return Err(format!("a tensor of kind {:?} and shape {:?}; expected float32 {:?}", adv.kind(), adv.size(), x.size()));
+        return Err(format!(
+            "a tensor of kind {:?} and shape {:?}; expected float32 {:?}",
+            adv.kind(),
+            adv.size(),
+            x.size()
+        ));
     }
     if adv.device() != x.device() {
-        return Err(format!("a tensor on {:?}; expected {:?}", adv.device(), x.device()));
+        return Err(format!(
+            "a tensor on {:?}; expected {:?}",
+            adv.device(),
+            x.device()
+        ));
     }
     if !bool::try_from(adv.isfinite().all()).unwrap_or(false) {
         return Err("NaN or infinite values".into());
@@ -310,11 +396,16 @@ fn check_adversarial(adv: &Tensor, x: &Tensor, norm: Norm, eps: f64) -> Result<(
         Norm::Linf => {
             let m = delta.abs().max().double_value(&[]);
             if m > eps + LINF_TOL {
-                return Err(format!("a perturbation of L-inf norm {m:.6} > eps {eps:.6}"));
+                return Err(format!(
+                    "a perturbation of L-inf norm {m:.6} > eps {eps:.6}"
+                ));
             }
         }
         Norm::L2 => {
-            let m = delta.norm_scalaropt_dim(2.0, [1], false).max().double_value(&[]);
+            let m = delta
+                .norm_scalaropt_dim(2.0, [1], false)
+                .max()
+                .double_value(&[]);
             if m > eps * (1.0 + L2_REL_TOL) + BOX_TOL {
                 return Err(format!("a perturbation of L2 norm {m:.6} > eps {eps:.6}"));
             }

@@ -35,7 +35,14 @@ pub struct Plugin {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Plugin({} {} {} at {})", self.kind, self.name, self.version, self.path.display())
+        write!(
+            f,
+            "Plugin({} {} {} at {})",
+            self.kind,
+            self.name,
+            self.version,
+            self.path.display()
+        )
     }
 }
 
@@ -48,11 +55,21 @@ pub struct Registry {
 
 impl Registry {
     pub fn get(&self, kind: Kind, name: &str) -> Result<&Plugin, String> {
-        self.plugins.iter().find(|p| p.kind == kind && p.name == name).ok_or_else(|| {
-            let known: Vec<&str> =
-                self.plugins.iter().filter(|p| p.kind == kind).map(|p| p.name.as_str()).collect();
-            format!("no {kind} plugin named '{name}' (found: {})", known.join(", "))
-        })
+        self.plugins
+            .iter()
+            .find(|p| p.kind == kind && p.name == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self
+                    .plugins
+                    .iter()
+                    .filter(|p| p.kind == kind)
+                    .map(|p| p.name.as_str())
+                    .collect();
+                format!(
+                    "no {kind} plugin named '{name}' (found: {})",
+                    known.join(", ")
+                )
+            })
     }
 }
 
@@ -60,7 +77,10 @@ impl Registry {
 /// libraries beside `ddbench`) and its `plugins/` sub-folder.
 pub fn default_plugin_dirs() -> Vec<PathBuf> {
     let mut dirs = Vec::new();
-    if let Some(exe_dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
         dirs.push(exe_dir.join("plugins"));
         // `cargo test` binaries live in target/<profile>/deps; the plugins one level up.
         if exe_dir.ends_with("deps") {
@@ -76,13 +96,17 @@ pub fn default_plugin_dirs() -> Vec<PathBuf> {
 /// In the built folder only ddbench's own plugins (`libddbench_method_*`, `libddbench_attack_*`)
 /// are candidates; in a folder the user names, every `.so`.
 fn candidates(dir: &Path, builtin: bool) -> Vec<PathBuf> {
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut v: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
             name.ends_with(".so")
-                && (!builtin || name.starts_with("libddbench_method_") || name.starts_with("libddbench_attack_"))
+                && (!builtin
+                    || name.starts_with("libddbench_method_")
+                    || name.starts_with("libddbench_attack_"))
         })
         .collect();
     v.sort();
@@ -95,10 +119,14 @@ pub fn discover(user_dirs: &[PathBuf]) -> Registry {
     let mut reg = Registry::default();
     let builtin = default_plugin_dirs();
     let mut seen_files = std::collections::HashSet::new();
-    let dirs = user_dirs.iter().map(|d| (d.clone(), false)).chain(builtin.into_iter().map(|d| (d, true)));
+    let dirs = user_dirs
+        .iter()
+        .map(|d| (d.clone(), false))
+        .chain(builtin.into_iter().map(|d| (d, true)));
     for (dir, is_builtin) in dirs {
         if !is_builtin && !dir.is_dir() {
-            reg.refused.push((dir.clone(), "plugin folder does not exist".into()));
+            reg.refused
+                .push((dir.clone(), "plugin folder does not exist".into()));
             continue;
         }
         for path in candidates(&dir, is_builtin) {
@@ -108,8 +136,17 @@ pub fn discover(user_dirs: &[PathBuf]) -> Registry {
             }
             match load(&path) {
                 Ok(p) => {
-                    if let Some(prev) = reg.plugins.iter().find(|q| q.kind == p.kind && q.name == p.name) {
-                        let why = format!("a {} plugin named '{}' was already loaded from {}", p.kind, p.name, prev.path.display());
+                    if let Some(prev) = reg
+                        .plugins
+                        .iter()
+                        .find(|q| q.kind == p.kind && q.name == p.name)
+                    {
+                        let why = format!(
+                            "a {} plugin named '{}' was already loaded from {}",
+                            p.kind,
+                            p.name,
+                            prev.path.display()
+                        );
                         reg.refused.push((path, why));
                     } else {
                         reg.plugins.push(p);
@@ -126,7 +163,10 @@ unsafe fn static_str(p: *const c_char, field: &str) -> Result<String, String> {
     if p.is_null() {
         return Err(format!("descriptor field '{field}' is null"));
     }
-    CStr::from_ptr(p).to_str().map(str::to_owned).map_err(|_| format!("descriptor field '{field}' is not UTF-8"))
+    CStr::from_ptr(p)
+        .to_str()
+        .map(str::to_owned)
+        .map_err(|_| format!("descriptor field '{field}' is not UTF-8"))
 }
 
 /// Opens one library and checks it. Nothing of the plugin runs except its entry symbol, and that
@@ -134,13 +174,15 @@ unsafe fn static_str(p: *const c_char, field: &str) -> Result<String, String> {
 pub fn load(path: &Path) -> Result<Plugin, String> {
     // SAFETY: loading runs the library's initialisers; plugins are trusted code the user built.
     let lib = unsafe { Library::new(path) }.map_err(|e| format!("cannot load: {e}"))?;
-    let entry = unsafe { lib.get::<unsafe extern "C" fn() -> *const PluginDescriptor>(ENTRY_SYMBOL.as_bytes()) };
+    let entry = unsafe {
+        lib.get::<unsafe extern "C" fn() -> *const PluginDescriptor>(ENTRY_SYMBOL.as_bytes())
+    };
     let entry = match entry {
         Ok(f) => *f,
         Err(_) => {
-            let other = (0..64u32)
-                .filter(|&v| v != ABI_VERSION)
-                .find(|v| unsafe { lib.get::<*const ()>(format!("{ENTRY_PREFIX}{v}").as_bytes()) }.is_ok());
+            let other = (0..64u32).filter(|&v| v != ABI_VERSION).find(|v| {
+                unsafe { lib.get::<*const ()>(format!("{ENTRY_PREFIX}{v}").as_bytes()) }.is_ok()
+            });
             return Err(match other {
                 Some(v) => format!(
                     "plugin ABI version {v}, but this ddbench speaks ABI version {ABI_VERSION}: rebuild the plugin against this ddbench's plugin-api"
@@ -156,7 +198,9 @@ pub fn load(path: &Path) -> Result<Plugin, String> {
     // Read the leading fields first: they are at the same place in every ABI version.
     let (size, abi) = unsafe { ((*desc).size, (*desc).abi_version) };
     if abi != ABI_VERSION {
-        return Err(format!("descriptor says ABI version {abi}, this ddbench speaks {ABI_VERSION}"));
+        return Err(format!(
+            "descriptor says ABI version {abi}, this ddbench speaks {ABI_VERSION}"
+        ));
     }
     if size < std::mem::size_of::<PluginDescriptor>() {
         return Err(format!(
@@ -167,7 +211,9 @@ pub fn load(path: &Path) -> Result<Plugin, String> {
     let desc: &'static PluginDescriptor = unsafe { &*desc };
     let torch = unsafe { static_str(desc.torch_version, "torch_version") }?;
     if torch != TORCH_VERSION {
-        return Err(format!("built against libtorch {torch}, but this ddbench uses libtorch {TORCH_VERSION}"));
+        return Err(format!(
+            "built against libtorch {torch}, but this ddbench uses libtorch {TORCH_VERSION}"
+        ));
     }
     let name = unsafe { static_str(desc.name, "name") }?;
     let version = unsafe { static_str(desc.version, "version") }?;
@@ -179,9 +225,23 @@ pub fn load(path: &Path) -> Result<Plugin, String> {
         (KIND_ATTACK, _, false) => return Err("attack plugin without an attack function".into()),
         (k, _, _) => return Err(format!("unknown plugin kind {k}")),
     };
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!("plugin name '{name}' must be non-empty ASCII letters, digits, '-' or '_'"));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "plugin name '{name}' must be non-empty ASCII letters, digits, '-' or '_'"
+        ));
     }
     std::mem::forget(lib); // never unloaded: the descriptor and functions stay valid
-    Ok(Plugin { name, version, description, kind, path: path.to_path_buf(), flags: desc.flags, desc })
+    Ok(Plugin {
+        name,
+        version,
+        description,
+        kind,
+        path: path.to_path_buf(),
+        flags: desc.flags,
+        desc,
+    })
 }

@@ -13,9 +13,16 @@ impl Attack for Fgsm {
         if input.norm != Norm::Linf {
             return Err("fgsm is an L-infinity attack; use pgdl2 for L2".into());
         }
-        let (_, grad) = input.model.value_and_grad(&input.images, |l| ce_sum(l, &input.labels))?;
+        let (_, grad) = input
+            .model
+            .value_and_grad(&input.images, |l| ce_sum(l, &input.labels))?;
         Ok((&input.images + grad.sign() * input.eps).clamp(0.0, 1.0))
     }
 }
 
-declare_attack!(Fgsm, name = "fgsm", version = "0.1.0", description = "FGSM, L-infinity (torchattacks.FGSM)");
+declare_attack!(
+    Fgsm,
+    name = "fgsm",
+    version = "0.1.0",
+    description = "FGSM, L-infinity (torchattacks.FGSM)"
+);

@@ -46,4 +46,9 @@ impl Attack for Pgd {
     }
 }
 
-declare_attack!(Pgd, name = "pgd", version = "0.1.0", description = "PGD, L-infinity (torchattacks.PGD)");
+declare_attack!(
+    Pgd,
+    name = "pgd",
+    version = "0.1.0",
+    description = "PGD, L-infinity (torchattacks.PGD)"
+);

@@ -2,7 +2,7 @@
 //! student's epochs (`{"epochs": N}`), since the DD protocol's 300 epochs are meant for tiny sets.
 
 use ddbench_plugin_api::{config_expect_keys, config_get, declare_method};
-use ddbench_plugin_api::{Distilled, DistillInput, Host, Method, PluginResult};
+use ddbench_plugin_api::{DistillInput, Distilled, Host, Method, PluginResult};
 use tch::Kind;
 
 pub struct Full;

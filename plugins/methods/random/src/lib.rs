@@ -1,7 +1,7 @@
 //! `random`: IPC images per class drawn uniformly without replacement, seeded — the baseline
 //! every distillation method must beat. The draw is made on the host so it is the same on every device.
 
-use ddbench_plugin_api::{declare_method, Distilled, DistillInput, Host, Method, PluginResult};
+use ddbench_plugin_api::{declare_method, DistillInput, Distilled, Host, Method, PluginResult};
 use tch::{Kind, Tensor};
 
 pub struct Random;
@@ -20,10 +20,18 @@ pub fn pick(labels: &[i64], num_classes: i64, ipc: i64, seed: u64) -> PluginResu
     let mut rng = seed ^ 0xD1B5_4A32_D192_ED03;
     let mut out = Vec::with_capacity((num_classes * ipc) as usize);
     for c in 0..num_classes {
-        let mut members: Vec<i64> =
-            labels.iter().enumerate().filter(|(_, &l)| l == c).map(|(i, _)| i as i64).collect();
+        let mut members: Vec<i64> = labels
+            .iter()
+            .enumerate()
+            .filter(|(_, &l)| l == c)
+            .map(|(i, _)| i as i64)
+            .collect();
         if (members.len() as i64) < ipc {
-            return Err(format!("class {c} has {} images, fewer than IPC {ipc}", members.len()).into());
+            return Err(format!(
+                "class {c} has {} images, fewer than IPC {ipc}",
+                members.len()
+            )
+            .into());
         }
         for i in 0..ipc as usize {
             let j = i + (splitmix(&mut rng) % (members.len() - i) as u64) as usize;
@@ -75,6 +83,9 @@ mod tests {
         assert_eq!(u.len(), 30);
         assert_eq!(a, pick(&labels, 3, 10, 1).unwrap());
         assert_ne!(a, pick(&labels, 3, 10, 2).unwrap());
-        assert!(pick(&labels, 3, 101, 1).unwrap_err().0.contains("class 0 has 100 images"));
+        assert!(pick(&labels, 3, 101, 1)
+            .unwrap_err()
+            .0
+            .contains("class 0 has 100 images"));
     }
 }

@@ -28,4 +28,9 @@ impl Attack for BadAttack {
     }
 }
 
-declare_attack!(BadAttack, name = "bad-attack", version = "0.0.1", description = "test fixture: returns invalid adversarial examples");
+declare_attack!(
+    BadAttack,
+    name = "bad-attack",
+    version = "0.0.1",
+    description = "test fixture: returns invalid adversarial examples"
+);
