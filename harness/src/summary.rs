@@ -41,7 +41,7 @@ pub fn table(rows: &[ResultRow]) -> String {
             .push(r);
     }
     let mut out = String::from(
-        "| dataset | method | ipc | arch | attack | eps | seeds | clean acc % | robust acc % | train s | attack s |\n|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|\n",
+        "| dataset | method | ipc | arch | epochs | attack | eps | seeds | clean acc % | robust acc % | train s | attack s |\n|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for ((ds, m, ipc, arch, atk, norm, eps), g) in groups {
         let (c, cs) = mean_std(&g.iter().map(|r| r.clean_acc).collect::<Vec<_>>());
@@ -59,7 +59,8 @@ pub fn table(rows: &[ResultRow]) -> String {
             format!("{eps} ({norm})")
         };
         out.push_str(&format!(
-            "| {ds} | {m} | {ipc} | {arch} | {atk} | {eps} | {} | {c:.2} ± {cs:.2} | {robust} | {ts:.1} | {atks:.1} |\n",
+            "| {ds} | {m} | {ipc} | {arch} | {} | {atk} | {eps} | {} | {c:.2} ± {cs:.2} | {robust} | {ts:.1} | {atks:.1} |\n",
+            g[0].train_epochs,
             g.len()
         ));
     }
