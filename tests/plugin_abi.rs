@@ -88,8 +88,9 @@ fn tensors_cross_the_abi_1000_times_with_flat_memory() {
     let x = Tensor::rand([64, 1, 28, 28], (Kind::Float, Device::Cpu));
     let y = Tensor::randint(10, [64], (Kind::Int64, Device::Cpu));
     let cfg = serde_json::json!({});
+    let tmp = std::env::temp_dir();
     let round = |i: usize| {
-        let d = run_distill(&full, &data, 0, i as u64, &cfg, &|_, _| {}, &quiet).unwrap();
+        let d = run_distill(&full, &data, 0, i as u64, &cfg, &tmp, &|_, _| {}, &quiet).unwrap();
         assert_eq!(d.images.size(), vec![500, 1, 28, 28]);
         let a = run_attack(
             &fgsm,
@@ -138,6 +139,7 @@ fn a_panicking_or_lying_method_is_reported_and_the_host_goes_on() {
             1,
             0,
             &serde_json::json!({ "mode": mode }),
+            &std::env::temp_dir(),
             &|_, _| {},
             &quiet,
         )
@@ -167,6 +169,7 @@ fn a_panicking_or_lying_method_is_reported_and_the_host_goes_on() {
         2,
         0,
         &serde_json::json!({}),
+        &std::env::temp_dir(),
         &|_, _| {},
         &quiet,
     )
@@ -179,6 +182,7 @@ fn a_panicking_or_lying_method_is_reported_and_the_host_goes_on() {
         2,
         0,
         &serde_json::json!({"ipcc": 3}),
+        &std::env::temp_dir(),
         &|_, _| {},
         &quiet,
     )

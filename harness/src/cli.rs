@@ -126,6 +126,9 @@ pub struct RunArgs {
     /// Output folder (results.csv, manifest.json); a rerun skips rows already there.
     #[arg(long, default_value = "results/run")]
     pub out: PathBuf,
+    /// Cache of expensive method artefacts (teachers), shared by runs.
+    #[arg(long, default_value = "results/cache")]
+    pub cache_dir: PathBuf,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
     /// Extra plugin folders.
@@ -213,6 +216,7 @@ impl RunArgs {
             method_config: parse_configs(&self.method_config, "--method-config")?,
             attack_config: parse_configs(&self.attack_config, "--attack-config")?,
             out: self.out.clone(),
+            cache_dir: self.cache_dir.clone(),
             device: self.device,
             plugin_dirs: self.plugin_dirs.clone(),
             eval_batch: self.eval_batch,

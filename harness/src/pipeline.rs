@@ -36,6 +36,8 @@ pub struct RunConfig {
     pub method_config: BTreeMap<String, serde_json::Value>,
     pub attack_config: BTreeMap<String, serde_json::Value>,
     pub out: PathBuf,
+    /// Where methods cache expensive artefacts (teachers), shared by runs.
+    pub cache_dir: PathBuf,
     #[serde(skip)]
     pub device: DeviceChoice,
     pub plugin_dirs: Vec<PathBuf>,
@@ -141,6 +143,8 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     ));
 
     std::fs::create_dir_all(&cfg.out).with_context(|| format!("creating {}", cfg.out.display()))?;
+    std::fs::create_dir_all(&cfg.cache_dir)
+        .with_context(|| format!("creating {}", cfg.cache_dir.display()))?;
     let results_path = cfg.out.join("results.csv");
     let manifest_path = cfg.out.join("manifest.json");
     let mut results = ResultsFile::open(&results_path)?;
@@ -256,6 +260,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     if ignores_ipc { 0 } else { ipc },
                     seed,
                     &mconf,
+                    &cfg.cache_dir,
                     &|d, n| {
                         bar.set_length(n.max(1));
                         bar.set_position(d);

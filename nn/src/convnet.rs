@@ -54,11 +54,7 @@ pub fn convnet(p: &nn::Path, spec: &ModelSpec) -> nn::SequentialT {
         seq = seq.add(nn::conv2d(&bp / "conv", c_in, spec.width, 3, conv_cfg));
         seq = match spec.norm {
             NormKind::Instance => seq.add(instance_norm(&bp / "norm", spec.width)),
-            NormKind::Batch => seq.add(nn::batch_norm2d(
-                &bp / "norm",
-                spec.width,
-                Default::default(),
-            )),
+            NormKind::Batch => seq.add(crate::bn_capture::batch_norm2d(&bp / "norm", spec.width)),
             NormKind::None => seq,
         };
         seq = seq.add_fn(|x| x.relu()).add_fn(|x| x.avg_pool2d_default(2));

@@ -2,9 +2,11 @@
 //! on-device augmentation, and the training / evaluation loops.
 
 pub mod augment;
+pub mod bn_capture;
 pub mod convnet;
 pub mod model;
 pub mod resnet;
+pub mod rng;
 pub mod train;
 
 pub use model::{Arch, Model, ModelSpec, NormKind};

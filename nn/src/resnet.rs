@@ -1,6 +1,7 @@
 //! ResNet-18 in its CIFAR form (He et al. 2016; the variant of kuangliu/pytorch-cifar used by
 //! SRe2L/GUARD on CIFAR): 3×3 stem, no max-pool, BatchNorm, [2, 2, 2, 2] basic blocks.
 
+use crate::bn_capture::batch_norm2d;
 use crate::model::ModelSpec;
 use tch::nn::{self, ModuleT};
 use tch::Tensor;
@@ -17,14 +18,14 @@ fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64) -> nn::Conv2D {
 
 fn basic_block(p: &nn::Path, c_in: i64, c_out: i64, stride: i64) -> impl ModuleT {
     let conv1 = conv(p / "conv1", c_in, c_out, 3, stride);
-    let bn1 = nn::batch_norm2d(p / "bn1", c_out, Default::default());
+    let bn1 = batch_norm2d(p / "bn1", c_out);
     let conv2 = conv(p / "conv2", c_out, c_out, 3, 1);
-    let bn2 = nn::batch_norm2d(p / "bn2", c_out, Default::default());
+    let bn2 = batch_norm2d(p / "bn2", c_out);
     let shortcut = if stride != 1 || c_in != c_out {
         let sp = p / "shortcut";
         Some((
             conv(&sp / "conv", c_in, c_out, 1, stride),
-            nn::batch_norm2d(&sp / "bn", c_out, Default::default()),
+            batch_norm2d(&sp / "bn", c_out),
         ))
     } else {
         None
@@ -47,7 +48,7 @@ fn basic_block(p: &nn::Path, c_in: i64, c_out: i64, stride: i64) -> impl ModuleT
 pub fn resnet18(p: &nn::Path, spec: &ModelSpec) -> nn::SequentialT {
     let mut seq = nn::seq_t()
         .add(conv(p / "conv1", spec.in_channels, 64, 3, 1))
-        .add(nn::batch_norm2d(p / "bn1", 64, Default::default()))
+        .add(batch_norm2d(p / "bn1", 64))
         .add_fn(|x| x.relu());
     let mut c_in = 64;
     for (i, (c_out, stride)) in [(64, 1), (128, 2), (256, 2), (512, 2)]

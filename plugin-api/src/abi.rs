@@ -83,6 +83,8 @@ pub struct DatasetView {
     pub height: i64,
     pub width: i64,
     pub name: *const c_char,
+    /// Hex SHA-256 of the whole data set's pixels and labels (both splits): a cache key.
+    pub content_hash: *const c_char,
 }
 
 #[repr(C)]
@@ -94,6 +96,8 @@ pub struct DistillRequest {
     pub device: i32,
     /// NUL-terminated JSON object.
     pub config_json: *const c_char,
+    /// A folder the method may use to cache expensive artefacts (e.g. teachers) across calls.
+    pub cache_dir: *const c_char,
 }
 
 /// Filled by a method plugin on success. Every non-null handle is owned by the host afterwards.

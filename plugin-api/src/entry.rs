@@ -97,10 +97,12 @@ pub unsafe extern "C" fn distill_entry<M: Method>(
             num_classes: req.train.num_classes,
             image_shape: [req.train.channels, req.train.height, req.train.width],
             dataset: read_str(req.train.name),
+            dataset_hash: read_str(req.train.content_hash),
             ipc: req.ipc,
             seed: req.seed,
             device: device_from_raw(req.device),
             config: read_config(req.config_json)?,
+            cache_dir: std::path::PathBuf::from(read_str(req.cache_dir)),
         };
         let d = M::distill(&input, &host)?;
         if let Some(h) = &d.hints {

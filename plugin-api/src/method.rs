@@ -14,10 +14,14 @@ pub struct DistillInput {
     /// `[C, H, W]`.
     pub image_shape: [i64; 3],
     pub dataset: String,
+    /// Hex SHA-256 of the data set (pixels and labels of both splits).
+    pub dataset_hash: String,
     pub ipc: i64,
     pub seed: u64,
     pub device: Device,
     pub config: serde_json::Value,
+    /// A folder for caching expensive artefacts across calls (created by the host).
+    pub cache_dir: std::path::PathBuf,
 }
 
 /// A distilled set.

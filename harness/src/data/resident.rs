@@ -107,31 +107,14 @@ impl DeviceDataset {
 /// A class-stratified subset of `labels`: `n / classes` indices per class (the remainder goes to
 /// the first classes), each class's pick a seeded shuffle; sorted. Same seed → same subset.
 pub fn stratified_subset(labels: &[i64], num_classes: i64, n: usize, seed: u64) -> Vec<i64> {
-    let mut rng = seed ^ 0x5DEE_CE66_D1CE_4E5B;
-    let mut next = move || {
-        rng = rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let k = num_classes as usize;
-    let mut out = Vec::with_capacity(n);
-    for c in 0..k {
-        let want = n / k + usize::from(c < n % k);
-        let mut members: Vec<i64> = labels
-            .iter()
-            .enumerate()
-            .filter(|(_, &l)| l == c as i64)
-            .map(|(i, _)| i as i64)
-            .collect();
-        let take = want.min(members.len());
-        for i in 0..take {
-            let j = i + (next() % (members.len() - i) as u64) as usize;
-            members.swap(i, j);
-        }
-        out.extend_from_slice(&members[..take]);
-    }
+    let k = num_classes.max(1) as usize;
+    let mut out = ddbench_nn::rng::pick_per_class(
+        labels,
+        num_classes,
+        |c| n / k + usize::from(c < n % k),
+        seed,
+    )
+    .concat();
     out.sort_unstable();
     out
 }

@@ -89,12 +89,14 @@ pub struct DistillOutcome {
 }
 
 /// Runs a method plugin on the training set and checks what it returns.
+#[allow(clippy::too_many_arguments)]
 pub fn run_distill(
     plugin: &Plugin,
     data: &DeviceDataset,
     ipc: i64,
     seed: u64,
     config: &serde_json::Value,
+    cache_dir: &std::path::Path,
     progress: &dyn Fn(u64, u64),
     log: &dyn Fn(&str),
 ) -> Result<DistillOutcome, String> {
@@ -107,6 +109,9 @@ pub fn run_distill(
     };
     let host = services(&state);
     let name = CString::new(data.name.clone()).unwrap_or_default();
+    let hash = CString::new(data.hash.clone()).unwrap_or_default();
+    let cache =
+        CString::new(cache_dir.to_string_lossy().into_owned()).map_err(|e| e.to_string())?;
     let cfg = CString::new(config.to_string()).map_err(|e| e.to_string())?;
     let [c, h, w] = data.shape;
     let req = DistillRequest {
@@ -118,11 +123,13 @@ pub fn run_distill(
             height: h,
             width: w,
             name: name.as_ptr(),
+            content_hash: hash.as_ptr(),
         },
         ipc,
         seed,
         device: crate::device::device_code(data.device),
         config_json: cfg.as_ptr(),
+        cache_dir: cache.as_ptr(),
     };
     let mut out = DistillResult {
         images: std::ptr::null_mut(),

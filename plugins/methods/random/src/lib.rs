@@ -1,45 +1,22 @@
 //! `random`: IPC images per class drawn uniformly without replacement, seeded — the baseline
 //! every distillation method must beat. The draw is made on the host so it is the same on every device.
 
+use ddbench_nn::rng::pick_per_class;
 use ddbench_plugin_api::{declare_method, DistillInput, Distilled, Host, Method, PluginResult};
 use tch::{Kind, Tensor};
 
 pub struct Random;
 
-/// SplitMix64: a tiny seeded generator, identical on every platform.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 /// Indices of `ipc` images per class, classes in order, each class's draw a seeded shuffle.
 pub fn pick(labels: &[i64], num_classes: i64, ipc: i64, seed: u64) -> PluginResult<Vec<i64>> {
-    let mut rng = seed ^ 0xD1B5_4A32_D192_ED03;
-    let mut out = Vec::with_capacity((num_classes * ipc) as usize);
-    for c in 0..num_classes {
-        let mut members: Vec<i64> = labels
-            .iter()
-            .enumerate()
-            .filter(|(_, &l)| l == c)
-            .map(|(i, _)| i as i64)
-            .collect();
-        if (members.len() as i64) < ipc {
-            return Err(format!(
-                "class {c} has {} images, fewer than IPC {ipc}",
-                members.len()
-            )
-            .into());
+    let per_class = pick_per_class(labels, num_classes, |_| ipc as usize, seed);
+    for (c, m) in per_class.iter().enumerate() {
+        if (m.len() as i64) < ipc {
+            let have = labels.iter().filter(|&&l| l == c as i64).count();
+            return Err(format!("class {c} has {have} images, fewer than IPC {ipc}").into());
         }
-        for i in 0..ipc as usize {
-            let j = i + (splitmix(&mut rng) % (members.len() - i) as u64) as usize;
-            members.swap(i, j);
-        }
-        out.extend_from_slice(&members[..ipc as usize]);
     }
-    Ok(out)
+    Ok(per_class.concat())
 }
 
 impl Method for Random {
