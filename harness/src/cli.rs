@@ -117,6 +117,19 @@ pub struct RunArgs {
     pub batch_size: i64,
     #[arg(long, default_value_t = 0.01)]
     pub lr: f64,
+    /// Student protocol: auto (soft-label when the method hands over a teacher), dd, soft-label.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub protocol: crate::student::Protocol,
+    /// Soft-label protocol: student epochs (SRe2L / GUARD CIFAR: 400).
+    #[arg(long, default_value_t = 400)]
+    pub soft_epochs: i64,
+    /// Soft-label protocol: batch size (128), AdamW lr (1e-3), mixup alpha (0.8; 0 disables).
+    #[arg(long, default_value_t = 128)]
+    pub soft_batch: i64,
+    #[arg(long, default_value_t = 1e-3)]
+    pub soft_lr: f64,
+    #[arg(long, default_value_t = 0.8)]
+    pub mixup: f64,
     /// JSON config for a method: NAME='{"key": value}' (repeatable).
     #[arg(long = "method-config")]
     pub method_config: Vec<String>,
@@ -212,6 +225,14 @@ impl RunArgs {
                 batch_size: self.batch_size,
                 lr: self.lr,
                 ..TrainConfig::default()
+            },
+            protocol: self.protocol,
+            soft: ddbench_nn::soft_label::SoftLabelConfig {
+                epochs: self.soft_epochs,
+                batch_size: self.soft_batch,
+                lr: self.soft_lr,
+                mixup_alpha: self.mixup,
+                ..Default::default()
             },
             method_config: parse_configs(&self.method_config, "--method-config")?,
             attack_config: parse_configs(&self.attack_config, "--attack-config")?,

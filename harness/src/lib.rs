@@ -9,4 +9,5 @@ pub mod pipeline;
 pub mod plugin;
 pub mod record;
 pub mod speed;
+pub mod student;
 pub mod summary;

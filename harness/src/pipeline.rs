@@ -6,6 +6,8 @@ use crate::device::{self, DeviceChoice};
 use crate::output::Ui;
 use crate::plugin::{self, Kind, Plugin, Registry};
 use crate::record::{cell_key, write_atomic, ResultRow, ResultsFile};
+use crate::student::{self, Protocol};
+use ddbench_nn::soft_label::SoftLabelConfig;
 use anyhow::{bail, Context, Result};
 use ddbench_nn::{Arch, Model, ModelSpec, NormKind, TrainConfig};
 use ddbench_plugin_api::Norm;
@@ -33,6 +35,9 @@ pub struct RunConfig {
     pub norm: Norm,
     pub n_attack: usize,
     pub train: TrainConfig,
+    /// Student protocol: `auto` (soft-label when the method hands over a teacher), `dd`, `soft-label`.
+    pub protocol: Protocol,
+    pub soft: SoftLabelConfig,
     pub method_config: BTreeMap<String, serde_json::Value>,
     pub attack_config: BTreeMap<String, serde_json::Value>,
     pub out: PathBuf,
@@ -197,6 +202,9 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
         }]
     });
     let arch = cfg.arch.to_string();
+    // the teachers methods hand over, evaluated once each: (clean %, PGD-10 8/255 %)
+    let mut teacher_evals: std::collections::HashMap<String, (f64, f64)> = Default::default();
+    let pgd_plugin = reg.get(Kind::Attack, "pgd").ok().cloned();
     let train_per_class = data.train_labels.size()[0] / data.num_classes;
 
     for method in &methods {
@@ -286,6 +294,22 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         continue;
                     }
                 };
+                let teacher = match student::load_teacher(&d.hints, dev) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        failures.push(format!("{cell}: method '{}': {e}", method.name));
+                        continue;
+                    }
+                };
+                let teacher_eval = match &teacher {
+                    Some(t) => Some(
+                        teacher_evals
+                            .entry(t.weights.clone())
+                            .or_insert_with(|| evaluate_teacher(&t.model, &data, &sub_x, &sub_y, pgd_plugin.as_ref(), cfg.eval_batch, &ui))
+                            .clone(),
+                    ),
+                    None => None,
+                };
                 tch::manual_seed(seed as i64);
                 let mut spec = ModelSpec::convnet(
                     data.shape,
@@ -301,19 +325,27 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                 let t = Instant::now();
                 let bar = ui.bar(tcfg.epochs as u64, "train");
                 bar.set_message(format!("{cell}, {} images", d.images.size()[0]));
-                let labels = d.soft_labels.as_ref().unwrap_or(&d.labels);
-                let trained = ddbench_nn::train_classifier(
+                let trained = student::train(
                     &mut model,
-                    &d.images,
-                    labels,
+                    &d,
+                    teacher.as_ref(),
+                    cfg.protocol,
                     &tcfg,
-                    &mut |e, _| bar.set_position(e as u64),
+                    &cfg.soft,
+                    seed,
+                    &mut |e, n| {
+                        bar.set_length(n as u64);
+                        bar.set_position(e as u64)
+                    },
                 );
                 bar.finish_and_clear();
-                if let Err(e) = trained {
-                    failures.push(format!("{cell}: training failed: {e}"));
-                    continue;
-                }
+                let trained = match trained {
+                    Ok(t) => t,
+                    Err(e) => {
+                        failures.push(format!("{cell}: training failed: {e}"));
+                        continue;
+                    }
+                };
                 let train_s = t.elapsed().as_secs_f64();
                 // 3. clean accuracy
                 let clean_acc = 100.0
@@ -327,8 +359,9 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     ddbench_nn::predict(&model, &sub_x, cfg.eval_batch).eq_tensor(&sub_y);
                 let subset_clean_acc = pct(&sub_clean);
                 ui.log(&format!(
-                    "{cell}: clean accuracy {clean_acc:.2}% ({} epochs, {train_s:.1}s)",
-                    tcfg.epochs
+                    "{cell}: clean accuracy {clean_acc:.2}% ({} protocol, {} epochs, {train_s:.1}s)",
+                    trained.protocol,
+                    trained.epochs
                 ));
                 let base_row = ResultRow {
                     dataset: data.name.clone(),
@@ -347,7 +380,14 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     n_test,
                     n_attack: 0,
                     distilled_images: d.images.size()[0],
-                    train_epochs: tcfg.epochs,
+                    train_epochs: trained.epochs,
+                    protocol: trained.protocol.to_string(),
+                    teacher_regularizer: teacher.as_ref().map(|t| t.regularizer.clone()).unwrap_or_default(),
+                    teacher_s: teacher.as_ref().map_or(0.0, |t| t.seconds),
+                    teacher_forward: teacher.as_ref().map_or(0, |t| t.forward_passes),
+                    teacher_backward: teacher.as_ref().map_or(0, |t| t.backward_passes),
+                    teacher_clean_acc: teacher_eval.as_ref().map_or(f64::NAN, |e| e.0),
+                    teacher_pgd_acc: teacher_eval.as_ref().map_or(f64::NAN, |e| e.1),
                     distill_s,
                     train_s,
                     attack_s: 0.0,
@@ -448,6 +488,29 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
         rows: results.rows,
         failures,
     })
+}
+
+/// A teacher's clean accuracy on the whole test set and PGD-10 (L∞ 8/255) accuracy on the
+/// attacked subset (NaN when no `pgd` plugin is loaded), in %.
+fn evaluate_teacher(
+    teacher: &Model,
+    data: &DeviceDataset,
+    sub_x: &Tensor,
+    sub_y: &Tensor,
+    pgd: Option<&Plugin>,
+    eval_batch: i64,
+    ui: &Ui,
+) -> (f64, f64) {
+    let clean = 100.0 * ddbench_nn::accuracy(teacher, &data.test_images, &data.test_labels, eval_batch);
+    let robust = pgd.map_or(f64::NAN, |p| {
+        let sub_clean = ddbench_nn::predict(teacher, sub_x, eval_batch).eq_tensor(sub_y);
+        match plugin::run_attack(p, teacher, sub_x, sub_y, Norm::Linf, 8.0 / 255.0, 0, &serde_json::json!({}), &|_| {}) {
+            Ok(o) => pct(&ddbench_nn::predict(teacher, &o.adversarial, eval_batch).eq_tensor(sub_y).logical_and(&sub_clean)),
+            Err(_) => f64::NAN,
+        }
+    });
+    ui.log(&format!("teacher: clean accuracy {clean:.2}%, PGD-10 8/255 accuracy {robust:.2}%"));
+    (clean, robust)
 }
 
 impl RunConfig {

@@ -38,6 +38,24 @@ pub struct ResultRow {
     pub attack_s: f64,
     pub forward_calls: u64,
     pub backward_calls: u64,
+    /// Student protocol: `dd` or `soft-label`.
+    #[serde(default)]
+    pub protocol: String,
+    /// For methods with a teacher: its regularizer (`none`, `guard`, `pgd-at`), what training it
+    /// cost (seconds, forward / backward passes of one batch each; a cached teacher reports the
+    /// figures of the run that trained it), its clean % on the test set and PGD-10 % on the subset.
+    #[serde(default)]
+    pub teacher_regularizer: String,
+    #[serde(default)]
+    pub teacher_s: f64,
+    #[serde(default)]
+    pub teacher_forward: u64,
+    #[serde(default)]
+    pub teacher_backward: u64,
+    #[serde(default)]
+    pub teacher_clean_acc: f64,
+    #[serde(default)]
+    pub teacher_pgd_acc: f64,
 }
 
 impl ResultRow {
@@ -158,6 +176,13 @@ mod tests {
             attack_s: 0.5,
             forward_calls: 11,
             backward_calls: 10,
+            protocol: "dd".into(),
+            teacher_regularizer: "guard".into(),
+            teacher_s: 2.5,
+            teacher_forward: 40,
+            teacher_backward: 30,
+            teacher_clean_acc: 90.0,
+            teacher_pgd_acc: 20.0,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod convnet;
 pub mod model;
 pub mod resnet;
 pub mod rng;
+pub mod soft_label;
 pub mod train;
 
 pub use model::{Arch, Model, ModelSpec, NormKind};

@@ -78,9 +78,14 @@ pub fn project(adv: &tch::Tensor, x: &tch::Tensor, norm: Norm, eps: f64) -> tch:
     (x + delta).clamp(0.0, 1.0)
 }
 
-/// Summed cross-entropy of `logits` against hard `labels` (summing keeps per-sample gradients).
+/// Summed cross-entropy of `logits` against hard `labels` (summing keeps per-sample gradients),
+/// computed in float32 (float64 for float64 logits).
 pub fn ce_sum(logits: &tch::Tensor, labels: &tch::Tensor) -> tch::Tensor {
+    let kind = match logits.kind() {
+        tch::Kind::Double => tch::Kind::Double,
+        _ => tch::Kind::Float,
+    };
     logits
-        .log_softmax(-1, tch::Kind::Float)
+        .log_softmax(-1, kind)
         .nll_loss_nd::<tch::Tensor>(labels, None, tch::Reduction::Sum, -100)
 }

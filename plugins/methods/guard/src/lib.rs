@@ -1,0 +1,7 @@
+//! `guard`: GUARD: SRe2L whose teacher is trained with the curvature regularizer (Xue et al., AAAI 2025).
+//! The whole method lives in the shared `ddbench-sre2l` library; see its config table in the README.
+
+use ddbench_plugin_api::declare_method;
+use ddbench_sre2l::{Guard, Sre2l};
+
+declare_method!(Sre2l<Guard>, name = "guard", version = "0.1.0", description = "GUARD: SRe2L with a curvature-regularized teacher");

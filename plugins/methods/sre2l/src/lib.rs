@@ -1,0 +1,7 @@
+//! `sre2l`: SRe2L (squeeze, recover, relabel) with a plainly trained teacher.
+//! The whole method lives in the shared `ddbench-sre2l` library; see its config table in the README.
+
+use ddbench_plugin_api::declare_method;
+use ddbench_sre2l::{Plain, Sre2l};
+
+declare_method!(Sre2l<Plain>, name = "sre2l", version = "0.1.0", description = "SRe2L: squeeze, recover by BatchNorm matching, relabel with the teacher");

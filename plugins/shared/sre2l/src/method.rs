@@ -1,0 +1,137 @@
+//! The method plugins' common body: squeeze (or load the cached teacher), recover, and hand the
+//! harness the images, the teacher's soft labels, and the teacher for online relabelling.
+
+use crate::recover::recover;
+use crate::regularizer::{GuardVariant, Regularizer};
+use crate::squeeze::train_teacher;
+use crate::teacher_cache::{self, TeacherMeta};
+use crate::Sre2lConfig;
+use ddbench_nn::rng::pick_per_class;
+use ddbench_nn::{Arch, Model, ModelSpec};
+use ddbench_plugin_api::{Distilled, DistillInput, Host, Method, PluginError, PluginResult};
+use std::marker::PhantomData;
+use tch::{Kind, Tensor};
+
+/// What distinguishes `sre2l`, `guard` and `sre2l-at`: the teacher's regularizer.
+pub trait Flavour {
+    /// Name of the regularizer in cache keys and records.
+    const REGULARIZER: &'static str;
+    fn regularizer(cfg: &Sre2lConfig) -> PluginResult<Regularizer>;
+}
+
+pub struct Plain;
+pub struct Guard;
+pub struct Sre2lAt;
+
+impl Flavour for Plain {
+    const REGULARIZER: &'static str = "none";
+    fn regularizer(_: &Sre2lConfig) -> PluginResult<Regularizer> {
+        Ok(Regularizer::None)
+    }
+}
+
+impl Flavour for Guard {
+    const REGULARIZER: &'static str = "guard";
+    fn regularizer(cfg: &Sre2lConfig) -> PluginResult<Regularizer> {
+        let variant: GuardVariant = cfg.variant.parse().map_err(PluginError)?;
+        Ok(Regularizer::Guard { variant, h: cfg.h, lambda: cfg.lambda, beta: cfg.beta })
+    }
+}
+
+impl Flavour for Sre2lAt {
+    const REGULARIZER: &'static str = "pgd-at";
+    fn regularizer(cfg: &Sre2lConfig) -> PluginResult<Regularizer> {
+        Ok(Regularizer::PgdAt { eps: cfg.at_eps, alpha: cfg.at_alpha, steps: cfg.at_steps })
+    }
+}
+
+/// The SRe2L method with flavour `F`.
+pub struct Sre2l<F>(PhantomData<F>);
+
+fn teacher_spec(input: &DistillInput, cfg: &Sre2lConfig, mean: Vec<f64>, std: Vec<f64>) -> ModelSpec {
+    let mut spec = ModelSpec::convnet(input.image_shape, input.num_classes, mean, std);
+    spec.arch = cfg.teacher_arch;
+    spec.width = cfg.teacher_width;
+    spec.depth = cfg.teacher_depth;
+    spec.norm = cfg.teacher_norm();
+    spec
+}
+
+/// Per-channel mean and std of the training images (pixel units), the teacher's normalisation.
+fn channel_stats(images: &Tensor) -> (Vec<f64>, Vec<f64>) {
+    let x = images.to_kind(Kind::Float) / 255.0;
+    let dims = [0i64, 2, 3];
+    let m = x.mean_dim(dims.as_slice(), false, Kind::Float).to_kind(Kind::Double).to_device(tch::Device::Cpu);
+    let s = x.std_dim(dims.as_slice(), false, false).to_kind(Kind::Double).to_device(tch::Device::Cpu);
+    (Vec::<f64>::try_from(m).unwrap_or_default(), Vec::<f64>::try_from(s).unwrap_or_default())
+}
+
+impl<F: Flavour> Sre2l<F> {
+    /// The teacher for this data set and config: from the cache, or trained and cached.
+    pub fn teacher(input: &DistillInput, cfg: &Sre2lConfig, host: &Host) -> PluginResult<(Model, TeacherMeta, bool)> {
+        let reg = F::regularizer(cfg)?;
+        let (mean, std) = channel_stats(&input.images);
+        let spec = teacher_spec(input, cfg, mean, std);
+        let squeeze = cfg.squeeze_part(F::REGULARIZER);
+        let key = teacher_cache::key(&input.dataset_hash, &spec, &squeeze);
+        if let Some(meta) = teacher_cache::lookup(&input.cache_dir, &key) {
+            let mut model = Model::new(&spec, input.device);
+            let p = teacher_cache::paths(&input.cache_dir, &key);
+            model.vs.load(&p.weights).map_err(|e| format!("loading cached teacher {}: {e}", p.weights.display()))?;
+            host.log(&format!("teacher {key} from the cache ({})", p.weights.display()));
+            return Ok((model, meta, true));
+        }
+        tch::manual_seed(cfg.teacher_seed as i64);
+        let mut model = Model::new(&spec, input.device);
+        let (images, labels) = match cfg.teacher_subset {
+            None => (input.images.shallow_clone(), input.labels.shallow_clone()),
+            Some(per) => {
+                let l = Vec::<i64>::try_from(input.labels.to_device(tch::Device::Cpu))?;
+                let idx = pick_per_class(&l, input.num_classes, |_| per as usize, cfg.teacher_seed).concat();
+                let idx = Tensor::from_slice(&idx).to_device(input.device);
+                (input.images.index_select(0, &idx), input.labels.index_select(0, &idx))
+            }
+        };
+        host.log(&format!(
+            "training the {} teacher ({}, {} images, {} epochs)",
+            F::REGULARIZER,
+            spec.arch,
+            images.size()[0],
+            cfg.teacher_epochs
+        ));
+        let stats = train_teacher(&mut model, &images, &labels, cfg, &reg, &mut |e, n| host.progress(e as u64, n as u64))?;
+        let meta = TeacherMeta { key: key.clone(), spec, squeeze, stats };
+        teacher_cache::store(&input.cache_dir, &model.vs, &meta).map_err(PluginError)?;
+        Ok((model, meta, false))
+    }
+}
+
+impl<F: Flavour> Method for Sre2l<F> {
+    fn distill(input: &DistillInput, host: &Host) -> PluginResult<Distilled> {
+        let cfg = Sre2lConfig::from_json(&input.config).map_err(PluginError)?;
+        if cfg.teacher_arch == Arch::Convnet && cfg.teacher_depth < 1 {
+            return Err("teacher_depth must be ≥ 1".into());
+        }
+        let (mut teacher, meta, cached) = Self::teacher(input, &cfg, host)?;
+        teacher.vs.freeze();
+        let (images, labels) = recover(&teacher, input.ipc, &cfg, input.seed, &mut |d, n| host.progress(d as u64, n as u64))?;
+        // static soft labels (T = 1) for protocols without a teacher; the soft-label protocol relabels online
+        let soft = tch::no_grad(|| teacher.forward_t(&images, false).softmax(-1, Kind::Float));
+        let p = teacher_cache::paths(&input.cache_dir, &meta.key);
+        let hints = serde_json::json!({
+            "protocol": "soft-label",
+            "temperature": cfg.temperature,
+            "teacher": {
+                "weights": p.weights,
+                "spec": meta.spec,
+                "regularizer": F::REGULARIZER,
+                "cached": cached,
+                "seconds": meta.stats.seconds,
+                "forward_passes": meta.stats.forward_passes,
+                "backward_passes": meta.stats.backward_passes,
+                "images_seen": meta.stats.images_seen,
+            },
+        });
+        Ok(Distilled { images, labels, soft_labels: Some(soft), hints: Some(hints) })
+    }
+}
