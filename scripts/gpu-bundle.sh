@@ -7,7 +7,8 @@ D=.dev/gpu
 rm -rf "$D" && mkdir -p "$D/fmnist"
 cp target/release/ddbench target/release/libddbench_*.so "$D/"
 strip "$D/ddbench" "$D"/*.so
-cp /usr/share/datasets/fashion-mnist/*.gz "$D/fmnist/"
+# Fashion-MNIST (30 MB) only when asked: the carried folder must stay under 64 MiB
+[ "${FMNIST:-1}" = 1 ] && cp /usr/share/datasets/fashion-mnist/*.gz "$D/fmnist/"
 cp ../shared/data/cifar10-jpeg.tar.gz "$D/"
 cp ../shared/bench/pytorch_reference.py "$D/"
 du -sh "$D"

@@ -7,8 +7,8 @@ use crate::output::Ui;
 use crate::plugin::{self, Kind, Plugin, Registry};
 use crate::record::{cell_key, write_atomic, ResultRow, ResultsFile};
 use crate::student::{self, Protocol};
-use ddbench_nn::soft_label::SoftLabelConfig;
 use anyhow::{bail, Context, Result};
+use ddbench_nn::soft_label::SoftLabelConfig;
 use ddbench_nn::{Arch, Model, ModelSpec, NormKind, TrainConfig};
 use ddbench_plugin_api::Norm;
 use std::collections::BTreeMap;
@@ -305,7 +305,17 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     Some(t) => Some(
                         teacher_evals
                             .entry(t.weights.clone())
-                            .or_insert_with(|| evaluate_teacher(&t.model, &data, &sub_x, &sub_y, pgd_plugin.as_ref(), cfg.eval_batch, &ui))
+                            .or_insert_with(|| {
+                                evaluate_teacher(
+                                    &t.model,
+                                    &data,
+                                    &sub_x,
+                                    &sub_y,
+                                    pgd_plugin.as_ref(),
+                                    cfg.eval_batch,
+                                    &ui,
+                                )
+                            })
                             .clone(),
                     ),
                     None => None,
@@ -382,7 +392,10 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     distilled_images: d.images.size()[0],
                     train_epochs: trained.epochs,
                     protocol: trained.protocol.to_string(),
-                    teacher_regularizer: teacher.as_ref().map(|t| t.regularizer.clone()).unwrap_or_default(),
+                    teacher_regularizer: teacher
+                        .as_ref()
+                        .map(|t| t.regularizer.clone())
+                        .unwrap_or_default(),
                     teacher_s: teacher.as_ref().map_or(0.0, |t| t.seconds),
                     teacher_forward: teacher.as_ref().map_or(0, |t| t.forward_passes),
                     teacher_backward: teacher.as_ref().map_or(0, |t| t.backward_passes),
@@ -501,15 +514,30 @@ fn evaluate_teacher(
     eval_batch: i64,
     ui: &Ui,
 ) -> (f64, f64) {
-    let clean = 100.0 * ddbench_nn::accuracy(teacher, &data.test_images, &data.test_labels, eval_batch);
+    let clean =
+        100.0 * ddbench_nn::accuracy(teacher, &data.test_images, &data.test_labels, eval_batch);
     let robust = pgd.map_or(f64::NAN, |p| {
         let sub_clean = ddbench_nn::predict(teacher, sub_x, eval_batch).eq_tensor(sub_y);
-        match plugin::run_attack(p, teacher, sub_x, sub_y, Norm::Linf, 8.0 / 255.0, 0, &serde_json::json!({}), &|_| {}) {
-            Ok(o) => pct(&ddbench_nn::predict(teacher, &o.adversarial, eval_batch).eq_tensor(sub_y).logical_and(&sub_clean)),
+        match plugin::run_attack(
+            p,
+            teacher,
+            sub_x,
+            sub_y,
+            Norm::Linf,
+            8.0 / 255.0,
+            0,
+            &serde_json::json!({}),
+            &|_| {},
+        ) {
+            Ok(o) => pct(&ddbench_nn::predict(teacher, &o.adversarial, eval_batch)
+                .eq_tensor(sub_y)
+                .logical_and(&sub_clean)),
             Err(_) => f64::NAN,
         }
     });
-    ui.log(&format!("teacher: clean accuracy {clean:.2}%, PGD-10 8/255 accuracy {robust:.2}%"));
+    ui.log(&format!(
+        "teacher: clean accuracy {clean:.2}%, PGD-10 8/255 accuracy {robust:.2}%"
+    ));
     (clean, robust)
 }
 

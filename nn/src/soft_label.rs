@@ -25,7 +25,15 @@ pub struct SoftLabelConfig {
 
 impl Default for SoftLabelConfig {
     fn default() -> Self {
-        SoftLabelConfig { epochs: 400, batch_size: 128, lr: 1e-3, weight_decay: 0.01, temperature: 30.0, mixup_alpha: 0.8, crop_pad: 4 }
+        SoftLabelConfig {
+            epochs: 400,
+            batch_size: 128,
+            lr: 1e-3,
+            weight_decay: 0.01,
+            temperature: 30.0,
+            mixup_alpha: 0.8,
+            crop_pad: 4,
+        }
     }
 }
 
@@ -97,7 +105,10 @@ mod tests {
         let t = Tensor::randn([4, 5], (Kind::Float, Device::Cpu));
         let p = (&t / 3.0).softmax(-1, Kind::Float);
         let q = (&s / 3.0).softmax(-1, Kind::Float);
-        let by_hand = (&p * (p.log() - q.log())).sum(Kind::Float).double_value(&[]) / 4.0;
+        let by_hand = (&p * (p.log() - q.log()))
+            .sum(Kind::Float)
+            .double_value(&[])
+            / 4.0;
         assert!((kl_soft(&s, &t, 3.0).double_value(&[]) - by_hand).abs() < 1e-5);
     }
 }

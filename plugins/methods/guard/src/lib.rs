@@ -4,4 +4,9 @@
 use ddbench_plugin_api::declare_method;
 use ddbench_sre2l::{Guard, Sre2l};
 
-declare_method!(Sre2l<Guard>, name = "guard", version = "0.1.0", description = "GUARD: SRe2L with a curvature-regularized teacher");
+declare_method!(
+    Sre2l<Guard>,
+    name = "guard",
+    version = "0.1.0",
+    description = "GUARD: SRe2L with a curvature-regularized teacher"
+);

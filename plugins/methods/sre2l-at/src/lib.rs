@@ -2,6 +2,11 @@
 //! The whole method lives in the shared `ddbench-sre2l` library; see its config table in the README.
 
 use ddbench_plugin_api::declare_method;
-use ddbench_sre2l::{Sre2lAt, Sre2l};
+use ddbench_sre2l::{Sre2l, Sre2lAt};
 
-declare_method!(Sre2l<Sre2lAt>, name = "sre2l-at", version = "0.1.0", description = "SRe2L with a PGD adversarially trained teacher");
+declare_method!(
+    Sre2l<Sre2lAt>,
+    name = "sre2l-at",
+    version = "0.1.0",
+    description = "SRe2L with a PGD adversarially trained teacher"
+);

@@ -4,4 +4,9 @@
 use ddbench_plugin_api::declare_method;
 use ddbench_sre2l::{Plain, Sre2l};
 
-declare_method!(Sre2l<Plain>, name = "sre2l", version = "0.1.0", description = "SRe2L: squeeze, recover by BatchNorm matching, relabel with the teacher");
+declare_method!(
+    Sre2l<Plain>,
+    name = "sre2l",
+    version = "0.1.0",
+    description = "SRe2L: squeeze, recover by BatchNorm matching, relabel with the teacher"
+);

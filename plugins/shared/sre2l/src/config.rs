@@ -81,9 +81,17 @@ impl Default for Sre2lConfig {
 
 impl Sre2lConfig {
     pub fn from_json(v: &serde_json::Value) -> Result<Self, String> {
-        let cfg: Sre2lConfig = serde_json::from_value(v.clone()).map_err(|e| format!("config: {e}"))?;
-        if cfg.teacher_epochs < 1 || cfg.teacher_batch < 1 || cfg.iterations < 1 || cfg.ipc_per_batch < 1 {
-            return Err("config: teacher_epochs, teacher_batch, iterations and ipc_per_batch must be ≥ 1".into());
+        let cfg: Sre2lConfig =
+            serde_json::from_value(v.clone()).map_err(|e| format!("config: {e}"))?;
+        if cfg.teacher_epochs < 1
+            || cfg.teacher_batch < 1
+            || cfg.iterations < 1
+            || cfg.ipc_per_batch < 1
+        {
+            return Err(
+                "config: teacher_epochs, teacher_batch, iterations and ipc_per_batch must be ≥ 1"
+                    .into(),
+            );
         }
         Ok(cfg)
     }

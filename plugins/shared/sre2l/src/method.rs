@@ -8,7 +8,7 @@ use crate::teacher_cache::{self, TeacherMeta};
 use crate::Sre2lConfig;
 use ddbench_nn::rng::pick_per_class;
 use ddbench_nn::{Arch, Model, ModelSpec};
-use ddbench_plugin_api::{Distilled, DistillInput, Host, Method, PluginError, PluginResult};
+use ddbench_plugin_api::{DistillInput, Distilled, Host, Method, PluginError, PluginResult};
 use std::marker::PhantomData;
 use tch::{Kind, Tensor};
 
@@ -34,21 +34,35 @@ impl Flavour for Guard {
     const REGULARIZER: &'static str = "guard";
     fn regularizer(cfg: &Sre2lConfig) -> PluginResult<Regularizer> {
         let variant: GuardVariant = cfg.variant.parse().map_err(PluginError)?;
-        Ok(Regularizer::Guard { variant, h: cfg.h, lambda: cfg.lambda, beta: cfg.beta })
+        Ok(Regularizer::Guard {
+            variant,
+            h: cfg.h,
+            lambda: cfg.lambda,
+            beta: cfg.beta,
+        })
     }
 }
 
 impl Flavour for Sre2lAt {
     const REGULARIZER: &'static str = "pgd-at";
     fn regularizer(cfg: &Sre2lConfig) -> PluginResult<Regularizer> {
-        Ok(Regularizer::PgdAt { eps: cfg.at_eps, alpha: cfg.at_alpha, steps: cfg.at_steps })
+        Ok(Regularizer::PgdAt {
+            eps: cfg.at_eps,
+            alpha: cfg.at_alpha,
+            steps: cfg.at_steps,
+        })
     }
 }
 
 /// The SRe2L method with flavour `F`.
 pub struct Sre2l<F>(PhantomData<F>);
 
-fn teacher_spec(input: &DistillInput, cfg: &Sre2lConfig, mean: Vec<f64>, std: Vec<f64>) -> ModelSpec {
+fn teacher_spec(
+    input: &DistillInput,
+    cfg: &Sre2lConfig,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+) -> ModelSpec {
     let mut spec = ModelSpec::convnet(input.image_shape, input.num_classes, mean, std);
     spec.arch = cfg.teacher_arch;
     spec.width = cfg.teacher_width;
@@ -61,14 +75,27 @@ fn teacher_spec(input: &DistillInput, cfg: &Sre2lConfig, mean: Vec<f64>, std: Ve
 fn channel_stats(images: &Tensor) -> (Vec<f64>, Vec<f64>) {
     let x = images.to_kind(Kind::Float) / 255.0;
     let dims = [0i64, 2, 3];
-    let m = x.mean_dim(dims.as_slice(), false, Kind::Float).to_kind(Kind::Double).to_device(tch::Device::Cpu);
-    let s = x.std_dim(dims.as_slice(), false, false).to_kind(Kind::Double).to_device(tch::Device::Cpu);
-    (Vec::<f64>::try_from(m).unwrap_or_default(), Vec::<f64>::try_from(s).unwrap_or_default())
+    let m = x
+        .mean_dim(dims.as_slice(), false, Kind::Float)
+        .to_kind(Kind::Double)
+        .to_device(tch::Device::Cpu);
+    let s = x
+        .std_dim(dims.as_slice(), false, false)
+        .to_kind(Kind::Double)
+        .to_device(tch::Device::Cpu);
+    (
+        Vec::<f64>::try_from(m).unwrap_or_default(),
+        Vec::<f64>::try_from(s).unwrap_or_default(),
+    )
 }
 
 impl<F: Flavour> Sre2l<F> {
     /// The teacher for this data set and config: from the cache, or trained and cached.
-    pub fn teacher(input: &DistillInput, cfg: &Sre2lConfig, host: &Host) -> PluginResult<(Model, TeacherMeta, bool)> {
+    pub fn teacher(
+        input: &DistillInput,
+        cfg: &Sre2lConfig,
+        host: &Host,
+    ) -> PluginResult<(Model, TeacherMeta, bool)> {
         let reg = F::regularizer(cfg)?;
         let (mean, std) = channel_stats(&input.images);
         let spec = teacher_spec(input, cfg, mean, std);
@@ -77,8 +104,14 @@ impl<F: Flavour> Sre2l<F> {
         if let Some(meta) = teacher_cache::lookup(&input.cache_dir, &key) {
             let mut model = Model::new(&spec, input.device);
             let p = teacher_cache::paths(&input.cache_dir, &key);
-            model.vs.load(&p.weights).map_err(|e| format!("loading cached teacher {}: {e}", p.weights.display()))?;
-            host.log(&format!("teacher {key} from the cache ({})", p.weights.display()));
+            model
+                .vs
+                .load(&p.weights)
+                .map_err(|e| format!("loading cached teacher {}: {e}", p.weights.display()))?;
+            host.log(&format!(
+                "teacher {key} from the cache ({})",
+                p.weights.display()
+            ));
             return Ok((model, meta, true));
         }
         tch::manual_seed(cfg.teacher_seed as i64);
@@ -87,9 +120,13 @@ impl<F: Flavour> Sre2l<F> {
             None => (input.images.shallow_clone(), input.labels.shallow_clone()),
             Some(per) => {
                 let l = Vec::<i64>::try_from(input.labels.to_device(tch::Device::Cpu))?;
-                let idx = pick_per_class(&l, input.num_classes, |_| per as usize, cfg.teacher_seed).concat();
+                let idx = pick_per_class(&l, input.num_classes, |_| per as usize, cfg.teacher_seed)
+                    .concat();
                 let idx = Tensor::from_slice(&idx).to_device(input.device);
-                (input.images.index_select(0, &idx), input.labels.index_select(0, &idx))
+                (
+                    input.images.index_select(0, &idx),
+                    input.labels.index_select(0, &idx),
+                )
             }
         };
         host.log(&format!(
@@ -99,8 +136,15 @@ impl<F: Flavour> Sre2l<F> {
             images.size()[0],
             cfg.teacher_epochs
         ));
-        let stats = train_teacher(&mut model, &images, &labels, cfg, &reg, &mut |e, n| host.progress(e as u64, n as u64))?;
-        let meta = TeacherMeta { key: key.clone(), spec, squeeze, stats };
+        let stats = train_teacher(&mut model, &images, &labels, cfg, &reg, &mut |e, n| {
+            host.progress(e as u64, n as u64)
+        })?;
+        let meta = TeacherMeta {
+            key: key.clone(),
+            spec,
+            squeeze,
+            stats,
+        };
         teacher_cache::store(&input.cache_dir, &model.vs, &meta).map_err(PluginError)?;
         Ok((model, meta, false))
     }
@@ -114,7 +158,9 @@ impl<F: Flavour> Method for Sre2l<F> {
         }
         let (mut teacher, meta, cached) = Self::teacher(input, &cfg, host)?;
         teacher.vs.freeze();
-        let (images, labels) = recover(&teacher, input.ipc, &cfg, input.seed, &mut |d, n| host.progress(d as u64, n as u64))?;
+        let (images, labels) = recover(&teacher, input.ipc, &cfg, input.seed, &mut |d, n| {
+            host.progress(d as u64, n as u64)
+        })?;
         // static soft labels (T = 1) for protocols without a teacher; the soft-label protocol relabels online
         let soft = tch::no_grad(|| teacher.forward_t(&images, false).softmax(-1, Kind::Float));
         let p = teacher_cache::paths(&input.cache_dir, &meta.key);
@@ -132,6 +178,11 @@ impl<F: Flavour> Method for Sre2l<F> {
                 "images_seen": meta.stats.images_seen,
             },
         });
-        Ok(Distilled { images, labels, soft_labels: Some(soft), hints: Some(hints) })
+        Ok(Distilled {
+            images,
+            labels,
+            soft_labels: Some(soft),
+            hints: Some(hints),
+        })
     }
 }

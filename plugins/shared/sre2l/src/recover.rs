@@ -39,8 +39,14 @@ pub fn recover(
     let dev = teacher.device();
     let k = spec.num_classes;
     let c = spec.in_channels;
-    let mean = Tensor::from_slice(&spec.mean).to_kind(Kind::Float).view([1, c, 1, 1]).to(dev);
-    let std = Tensor::from_slice(&spec.std).to_kind(Kind::Float).view([1, c, 1, 1]).to(dev);
+    let mean = Tensor::from_slice(&spec.mean)
+        .to_kind(Kind::Float)
+        .view([1, c, 1, 1])
+        .to(dev);
+    let std = Tensor::from_slice(&spec.std)
+        .to_kind(Kind::Float)
+        .view([1, c, 1, 1])
+        .to(dev);
     // bounds of the normalised inputs that map to pixels in [0, 1]
     let (lo, hi) = ((-&mean) / &std, (1.0 - &mean) / &std);
     let mut rng = HostRng::new(seed ^ 0x5EED_2EC0);
@@ -52,17 +58,34 @@ pub fn recover(
         let per = cfg.ipc_per_batch.min(ipc - start);
         let targets = Tensor::arange(k, (Kind::Int64, dev)).repeat([per]);
         let vs = nn::VarStore::new(dev);
-        let z = vs.root().var("inputs", &[per * k, c, spec.height, spec.width_px], nn::Init::Randn { mean: 0.0, stdev: 1.0 });
-        let mut opt = nn::Adam { beta1: 0.5, beta2: 0.9, wd: 0.0, eps: 1e-8, amsgrad: false }.build(&vs, cfg.recover_lr)?;
+        let z = vs.root().var(
+            "inputs",
+            &[per * k, c, spec.height, spec.width_px],
+            nn::Init::Randn {
+                mean: 0.0,
+                stdev: 1.0,
+            },
+        );
+        let mut opt = nn::Adam {
+            beta1: 0.5,
+            beta2: 0.9,
+            wd: 0.0,
+            eps: 1e-8,
+            amsgrad: false,
+        }
+        .build(&vs, cfg.recover_lr)?;
         for it in 0..cfg.iterations {
-            opt.set_lr(0.5 * cfg.recover_lr * (1.0 + (PI * it as f64 / cfg.iterations as f64).cos()));
+            opt.set_lr(
+                0.5 * cfg.recover_lr * (1.0 + (PI * it as f64 / cfg.iterations as f64).cos()),
+            );
             let (dx, dy) = (rng.range_i64(0, cfg.jitter), rng.range_i64(0, cfg.jitter));
             let mut x = (&z * &std + &mean).roll([dx, dy], [2, 3]);
             if cfg.flip && rng.below(2) == 1 {
                 x = x.flip([3]);
             }
             let (logits, stats) = capture(|| teacher.forward_t(&x, false));
-            let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&targets) + bn_loss(&stats, cfg.first_bn_multiplier) * cfg.r_bn;
+            let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&targets)
+                + bn_loss(&stats, cfg.first_bn_multiplier) * cfg.r_bn;
             opt.backward_step(&loss);
             tch::no_grad(|| {
                 let clipped = z.maximum(&lo).minimum(&hi);

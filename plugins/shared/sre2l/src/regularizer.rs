@@ -25,7 +25,9 @@ impl std::str::FromStr for GuardVariant {
             "cifar" => Ok(GuardVariant::Cifar),
             "simplified" => Ok(GuardVariant::Simplified),
             "cure" => Ok(GuardVariant::Cure),
-            o => Err(format!("config key 'variant': unknown '{o}' (cifar, simplified, cure)")),
+            o => Err(format!(
+                "config key 'variant': unknown '{o}' (cifar, simplified, cure)"
+            )),
         }
     }
 }
@@ -34,7 +36,12 @@ impl std::str::FromStr for GuardVariant {
 pub enum Regularizer {
     /// Plain SRe2L: cross-entropy only.
     None,
-    Guard { variant: GuardVariant, h: f64, lambda: f64, beta: f64 },
+    Guard {
+        variant: GuardVariant,
+        h: f64,
+        lambda: f64,
+        beta: f64,
+    },
     /// Madry PGD adversarial training in [0, 1] pixel space.
     PgdAt { eps: f64, alpha: f64, steps: i64 },
 }
@@ -44,7 +51,10 @@ pub fn passes_per_step(r: &Regularizer) -> (u64, u64) {
     match r {
         Regularizer::None => (1, 1),
         // ĝ: 1 + 1; the two regularizer forwards; the CE forward; one (double) backward
-        Regularizer::Guard { variant: GuardVariant::Simplified, .. } => (4, 2),
+        Regularizer::Guard {
+            variant: GuardVariant::Simplified,
+            ..
+        } => (4, 2),
         Regularizer::Guard { .. } => (4, 3),
         Regularizer::PgdAt { steps, .. } => (*steps as u64 + 1, *steps as u64 + 1),
     }
@@ -69,7 +79,11 @@ pub fn guard_step(
     let x0 = x.detach().set_requires_grad(true);
     let g = Tensor::run_backward(&[ce_sum(&f(&x0), y)], &[&x0], false, false).remove(0);
     let g_hat = &g * std;
-    let dir = if variant == GuardVariant::Cure { g_hat.sign() } else { g_hat };
+    let dir = if variant == GuardVariant::Cure {
+        g_hat.sign()
+    } else {
+        g_hat
+    };
     let n = per_sample_norm(&dir).clamp_min(1e-12).view([b, 1, 1, 1]);
     (dir / n * h * std).detach()
 }
@@ -100,7 +114,11 @@ pub fn curvature(
             let diff = (ce_sum(&f(&(&x1 + z)), y) - ce_sum(&f(&x1), y)) / b;
             let d = Tensor::run_backward(&[diff], &[&x1], true, true).remove(0) * std;
             let n = per_sample_norm(&d);
-            let n = if variant == GuardVariant::Cure { n.square() } else { n };
+            let n = if variant == GuardVariant::Cure {
+                n.square()
+            } else {
+                n
+            };
             n.mean(n.kind()) * lambda
         }
     }
@@ -123,7 +141,14 @@ pub fn guard_term(
 }
 
 /// PGD adversarial examples (L∞, random start) for adversarial training, in pixel space.
-pub fn pgd_examples(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor, y: &Tensor, eps: f64, alpha: f64, steps: i64) -> Tensor {
+pub fn pgd_examples(
+    f: &dyn Fn(&Tensor) -> Tensor,
+    x: &Tensor,
+    y: &Tensor,
+    eps: f64,
+    alpha: f64,
+    steps: i64,
+) -> Tensor {
     let mut adv = (x + Tensor::empty_like(x).uniform_(-eps, eps)).clamp(0.0, 1.0);
     for _ in 0..steps {
         let a = adv.detach().set_requires_grad(true);
@@ -148,7 +173,13 @@ mod tests {
         let mean = Tensor::from_slice(&[0.4f64, 0.6]).view([1, 2, 1, 1]);
         let std = Tensor::from_slice(&[0.2f64, 0.3]).view([1, 2, 1, 1]);
         let s2 = std.shallow_clone();
-        let f = move |x: &Tensor| ((x - &mean) / &s2).flatten(1, -1).apply(&l1).tanh().apply(&l2);
+        let f = move |x: &Tensor| {
+            ((x - &mean) / &s2)
+                .flatten(1, -1)
+                .apply(&l1)
+                .tanh()
+                .apply(&l2)
+        };
         (vs, f, std)
     }
 
@@ -159,7 +190,11 @@ mod tests {
         let x = Tensor::rand([5, 2, 3, 3], (Kind::Double, Device::Cpu));
         let y = Tensor::from_slice(&[0i64, 1, 2, 1, 0]);
         let w = vs.variables()["l1.weight"].shallow_clone();
-        for variant in [GuardVariant::Cifar, GuardVariant::Cure, GuardVariant::Simplified] {
+        for variant in [
+            GuardVariant::Cifar,
+            GuardVariant::Cure,
+            GuardVariant::Simplified,
+        ] {
             // z carries no gradient (detached, as in the official code): hold it fixed
             let z = guard_step(&f, &x, &y, &std, variant, 0.7);
             let value = || curvature(&f, &x, &y, &z, &std, variant, 2.0, 0.5);
@@ -177,8 +212,14 @@ mod tests {
             };
             let fd = (at(e) - at(-e)) / (2.0 * e);
             let an = grad.double_value(&[i, j]);
-            assert!(an.abs() > 1e-6, "{variant:?}: a vanishing gradient proves nothing");
-            assert!((fd - an).abs() < 1e-5 * (1.0 + an.abs()), "{variant:?}: autograd {an} vs finite difference {fd}");
+            assert!(
+                an.abs() > 1e-6,
+                "{variant:?}: a vanishing gradient proves nothing"
+            );
+            assert!(
+                (fd - an).abs() < 1e-5 * (1.0 + an.abs()),
+                "{variant:?}: autograd {an} vs finite difference {fd}"
+            );
         }
     }
 
@@ -190,7 +231,15 @@ mod tests {
         for variant in [GuardVariant::Cifar, GuardVariant::Cure] {
             let z = guard_step(&f, &x, &y, &std, variant, 3.0);
             let n = per_sample_norm(&(z / &std));
-            assert!(n.allclose(&Tensor::full([4], 3.0, (Kind::Double, Device::Cpu)), 1e-9, 1e-9, false), "{variant:?}");
+            assert!(
+                n.allclose(
+                    &Tensor::full([4], 3.0, (Kind::Double, Device::Cpu)),
+                    1e-9,
+                    1e-9,
+                    false
+                ),
+                "{variant:?}"
+            );
         }
     }
 }

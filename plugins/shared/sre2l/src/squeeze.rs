@@ -36,15 +36,23 @@ pub fn train_teacher(
     let t0 = std::time::Instant::now();
     let n = images.size()[0];
     let dev = model.device();
-    let std = Tensor::from_slice(&model.spec.std).to_kind(Kind::Float).view([1, -1, 1, 1]).to(dev);
+    let std = Tensor::from_slice(&model.spec.std)
+        .to_kind(Kind::Float)
+        .view([1, -1, 1, 1])
+        .to(dev);
     let mut opt = tch::nn::sgd(cfg.teacher_momentum, 0.0, cfg.teacher_weight_decay, false)
         .build(&model.vs, cfg.teacher_lr)?;
     let steps_per_epoch = (n + cfg.teacher_batch - 1) / cfg.teacher_batch;
     let (fw, bw) = passes_per_step(reg);
     let mut stats = SqueezeStats::default();
-    let (mut ce_acc, mut reg_acc) = (Tensor::zeros([], (Kind::Float, dev)), Tensor::zeros([], (Kind::Float, dev)));
+    let (mut ce_acc, mut reg_acc) = (
+        Tensor::zeros([], (Kind::Float, dev)),
+        Tensor::zeros([], (Kind::Float, dev)),
+    );
     for epoch in 0..cfg.teacher_epochs {
-        opt.set_lr(0.5 * cfg.teacher_lr * (1.0 + (PI * epoch as f64 / cfg.teacher_epochs as f64).cos()));
+        opt.set_lr(
+            0.5 * cfg.teacher_lr * (1.0 + (PI * epoch as f64 / cfg.teacher_epochs as f64).cos()),
+        );
         let perm = Tensor::randperm(n, (Kind::Int64, dev));
         ce_acc = Tensor::zeros([], (Kind::Float, dev));
         reg_acc = Tensor::zeros([], (Kind::Float, dev));
@@ -52,19 +60,46 @@ pub fn train_teacher(
         while start < n {
             let len = cfg.teacher_batch.min(n - start);
             let idx = perm.narrow(0, start, len);
-            let x = crop_flip(&(images.index_select(0, &idx).to_kind(Kind::Float) / 255.0), 4, true);
+            let x = crop_flip(
+                &(images.index_select(0, &idx).to_kind(Kind::Float) / 255.0),
+                4,
+                true,
+            );
             let y = labels.index_select(0, &idx);
             let eval = |v: &Tensor| model.forward_t(v, false);
             let (ce, r) = match reg {
-                Regularizer::None => (model.forward_t(&x, true).log_softmax(-1, Kind::Float).nll_loss(&y), None),
-                Regularizer::Guard { variant, h, lambda, beta } => {
+                Regularizer::None => (
+                    model
+                        .forward_t(&x, true)
+                        .log_softmax(-1, Kind::Float)
+                        .nll_loss(&y),
+                    None,
+                ),
+                Regularizer::Guard {
+                    variant,
+                    h,
+                    lambda,
+                    beta,
+                } => {
                     let z = guard_step(&eval, &x, &y, &std, *variant, *h);
                     let r = curvature(&eval, &x, &y, &z, &std, *variant, *lambda, *beta);
-                    (model.forward_t(&x, true).log_softmax(-1, Kind::Float).nll_loss(&y), Some(r))
+                    (
+                        model
+                            .forward_t(&x, true)
+                            .log_softmax(-1, Kind::Float)
+                            .nll_loss(&y),
+                        Some(r),
+                    )
                 }
                 Regularizer::PgdAt { eps, alpha, steps } => {
                     let adv = pgd_examples(&eval, &x, &y, *eps, *alpha, *steps);
-                    (model.forward_t(&adv, true).log_softmax(-1, Kind::Float).nll_loss(&y), None)
+                    (
+                        model
+                            .forward_t(&adv, true)
+                            .log_softmax(-1, Kind::Float)
+                            .nll_loss(&y),
+                        None,
+                    )
                 }
             };
             let loss = match &r {
@@ -96,5 +131,8 @@ pub fn input_gradient_norm(model: &Model, images: &Tensor, labels: &Tensor) -> f
     let x = images.detach().set_requires_grad(true);
     let l = ddbench_plugin_api::ce_sum(&model.forward_t(&x, false), labels);
     let g = Tensor::run_backward(&[l], &[&x], false, false).remove(0);
-    g.flatten(1, -1).norm_scalaropt_dim(2.0, [1], false).mean(Kind::Float).double_value(&[])
+    g.flatten(1, -1)
+        .norm_scalaropt_dim(2.0, [1], false)
+        .mean(Kind::Float)
+        .double_value(&[])
 }

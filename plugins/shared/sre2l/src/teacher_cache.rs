@@ -17,7 +17,8 @@ pub struct TeacherMeta {
 }
 
 pub fn key(dataset_hash: &str, spec: &ModelSpec, squeeze: &serde_json::Value) -> String {
-    let text = serde_json::json!({"data": dataset_hash, "spec": spec, "squeeze": squeeze, "v": 1}).to_string();
+    let text = serde_json::json!({"data": dataset_hash, "spec": spec, "squeeze": squeeze, "v": 1})
+        .to_string();
     hex::encode(Sha256::digest(text.as_bytes()))[..24].to_string()
 }
 
@@ -28,7 +29,10 @@ pub struct Paths {
 
 pub fn paths(cache_dir: &Path, key: &str) -> Paths {
     let d = cache_dir.join("teachers");
-    Paths { weights: d.join(format!("{key}.safetensors")), meta: d.join(format!("{key}.json")) }
+    Paths {
+        weights: d.join(format!("{key}.safetensors")),
+        meta: d.join(format!("{key}.json")),
+    }
 }
 
 /// The cached teacher's metadata, if both files are there.
@@ -41,17 +45,24 @@ pub fn lookup(cache_dir: &Path, key: &str) -> Option<TeacherMeta> {
 }
 
 /// Stores a trained teacher atomically.
-pub fn store(cache_dir: &Path, vs: &tch::nn::VarStore, meta: &TeacherMeta) -> Result<Paths, String> {
+pub fn store(
+    cache_dir: &Path,
+    vs: &tch::nn::VarStore,
+    meta: &TeacherMeta,
+) -> Result<Paths, String> {
     let p = paths(cache_dir, &meta.key);
     let dir = p.weights.parent().expect("teachers folder");
     std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     let pid = std::process::id();
     let tmp_w = dir.join(format!(".{}.{pid}.tmp.safetensors", meta.key));
-    vs.save(&tmp_w).map_err(|e| format!("saving teacher to {}: {e}", tmp_w.display()))?;
-    std::fs::rename(&tmp_w, &p.weights).map_err(|e| format!("renaming to {}: {e}", p.weights.display()))?;
+    vs.save(&tmp_w)
+        .map_err(|e| format!("saving teacher to {}: {e}", tmp_w.display()))?;
+    std::fs::rename(&tmp_w, &p.weights)
+        .map_err(|e| format!("renaming to {}: {e}", p.weights.display()))?;
     let tmp_m = dir.join(format!(".{}.{pid}.tmp.json", meta.key));
     let text = serde_json::to_vec_pretty(meta).map_err(|e| e.to_string())?;
     std::fs::write(&tmp_m, text).map_err(|e| format!("writing {}: {e}", tmp_m.display()))?;
-    std::fs::rename(&tmp_m, &p.meta).map_err(|e| format!("renaming to {}: {e}", p.meta.display()))?;
+    std::fs::rename(&tmp_m, &p.meta)
+        .map_err(|e| format!("renaming to {}: {e}", p.meta.display()))?;
     Ok(p)
 }

@@ -1,0 +1,160 @@
+//! The SRe2L family end to end: GUARD's regularizer lowers the teacher's input-gradient norm
+//! against plain SRe2L on the same real data and seed; `ddbench run --method sre2l,guard,sre2l-at`
+//! works on CPU, records the teachers' cost and accuracy, and reuses cached teachers.
+
+use ddbench::data::source::{self, DatasetKind};
+use ddbench_nn::{Arch, Model, ModelSpec, NormKind};
+use ddbench_sre2l::regularizer::{GuardVariant, Regularizer};
+use ddbench_sre2l::squeeze::{input_gradient_norm, train_teacher};
+use ddbench_sre2l::Sre2lConfig;
+use ddbench_tests::{ddbench, fashion_mnist_dir, read_rows, text};
+use tch::{Device, Kind, Tensor};
+
+fn fmnist() -> std::path::PathBuf {
+    fashion_mnist_dir()
+        .expect("Fashion-MNIST is missing: run scripts/setup.sh — this test must not be skipped")
+}
+
+#[test]
+fn guard_lowers_the_teachers_input_gradient_norm() {
+    let raw = source::load(DatasetKind::FashionMnist, Some(&fmnist())).unwrap();
+    let data = ddbench::data::DeviceDataset::new(&raw, Device::Cpu);
+    let labels = Vec::<i64>::try_from(&data.train_labels).unwrap();
+    let idx = ddbench_nn::rng::pick_per_class(&labels, 10, |_| 300, 0).concat();
+    let idx = Tensor::from_slice(&idx);
+    let (x, y) = (
+        data.train_images.index_select(0, &idx),
+        data.train_labels.index_select(0, &idx),
+    );
+    let test_x = data.test_images.narrow(0, 0, 500).to_kind(Kind::Float) / 255.0;
+    let test_y = data.test_labels.narrow(0, 0, 500);
+    let cfg = Sre2lConfig {
+        teacher_epochs: 4,
+        ..Default::default()
+    };
+    let mut spec = ModelSpec::convnet(data.shape, 10, data.mean.clone(), data.std.clone());
+    spec.arch = Arch::Convnet;
+    spec.width = 32;
+    spec.norm = NormKind::Batch;
+    let mut norms = Vec::new();
+    for reg in [
+        Regularizer::None,
+        Regularizer::Guard {
+            variant: GuardVariant::Cifar,
+            h: 3.0,
+            lambda: 100.0,
+            beta: 1e-4,
+        },
+    ] {
+        tch::manual_seed(0);
+        let mut m = Model::new(&spec, Device::Cpu);
+        let stats = train_teacher(&mut m, &x, &y, &cfg, &reg, &mut |_, _| {}).unwrap();
+        let acc = ddbench_nn::accuracy(&m, &test_x, &test_y, 500);
+        let g = input_gradient_norm(&m, &test_x, &test_y);
+        eprintln!(
+            "{reg:?}: accuracy {acc:.3}, mean ‖∇ₓCE‖ {g:.4}, passes {}/{}",
+            stats.forward_passes, stats.backward_passes
+        );
+        assert!(acc > 0.6, "{reg:?} teacher did not learn: {acc}");
+        norms.push((g, stats));
+    }
+    let (plain, guard) = (&norms[0], &norms[1]);
+    assert!(
+        guard.0 < 0.7 * plain.0,
+        "GUARD input-gradient norm {} vs SRe2L {}",
+        guard.0,
+        plain.0
+    );
+    // cost records: GUARD takes 4 forward and 3 backward passes per step, plain 1 and 1
+    assert_eq!(guard.1.forward_passes, 4 * plain.1.forward_passes);
+    assert_eq!(guard.1.backward_passes, 3 * plain.1.backward_passes);
+}
+
+#[test]
+fn sre2l_guard_and_sre2l_at_run_end_to_end_and_reuse_their_teachers() {
+    let out = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let cfg = r#"{"teacher_arch": "convnet", "teacher_width": 16, "teacher_epochs": 1, "teacher_subset": 100, "iterations": 20, "ipc_per_batch": 2, "at_steps": 3}"#;
+    let configs: Vec<String> = ["sre2l", "guard", "sre2l-at"]
+        .iter()
+        .map(|m| format!("{m}={cfg}"))
+        .collect();
+    let run = |seeds: &str| {
+        let mut args = vec![
+            "run",
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            fmnist().to_str().unwrap().to_owned().leak(),
+            "--method",
+            "sre2l,guard,sre2l-at",
+            "--ipc",
+            "2",
+            "--width",
+            "16",
+            "--soft-epochs",
+            "5",
+            "--attacks",
+            "pgd",
+            "--n-attack",
+            "50",
+            "--device",
+            "cpu",
+            "--seeds",
+            seeds,
+            "--out",
+            out.path().to_str().unwrap(),
+            "--cache-dir",
+            cache.path().to_str().unwrap(),
+        ];
+        for c in &configs {
+            args.push("--method-config");
+            args.push(c);
+        }
+        ddbench(&args)
+    };
+    let first = run("1");
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let rows = read_rows(&out.path().join("results.csv"));
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let by = |m: &str| rows.iter().find(|r| r["method"] == m).unwrap().clone();
+    let (plain, guard, at) = (by("sre2l"), by("guard"), by("sre2l-at"));
+    for (r, reg) in [(&plain, "none"), (&guard, "guard"), (&at, "pgd-at")] {
+        assert_eq!(r["protocol"], "soft-label");
+        assert_eq!(r["teacher_regularizer"], reg);
+        assert_eq!(r["distilled_images"], "20");
+        let acc: f64 = r["teacher_clean_acc"].parse().unwrap();
+        let pgd: f64 = r["teacher_pgd_acc"].parse().unwrap();
+        assert!(
+            acc.is_finite() && pgd.is_finite() && pgd <= acc,
+            "{reg} teacher: clean {acc}, pgd {pgd}"
+        );
+        if reg == "none" {
+            assert!(acc > 30.0, "plain teacher after one short epoch: {acc}");
+        }
+        assert!(r["teacher_s"].parse::<f64>().unwrap() > 0.0);
+    }
+    let passes = |r: &std::collections::HashMap<String, String>| {
+        r["teacher_forward"].parse::<u64>().unwrap()
+    };
+    assert_eq!(passes(&guard), 4 * passes(&plain));
+    assert_eq!(passes(&at), 4 * passes(&plain)); // 3 PGD steps + the training pass
+                                                 // one teacher per method in the cache; a second seed trains none
+    let teachers = std::fs::read_dir(cache.path().join("teachers"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "safetensors")
+        })
+        .count();
+    assert_eq!(teachers, 3);
+    let second = run("2");
+    let t = text(&second);
+    assert_eq!(second.status.code(), Some(0), "{t}");
+    assert_eq!(t.matches("from the cache").count(), 3, "{t}");
+    assert!(!t.contains("training the"), "{t}");
+    assert_eq!(read_rows(&out.path().join("results.csv")).len(), 6);
+}
