@@ -20,6 +20,13 @@ if [ "$installed" != "$TORCH_VERSION" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps \
     "torch==${TORCH_VERSION}" nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
 fi
+# The reference implementations the tests cross-check against (torchattacks needs a full torch:
+# about 2.5 minutes and 4 GB the first time).
+if ! "$VENV/bin/python" -c 'import torch, torchattacks, safetensors, numpy' 2>/dev/null; then
+  echo "setup: installing torch ${TORCH_VERSION} with its dependencies, torchattacks, safetensors (test references)"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    "torch==${TORCH_VERSION}" torchattacks==3.5.1 safetensors numpy
+fi
 TORCH_DIR=$("$VENV/bin/python" - <<'PY'
 import sysconfig, os
 print(os.path.join(sysconfig.get_paths()["purelib"], "torch"))

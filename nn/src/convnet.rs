@@ -42,6 +42,12 @@ fn instance_norm(p: nn::Path, channels: i64) -> impl nn::ModuleT {
     })
 }
 
+/// 2×2 average pooling, stride 2. (tch's `avg_pool2d_default` passes `divisor_override = 1`,
+/// which makes it a *sum* pool: the torchattacks cross-check caught it.)
+pub fn avg_pool2(x: &tch::Tensor) -> tch::Tensor {
+    x.avg_pool2d([2, 2], [2, 2], [0, 0], false, true, None::<i64>)
+}
+
 pub fn convnet(p: &nn::Path, spec: &ModelSpec) -> nn::SequentialT {
     let mut seq = nn::seq_t();
     let mut c_in = spec.in_channels;
@@ -57,7 +63,7 @@ pub fn convnet(p: &nn::Path, spec: &ModelSpec) -> nn::SequentialT {
             NormKind::Batch => seq.add(crate::bn_capture::batch_norm2d(&bp / "norm", spec.width)),
             NormKind::None => seq,
         };
-        seq = seq.add_fn(|x| x.relu()).add_fn(|x| x.avg_pool2d_default(2));
+        seq = seq.add_fn(|x| x.relu()).add_fn(avg_pool2);
         c_in = spec.width;
     }
     let feat = spec.width * feature_side(spec, spec.height) * feature_side(spec, spec.width_px);
@@ -118,6 +124,14 @@ mod tests {
             .max()
             .double_value(&[]);
         assert!(diff < 1e-5, "{diff}");
+    }
+
+    #[test]
+    fn pooling_averages() {
+        let x = Tensor::arange(16, (Kind::Float, Device::Cpu)).view([1, 1, 4, 4]);
+        let y = avg_pool2(&x);
+        let want = Tensor::from_slice(&[2.5f32, 4.5, 10.5, 12.5]).view([1, 1, 2, 2]);
+        assert!(y.allclose(&want, 1e-6, 1e-6, false), "{y}");
     }
 
     #[test]

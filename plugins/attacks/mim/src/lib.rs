@@ -1,0 +1,39 @@
+//! `mim`: the momentum iterative method (Dong et al. 2018), L∞, as torchattacks.MIFGSM: the
+//! gradient is divided by its per-sample mean absolute value (L1 normalisation), accumulated with
+//! `decay`, and its sign taken (alpha 2/255, steps 10, decay 1.0).
+
+use ddbench_plugin_api::{ce_sum, config_expect_keys, config_get, declare_attack, project};
+use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
+use tch::{Kind, Tensor};
+
+pub struct Mim;
+
+impl Attack for Mim {
+    fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
+        let cfg = &input.config;
+        config_expect_keys(cfg, &["alpha", "steps", "decay"])?;
+        let alpha: f64 = config_get(cfg, "alpha", 2.0 / 255.0)?;
+        let steps: i64 = config_get(cfg, "steps", 10)?;
+        let decay: f64 = config_get(cfg, "decay", 1.0)?;
+        if input.norm != Norm::Linf {
+            return Err("mim is an L-infinity attack".into());
+        }
+        let (x, y, eps) = (&input.images, &input.labels, input.eps);
+        let mut adv = x.copy();
+        let mut momentum = Tensor::zeros_like(x);
+        for _ in 0..steps {
+            let (_, g) = input.model.value_and_grad(&adv, |l| ce_sum(l, y))?;
+            let l1 = g.abs().mean_dim([1i64, 2, 3].as_slice(), true, Kind::Float);
+            momentum = &g / l1 + momentum * decay;
+            adv = project(&(adv + momentum.sign() * alpha), x, Norm::Linf, eps);
+        }
+        Ok(adv)
+    }
+}
+
+declare_attack!(
+    Mim,
+    name = "mim",
+    version = "0.1.0",
+    description = "MIM / MI-FGSM, L-infinity (torchattacks.MIFGSM)"
+);

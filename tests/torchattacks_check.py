@@ -1,0 +1,75 @@
+"""Runs torchattacks on a model and inputs saved by ddbench (tests/torchattacks.rs).
+
+Usage: python torchattacks_check.py DIR
+DIR holds model.safetensors + spec.json (a ddbench ConvNet), inputs.safetensors (x in [0, 1],
+y) and attacks.json (a list of {"name", "attack", "params"}). Writes DIR/torchattacks.json:
+{name: [1 if the adversarial prediction is right else 0, ...]} per sample.
+"""
+import json
+import sys
+
+import torch
+import torch.nn as nn
+import torchattacks
+from safetensors.torch import load_file
+
+
+class ConvNet(nn.Module):
+    """ddbench's ConvNet-D: normalise, D x [conv 3x3 -> instance norm (affine) -> ReLU -> avgpool 2], linear."""
+
+    def __init__(self, spec):
+        super().__init__()
+        c, h, w = spec["in_channels"], spec["height"], spec["width_px"]
+        self.register_buffer("mean", torch.tensor(spec["mean"], dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(spec["std"], dtype=torch.float32).view(1, -1, 1, 1))
+        layers, side = [], h
+        for d in range(spec["depth"]):
+            pad = 3 if (d == 0 and c == 1 and h == 28 and w == 28) else 1
+            layers += [nn.Conv2d(c, spec["width"], 3, padding=pad),
+                       nn.GroupNorm(spec["width"], spec["width"], affine=True), nn.ReLU(), nn.AvgPool2d(2)]
+            c = spec["width"]
+            side = (side + 2 * pad - 2) // 2
+        self.blocks = nn.Sequential(*layers)
+        self.classifier = nn.Linear(c * side * side, spec["num_classes"])
+
+    def forward(self, x):
+        return self.classifier(self.blocks((x - self.mean) / self.std).flatten(1))
+
+
+def load(d):
+    spec = json.load(open(f"{d}/spec.json"))
+    assert spec["arch"] == "convnet" and spec["norm"] == "instance", spec
+    net = ConvNet(spec)
+    w = load_file(f"{d}/model.safetensors")
+    state = {}
+    for k, v in w.items():  # net.block{i}.{conv,norm}.{weight,bias}, net.classifier.{weight,bias}
+        parts = k.split(".")
+        if parts[1] == "classifier":
+            state[f"classifier.{parts[2]}"] = v
+        else:
+            i = int(parts[1][len("block"):])
+            state[f"blocks.{4 * i + (0 if parts[2] == 'conv' else 1)}.{parts[3]}"] = v
+    net.load_state_dict(state, strict=False)
+    missing = set(net.state_dict()) - set(state) - {"mean", "std"}
+    assert not missing, missing
+    return net.eval()
+
+
+def main(d):
+    torch.manual_seed(0)
+    net = load(d)
+    inp = load_file(f"{d}/inputs.safetensors")
+    x, y = inp["x"], inp["y"].long()
+    out = {}
+    with torch.no_grad():
+        out["clean"] = (net(x).argmax(1) == y).int().tolist()
+    for a in json.load(open(f"{d}/attacks.json")):
+        atk = getattr(torchattacks, a["attack"])(net, **a["params"])
+        adv = atk(x, y)
+        with torch.no_grad():
+            out[a["name"]] = (net(adv).argmax(1) == y).int().tolist()
+    json.dump(out, open(f"{d}/torchattacks.json", "w"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
