@@ -16,13 +16,10 @@ setup:
 build: setup
 	$(CARGO) build --release --workspace
 
-# Demo settings fit a 2-core CPU in under 5 minutes; the full DD protocol (width 128, 300 epochs,
-# 1,000 attacked images) is for GPUs: see README.
+# The demo's settings (scripts/demo.sh) fit a 2-core CPU in under 5 minutes; the full DD
+# protocol (width 128, 300 epochs, 1,000 attacked images) is for GPUs: see README.
 demo: build
-	$(DDBENCH) run --dataset fashion-mnist --device $(DEVICE) \
-	  --method random,full --ipc 10,50 --seeds 2 \
-	  --arch convnet --width 32 --epochs 60 --method-config 'full={"epochs": 1}' \
-	  --attacks fgsm,pgd --n-attack 300 --out results/demo
+	bash scripts/demo.sh $(DDBENCH) --device $(DEVICE)
 
 test: build
 	$(CARGO) test --release --workspace

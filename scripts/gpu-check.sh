@@ -16,9 +16,7 @@ C10=/tmp/cifar10-jpeg
 "$B" plugins 2>&1 | tee "$OUT/plugins.txt"
 
 # 1. the demo, unchanged, on CUDA
-( time "$B" run --dataset fashion-mnist --data-dir /tmp/fmnist --device cuda \
-    --method random,full --ipc 10,50 --seeds 2 --arch convnet --width 32 --epochs 60 \
-    --method-config 'full={"epochs": 1}' --attacks fgsm,pgd --n-attack 300 --out "$OUT/demo" ) > "$OUT/demo.txt" 2>&1
+( time DEMO_OUT="$OUT/demo" bash scripts/demo.sh "$B" --data-dir /tmp/fmnist --device cuda ) > "$OUT/demo.txt" 2>&1
 tail -n 20 "$OUT/demo.txt"
 
 # 2. CIFAR-10 (JPEG copy), ConvNet-3 width 128, DD protocol (300 epochs); full for FULL_EPOCHS
