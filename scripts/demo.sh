@@ -9,5 +9,5 @@ shift
 exec "$DDBENCH" run --dataset fashion-mnist \
   --method random,full --ipc 10,50 --seeds 2 \
   --arch convnet --width 32 --epochs 50 \
-  --method-config 'full={"epochs": 1, "batch_size": 512, "lr": 0.02}' \
+  --method-config 'full={"epochs": 1}' \
   --attacks fgsm,pgd --n-attack 200 --out "${DEMO_OUT:-results/demo}" "$@"

@@ -134,6 +134,17 @@ fn sre2l_guard_and_sre2l_at_run_end_to_end_and_reuse_their_teachers() {
         }
         assert!(r["teacher_s"].parse::<f64>().unwrap() > 0.0);
     }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("manifest.json")).unwrap())
+            .unwrap();
+    let teachers = manifest["teachers"].as_object().unwrap();
+    assert_eq!(teachers.len(), 3, "{manifest}");
+    assert!(
+        teachers
+            .values()
+            .all(|t| t["clean_acc"].as_f64().unwrap() > 0.0),
+        "{manifest}"
+    );
     let passes = |r: &std::collections::HashMap<String, String>| {
         r["teacher_forward"].parse::<u64>().unwrap()
     };

@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    ddbench::alloc::tune_for_tensors();
     let cli = ddbench::cli::Cli::parse();
     match ddbench::cli::run(cli) {
         Ok(code) => std::process::exit(code),

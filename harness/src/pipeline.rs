@@ -154,7 +154,17 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     let manifest_path = cfg.out.join("manifest.json");
     let mut results = ResultsFile::open(&results_path)?;
     let mut failures: Vec<String> = Vec::new();
-    let manifest = |failures: &[String], state: &str| -> Result<()> {
+    type TeacherEvals = std::collections::BTreeMap<String, (f64, f64)>;
+    let manifest = |failures: &[String], teachers: &TeacherEvals, state: &str| -> Result<()> {
+        let teachers: serde_json::Map<String, serde_json::Value> = teachers
+            .iter()
+            .map(|(w, (c, r))| {
+                (
+                    w.clone(),
+                    serde_json::json!({"clean_acc": c, "pgd10_8_255_acc": r}),
+                )
+            })
+            .collect();
         let plugins: Vec<serde_json::Value> = methods
             .iter()
             .chain(attacks.iter())
@@ -172,10 +182,11 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         "mean": data.mean, "std": data.std},
             "plugins": plugins,
             "failures": failures,
+            "teachers": teachers,
         });
         write_atomic(&manifest_path, serde_json::to_string_pretty(&m)?.as_bytes())
     };
-    manifest(&failures, "running")?;
+    manifest(&failures, &TeacherEvals::new(), "running")?;
 
     // The attacked subset: fixed (seed 0), class-stratified, shared by every method and seed.
     let test_labels: Vec<i64> = Vec::<i64>::try_from(data.test_labels.to_device(tch::Device::Cpu))?;
@@ -203,7 +214,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     });
     let arch = cfg.arch.to_string();
     // the teachers methods hand over, evaluated once each: (clean %, PGD-10 8/255 %)
-    let mut teacher_evals: std::collections::HashMap<String, (f64, f64)> = Default::default();
+    let mut teacher_evals = TeacherEvals::new();
     let pgd_plugin = reg.get(Kind::Attack, "pgd").ok().cloned();
     let train_per_class = data.train_labels.size()[0] / data.num_classes;
 
@@ -282,7 +293,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     Err(e) => {
                         ui.log(&format!("error: {cell}: {e}"));
                         failures.push(format!("{cell}: {e}"));
-                        manifest(&failures, "running")?;
+                        manifest(&failures, &teacher_evals, "running")?;
                         continue;
                     }
                 };
@@ -301,25 +312,12 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         continue;
                     }
                 };
-                let teacher_eval = match &teacher {
-                    Some(t) => Some(
-                        teacher_evals
-                            .entry(t.weights.clone())
-                            .or_insert_with(|| {
-                                evaluate_teacher(
-                                    &t.model,
-                                    &data,
-                                    &sub_x,
-                                    &sub_y,
-                                    pgd_plugin.as_ref(),
-                                    cfg.eval_batch,
-                                    &ui,
-                                )
-                            })
-                            .clone(),
-                    ),
-                    None => None,
-                };
+                let teacher_eval = teacher.as_ref().map(|t| {
+                    *teacher_evals.entry(t.weights.clone()).or_insert_with(|| {
+                        let pgd = pgd_plugin.as_ref();
+                        evaluate_teacher(&t.model, &data, &sub_x, &sub_y, pgd, cfg.eval_batch, &ui)
+                    })
+                });
                 tch::manual_seed(seed as i64);
                 let mut spec = ModelSpec::convnet(
                     data.shape,
@@ -462,7 +460,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     if let Some(e) = err {
                         ui.log(&format!("error: {cell}, attack {}: {e}", attack.name));
                         failures.push(format!("{cell}, attack {} eps {eps}: {e}", attack.name));
-                        manifest(&failures, "running")?;
+                        manifest(&failures, &teacher_evals, "running")?;
                         continue;
                     }
                     let correct = Tensor::cat(&robust, 0).logical_and(&sub_clean);
@@ -489,6 +487,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     }
     manifest(
         &failures,
+        &teacher_evals,
         if failures.is_empty() {
             "finished"
         } else {

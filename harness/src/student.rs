@@ -68,6 +68,7 @@ pub struct Trained {
 }
 
 /// Trains `student` on the distilled set under `protocol`.
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     student: &mut Model,
     d: &DistillOutcome,

@@ -6,7 +6,7 @@
 use crate::augment::crop_flip;
 use crate::model::Model;
 use crate::rng::HostRng;
-use crate::train::TrainStats;
+use crate::train::{shuffled_batches, EpochLoss, TrainStats};
 use std::f64::consts::PI;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
@@ -59,17 +59,12 @@ pub fn train_with_teacher(
     let mut opt = nn::adamw(0.9, 0.999, cfg.weight_decay).build(&student.vs, cfg.lr)?;
     let mut rng = HostRng::new(seed ^ 0x50F7_1ABE);
     let mut stats = TrainStats::default();
-    let mut epoch_loss = Tensor::zeros([], (Kind::Float, dev));
-    let mut batches = 0;
+    let mut epoch_loss = EpochLoss::new(dev);
     for epoch in 0..cfg.epochs {
         opt.set_lr(0.5 * cfg.lr * (1.0 + (PI * epoch as f64 / cfg.epochs as f64).cos()));
-        let perm = Tensor::randperm(n, (Kind::Int64, dev));
-        epoch_loss = Tensor::zeros([], (Kind::Float, dev));
-        batches = 0;
-        let mut start = 0;
-        while start < n {
-            let len = cfg.batch_size.min(n - start);
-            let idx = perm.narrow(0, start, len);
+        epoch_loss = EpochLoss::new(dev);
+        for idx in shuffled_batches(n, cfg.batch_size, dev) {
+            let len = idx.size()[0];
             let mut x = crop_flip(&images.index_select(0, &idx), cfg.crop_pad, true);
             if cfg.mixup_alpha > 0.0 {
                 let lam = rng.beta(cfg.mixup_alpha, cfg.mixup_alpha);
@@ -79,17 +74,13 @@ pub fn train_with_teacher(
             let t = tch::no_grad(|| teacher.forward_t(&x, false));
             let loss = kl_soft(&student.forward_t(&x, true), &t, cfg.temperature);
             opt.backward_step(&loss);
-            epoch_loss += loss.detach();
-            batches += 1;
+            epoch_loss.add(&loss);
             stats.steps += 1;
             stats.images_seen += len;
-            start += len;
         }
         on_epoch(epoch + 1, cfg.epochs);
     }
-    if batches > 0 {
-        stats.final_loss = epoch_loss.double_value(&[]) / batches as f64;
-    }
+    stats.final_loss = epoch_loss.mean();
     Ok(stats)
 }
 

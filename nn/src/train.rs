@@ -4,7 +4,7 @@
 use crate::augment::crop_flip;
 use crate::model::Model;
 use tch::nn::{self, OptimizerConfig};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 /// The DD evaluation protocol's student training (SGD, momentum 0.9, weight decay 5e-4,
 /// lr 0.01 decayed ×0.1 at half the epochs, batch 256, random crop + flip).
@@ -58,24 +58,18 @@ pub fn train_classifier(
     let mut opt = nn::sgd(cfg.momentum, 0.0, cfg.weight_decay, false).build(&model.vs, cfg.lr)?;
     let soft = labels.dim() == 2;
     let mut stats = TrainStats::default();
-    let mut epoch_loss = Tensor::zeros([], (Kind::Float, dev));
-    let mut epoch_batches = 0;
     // The ×0.1 decay comes at half of the steps (= half of the epochs, as in the DD code, when
     // there are two or more; mid-epoch for a one-epoch run instead of before the first step).
     let steps_per_epoch = (n + cfg.batch_size - 1) / cfg.batch_size;
     let decay_step = steps_per_epoch * cfg.epochs / 2;
     opt.set_lr(cfg.lr);
+    let mut epoch_loss = EpochLoss::new(dev);
     for epoch in 0..cfg.epochs {
-        let perm = Tensor::randperm(n, (Kind::Int64, dev));
-        epoch_loss = Tensor::zeros([], (Kind::Float, dev));
-        epoch_batches = 0;
-        let mut start = 0;
-        while start < n {
-            let len = cfg.batch_size.min(n - start);
+        epoch_loss = EpochLoss::new(dev);
+        for idx in shuffled_batches(n, cfg.batch_size, dev) {
             if stats.steps == decay_step {
                 opt.set_lr(cfg.lr * 0.1);
             }
-            let idx = perm.narrow(0, start, len);
             let mut x = images.index_select(0, &idx);
             if cfg.crop_pad > 0 || cfg.flip {
                 x = crop_flip(&x, cfg.crop_pad, cfg.flip);
@@ -90,18 +84,52 @@ pub fn train_classifier(
                 logits.log_softmax(-1, Kind::Float).nll_loss(&y)
             };
             opt.backward_step(&loss);
-            epoch_loss += loss.detach();
-            epoch_batches += 1;
+            epoch_loss.add(&loss);
             stats.steps += 1;
-            stats.images_seen += len;
-            start += len;
+            stats.images_seen += idx.size()[0];
         }
         on_epoch(epoch + 1, cfg.epochs);
     }
-    if epoch_batches > 0 {
-        stats.final_loss = epoch_loss.double_value(&[]) / epoch_batches as f64;
-    }
+    stats.final_loss = epoch_loss.mean();
     Ok(stats)
+}
+
+/// Index tensors of one shuffled epoch over `n` samples, in batches of `batch_size` (the last
+/// one may be short); the permutation is drawn on `device`.
+pub fn shuffled_batches(n: i64, batch_size: i64, device: Device) -> impl Iterator<Item = Tensor> {
+    let perm = Tensor::randperm(n, (Kind::Int64, device));
+    (0..n)
+        .step_by(batch_size.max(1) as usize)
+        .map(move |s| perm.narrow(0, s, batch_size.min(n - s)))
+}
+
+/// An epoch's mean loss, summed on the device and read once (no per-step host sync).
+pub struct EpochLoss {
+    sum: Tensor,
+    batches: i64,
+}
+
+impl EpochLoss {
+    pub fn new(device: Device) -> Self {
+        EpochLoss {
+            sum: Tensor::zeros([], (Kind::Float, device)),
+            batches: 0,
+        }
+    }
+
+    pub fn add(&mut self, loss: &Tensor) {
+        self.sum += loss.detach().to_kind(Kind::Float);
+        self.batches += 1;
+    }
+
+    /// The mean (one host read); 0 for an empty epoch.
+    pub fn mean(&self) -> f64 {
+        if self.batches == 0 {
+            0.0
+        } else {
+            self.sum.double_value(&[]) / self.batches as f64
+        }
+    }
 }
 
 /// Predicted classes for `images` (float or uint8 `[N, C, H, W]`), in eval mode, in batches.

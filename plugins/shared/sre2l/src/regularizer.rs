@@ -60,6 +60,12 @@ pub fn passes_per_step(r: &Regularizer) -> (u64, u64) {
     }
 }
 
+/// ∇ₓ Σ CE(f(x), y) (per-sample gradients), detached from the model's graph.
+pub fn ce_input_grad(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor, y: &Tensor) -> Tensor {
+    let x = x.detach().set_requires_grad(true);
+    Tensor::run_backward(&[ce_sum(&f(&x), y)], &[&x], false, false).remove(0)
+}
+
 fn per_sample_norm(t: &Tensor) -> Tensor {
     t.flatten(1, -1).norm_scalaropt_dim(2.0, [1], false)
 }
@@ -76,9 +82,7 @@ pub fn guard_step(
     h: f64,
 ) -> Tensor {
     let b = x.size()[0];
-    let x0 = x.detach().set_requires_grad(true);
-    let g = Tensor::run_backward(&[ce_sum(&f(&x0), y)], &[&x0], false, false).remove(0);
-    let g_hat = &g * std;
+    let g_hat = ce_input_grad(f, x, y) * std;
     let dir = if variant == GuardVariant::Cure {
         g_hat.sign()
     } else {
@@ -151,9 +155,8 @@ pub fn pgd_examples(
 ) -> Tensor {
     let mut adv = (x + Tensor::empty_like(x).uniform_(-eps, eps)).clamp(0.0, 1.0);
     for _ in 0..steps {
-        let a = adv.detach().set_requires_grad(true);
-        let g = Tensor::run_backward(&[ce_sum(&f(&a), y)], &[&a], false, false).remove(0);
-        adv = project(&(a.detach() + g.sign() * alpha), x, Norm::Linf, eps);
+        let g = ce_input_grad(f, &adv, y);
+        adv = project(&(adv + g.sign() * alpha), x, Norm::Linf, eps);
     }
     adv.detach()
 }

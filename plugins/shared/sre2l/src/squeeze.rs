@@ -2,9 +2,12 @@
 //! 0.9, weight decay 5e-4, cosine annealing per epoch, batch 128, random crop + flip), with the
 //! flavour's regularizer added to the cross-entropy.
 
-use crate::regularizer::{curvature, guard_step, passes_per_step, pgd_examples, Regularizer};
+use crate::regularizer::{
+    ce_input_grad, curvature, guard_step, passes_per_step, pgd_examples, Regularizer,
+};
 use crate::Sre2lConfig;
 use ddbench_nn::augment::crop_flip;
+use ddbench_nn::train::{shuffled_batches, EpochLoss};
 use ddbench_nn::Model;
 use std::f64::consts::PI;
 use tch::nn::OptimizerConfig;
@@ -42,39 +45,26 @@ pub fn train_teacher(
         .to(dev);
     let mut opt = tch::nn::sgd(cfg.teacher_momentum, 0.0, cfg.teacher_weight_decay, false)
         .build(&model.vs, cfg.teacher_lr)?;
-    let steps_per_epoch = (n + cfg.teacher_batch - 1) / cfg.teacher_batch;
     let (fw, bw) = passes_per_step(reg);
     let mut stats = SqueezeStats::default();
-    let (mut ce_acc, mut reg_acc) = (
-        Tensor::zeros([], (Kind::Float, dev)),
-        Tensor::zeros([], (Kind::Float, dev)),
-    );
+    let (mut ce_loss, mut reg_loss) = (EpochLoss::new(dev), EpochLoss::new(dev));
     for epoch in 0..cfg.teacher_epochs {
-        opt.set_lr(
-            0.5 * cfg.teacher_lr * (1.0 + (PI * epoch as f64 / cfg.teacher_epochs as f64).cos()),
-        );
-        let perm = Tensor::randperm(n, (Kind::Int64, dev));
-        ce_acc = Tensor::zeros([], (Kind::Float, dev));
-        reg_acc = Tensor::zeros([], (Kind::Float, dev));
-        let mut start = 0;
-        while start < n {
-            let len = cfg.teacher_batch.min(n - start);
-            let idx = perm.narrow(0, start, len);
-            let x = crop_flip(
-                &(images.index_select(0, &idx).to_kind(Kind::Float) / 255.0),
-                4,
-                true,
-            );
+        let progress_of_schedule = epoch as f64 / cfg.teacher_epochs as f64;
+        opt.set_lr(0.5 * cfg.teacher_lr * (1.0 + (PI * progress_of_schedule).cos()));
+        (ce_loss, reg_loss) = (EpochLoss::new(dev), EpochLoss::new(dev));
+        for idx in shuffled_batches(n, cfg.teacher_batch, dev) {
+            let x = images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
+            let x = crop_flip(&x, 4, true);
             let y = labels.index_select(0, &idx);
             let eval = |v: &Tensor| model.forward_t(v, false);
+            let ce_of = |v: &Tensor| {
+                model
+                    .forward_t(v, true)
+                    .log_softmax(-1, Kind::Float)
+                    .nll_loss(&y)
+            };
             let (ce, r) = match reg {
-                Regularizer::None => (
-                    model
-                        .forward_t(&x, true)
-                        .log_softmax(-1, Kind::Float)
-                        .nll_loss(&y),
-                    None,
-                ),
+                Regularizer::None => (ce_of(&x), None),
                 Regularizer::Guard {
                     variant,
                     h,
@@ -83,44 +73,30 @@ pub fn train_teacher(
                 } => {
                     let z = guard_step(&eval, &x, &y, &std, *variant, *h);
                     let r = curvature(&eval, &x, &y, &z, &std, *variant, *lambda, *beta);
-                    (
-                        model
-                            .forward_t(&x, true)
-                            .log_softmax(-1, Kind::Float)
-                            .nll_loss(&y),
-                        Some(r),
-                    )
+                    (ce_of(&x), Some(r))
                 }
-                Regularizer::PgdAt { eps, alpha, steps } => {
-                    let adv = pgd_examples(&eval, &x, &y, *eps, *alpha, *steps);
-                    (
-                        model
-                            .forward_t(&adv, true)
-                            .log_softmax(-1, Kind::Float)
-                            .nll_loss(&y),
-                        None,
-                    )
-                }
+                Regularizer::PgdAt { eps, alpha, steps } => (
+                    ce_of(&pgd_examples(&eval, &x, &y, *eps, *alpha, *steps)),
+                    None,
+                ),
             };
-            let loss = match &r {
-                Some(r) => &ce + r,
-                None => ce.shallow_clone(),
-            };
-            opt.backward_step(&loss);
-            ce_acc += ce.detach();
+            match &r {
+                Some(r) => opt.backward_step(&(&ce + r)),
+                None => opt.backward_step(&ce),
+            }
+            ce_loss.add(&ce);
             if let Some(r) = r {
-                reg_acc += r.detach();
+                reg_loss.add(&r);
             }
             stats.steps += 1;
-            stats.images_seen += len;
+            stats.images_seen += idx.size()[0];
             stats.forward_passes += fw;
             stats.backward_passes += bw;
-            start += len;
         }
         progress(epoch + 1, cfg.teacher_epochs);
     }
-    stats.final_ce = ce_acc.double_value(&[]) / steps_per_epoch as f64;
-    stats.final_reg = reg_acc.double_value(&[]) / steps_per_epoch as f64;
+    stats.final_ce = ce_loss.mean();
+    stats.final_reg = reg_loss.mean();
     stats.seconds = t0.elapsed().as_secs_f64();
     Ok(stats)
 }
@@ -128,9 +104,7 @@ pub fn train_teacher(
 /// Mean per-sample L2 norm of ∇ₓ CE for `images` (float, [0, 1]) in eval mode: how sharp the
 /// loss surface is around the data (GUARD should lower it).
 pub fn input_gradient_norm(model: &Model, images: &Tensor, labels: &Tensor) -> f64 {
-    let x = images.detach().set_requires_grad(true);
-    let l = ddbench_plugin_api::ce_sum(&model.forward_t(&x, false), labels);
-    let g = Tensor::run_backward(&[l], &[&x], false, false).remove(0);
+    let g = ce_input_grad(&|v: &Tensor| model.forward_t(v, false), images, labels);
     g.flatten(1, -1)
         .norm_scalaropt_dim(2.0, [1], false)
         .mean(Kind::Float)
