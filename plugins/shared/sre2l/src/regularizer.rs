@@ -128,22 +128,6 @@ pub fn curvature(
     }
 }
 
-/// The whole GUARD term for a batch: `curvature` along `guard_step`.
-#[allow(clippy::too_many_arguments)]
-pub fn guard_term(
-    f: &dyn Fn(&Tensor) -> Tensor,
-    x: &Tensor,
-    y: &Tensor,
-    std: &Tensor,
-    variant: GuardVariant,
-    h: f64,
-    lambda: f64,
-    beta: f64,
-) -> Tensor {
-    let z = guard_step(f, x, y, std, variant, h);
-    curvature(f, x, y, &z, std, variant, lambda, beta)
-}
-
 /// PGD adversarial examples (L∞, random start) for adversarial training, in pixel space.
 pub fn pgd_examples(
     f: &dyn Fn(&Tensor) -> Tensor,
