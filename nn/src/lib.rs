@@ -10,5 +10,5 @@ pub mod rng;
 pub mod soft_label;
 pub mod train;
 
-pub use model::{Arch, Model, ModelSpec, NormKind};
+pub use model::{channel_stats, Arch, Model, ModelSpec, NormKind};
 pub use train::{accuracy, predict, train_classifier, TrainConfig, TrainStats};

@@ -82,6 +82,20 @@ impl ModelSpec {
     }
 }
 
+/// Per-channel mean and (biased) std of uint8 images `[N, C, H, W]`, in [0, 1] pixel units: the
+/// normalisation a model uses when the data set has no published one.
+pub fn channel_stats(images: &Tensor) -> (Vec<f64>, Vec<f64>) {
+    let x = images.to_kind(Kind::Float) / 255.0;
+    let dims = [0i64, 2, 3];
+    let host = |t: Tensor| {
+        Vec::<f64>::try_from(t.to_kind(Kind::Double).to_device(Device::Cpu)).unwrap_or_default()
+    };
+    (
+        host(x.mean_dim(dims.as_slice(), false, Kind::Float)),
+        host(x.std_dim(dims.as_slice(), false, false)),
+    )
+}
+
 /// A built model: parameters in `vs`, pixel-space input.
 pub struct Model {
     pub vs: nn::VarStore,

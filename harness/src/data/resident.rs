@@ -3,7 +3,7 @@
 
 use super::RawDataset;
 use sha2::{Digest, Sha256};
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 pub struct DeviceDataset {
     pub name: String,
@@ -76,17 +76,8 @@ impl DeviceDataset {
             raw.train.height as i64,
             raw.train.width as i64,
         ];
-        let (mean, std) = known_stats(&raw.name).unwrap_or_else(|| {
-            let x = train_images.to_kind(Kind::Float) / 255.0;
-            let m = x.mean_dim([0i64, 2, 3].as_slice(), false, Kind::Float);
-            let s = x.std_dim([0i64, 2, 3].as_slice(), false, false);
-            (
-                Vec::<f64>::try_from(m.to_kind(Kind::Double).to_device(Device::Cpu))
-                    .unwrap_or_default(),
-                Vec::<f64>::try_from(s.to_kind(Kind::Double).to_device(Device::Cpu))
-                    .unwrap_or_default(),
-            )
-        });
+        let (mean, std) =
+            known_stats(&raw.name).unwrap_or_else(|| ddbench_nn::channel_stats(&train_images));
         DeviceDataset {
             name: raw.name.clone(),
             device,

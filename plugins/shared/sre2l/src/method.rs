@@ -71,24 +71,6 @@ fn teacher_spec(
     spec
 }
 
-/// Per-channel mean and std of the training images (pixel units), the teacher's normalisation.
-fn channel_stats(images: &Tensor) -> (Vec<f64>, Vec<f64>) {
-    let x = images.to_kind(Kind::Float) / 255.0;
-    let dims = [0i64, 2, 3];
-    let m = x
-        .mean_dim(dims.as_slice(), false, Kind::Float)
-        .to_kind(Kind::Double)
-        .to_device(tch::Device::Cpu);
-    let s = x
-        .std_dim(dims.as_slice(), false, false)
-        .to_kind(Kind::Double)
-        .to_device(tch::Device::Cpu);
-    (
-        Vec::<f64>::try_from(m).unwrap_or_default(),
-        Vec::<f64>::try_from(s).unwrap_or_default(),
-    )
-}
-
 impl<F: Flavour> Sre2l<F> {
     /// The teacher for this data set and config: from the cache, or trained and cached.
     pub fn teacher(
@@ -97,7 +79,7 @@ impl<F: Flavour> Sre2l<F> {
         host: &Host,
     ) -> PluginResult<(Model, TeacherMeta, bool)> {
         let reg = F::regularizer(cfg)?;
-        let (mean, std) = channel_stats(&input.images);
+        let (mean, std) = ddbench_nn::channel_stats(&input.images);
         let spec = teacher_spec(input, cfg, mean, std);
         let squeeze = cfg.squeeze_part(F::REGULARIZER);
         let key = teacher_cache::key(&input.dataset_hash, &spec, &squeeze);
