@@ -16,6 +16,10 @@ pub struct Sre2lConfig {
     pub teacher_lr: f64,
     pub teacher_momentum: f64,
     pub teacher_weight_decay: f64,
+    /// After training, recompute the BatchNorm running statistics as the plain average over the
+    /// (unaugmented) training set with the final weights (not in the official code: without it,
+    /// short GUARD squeezes leave running statistics that no longer fit the weights).
+    pub bn_recalibration: bool,
     /// Seed of the teacher (not the run's seed: every run seed reuses one cached teacher).
     pub teacher_seed: u64,
     /// Train the teacher on this many images per class (seeded pick) instead of all.
@@ -58,6 +62,7 @@ impl Default for Sre2lConfig {
             teacher_lr: 0.1,
             teacher_momentum: 0.9,
             teacher_weight_decay: 5e-4,
+            bn_recalibration: true,
             teacher_seed: 0,
             teacher_subset: None,
             variant: "cifar".into(),
@@ -108,6 +113,7 @@ impl Sre2lConfig {
             "epochs": self.teacher_epochs, "batch": self.teacher_batch, "lr": self.teacher_lr,
             "momentum": self.teacher_momentum, "weight_decay": self.teacher_weight_decay,
             "seed": self.teacher_seed, "subset": self.teacher_subset, "regularizer": regularizer,
+            "bn_recalibration": self.bn_recalibration,
         });
         match regularizer {
             "guard" => {

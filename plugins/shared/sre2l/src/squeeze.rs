@@ -1,6 +1,7 @@
 //! Squeeze: train the teacher on the training set (official CIFAR recipe: SGD lr 0.1, momentum
 //! 0.9, weight decay 5e-4, cosine annealing per epoch, batch 128, random crop + flip), with the
-//! flavour's regularizer added to the cross-entropy.
+//! flavour's regularizer added to the cross-entropy; then (by default, a ddbench addition) the
+//! BatchNorm running statistics are recomputed on the final weights.
 
 use crate::regularizer::{
     ce_input_grad, curvature, guard_step, passes_per_step, pgd_examples, Regularizer,
@@ -94,6 +95,11 @@ pub fn train_teacher(
             stats.backward_passes += bw;
         }
         progress(epoch + 1, cfg.teacher_epochs);
+    }
+    if cfg.bn_recalibration {
+        let forward = |v: &Tensor| model.forward_t(&(v.to_kind(Kind::Float) / 255.0), true);
+        ddbench_nn::bn_capture::recalibrate(forward, images, cfg.teacher_batch);
+        stats.forward_passes += ((n + cfg.teacher_batch - 1) / cfg.teacher_batch) as u64;
     }
     stats.final_ce = ce_loss.mean();
     stats.final_reg = reg_loss.mean();
