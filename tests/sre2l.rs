@@ -51,6 +51,22 @@ fn guard_lowers_the_teachers_input_gradient_norm() {
         let stats = train_teacher(&mut m, &x, &y, &cfg, &reg, &mut |_, _| {}).unwrap();
         let acc = ddbench_nn::accuracy(&m, &test_x, &test_y, 500);
         let g = input_gradient_norm(&m, &test_x, &test_y);
+        // with batch statistics (train mode, no gradient; last, as it moves the running
+        // statistics): the recalibrated running statistics give the eval-mode network the same
+        // accuracy
+        let batch_stats_acc = tch::no_grad(|| {
+            m.forward_t(&test_x, true)
+                .argmax(-1, false)
+                .eq_tensor(&test_y)
+                .to_kind(Kind::Float)
+                .mean(Kind::Float)
+                .double_value(&[])
+        });
+        assert!(
+            (acc - batch_stats_acc).abs() < 0.05,
+            "{reg:?}: eval mode {acc:.3} vs batch statistics {batch_stats_acc:.3}"
+        );
+
         eprintln!(
             "{reg:?}: accuracy {acc:.3}, mean ‖∇ₓCE‖ {g:.4}, passes {}/{}",
             stats.forward_passes, stats.backward_passes

@@ -109,14 +109,18 @@ mod tests {
             + halves[1].var_dim(dims.as_slice(), true, false))
             / 2.0;
         let want_mean = x.mean_dim(dims.as_slice(), false, Kind::Float);
-        assert!(stats[0].running_mean.allclose(&want_mean, 1e-5, 1e-5, false));
+        assert!(stats[0]
+            .running_mean
+            .allclose(&want_mean, 1e-5, 1e-5, false));
         assert!(stats[0].running_var.allclose(&want_var, 1e-5, 1e-5, false));
         // the second layer saw the first one's batch-normalised output (weights start at 1, as
         // in PyTorch): mean 0, variance 1 (biased), i.e. 54/53 unbiased
         let zeros = Tensor::zeros([2], (Kind::Float, Device::Cpu));
         assert!(stats[1].running_mean.allclose(&zeros, 0.0, 1e-5, false));
         let unbiased_one = Tensor::full([2], 54.0 / 53.0, (Kind::Float, Device::Cpu));
-        assert!(stats[1].running_var.allclose(&unbiased_one, 1e-3, 1e-3, false));
+        assert!(stats[1]
+            .running_var
+            .allclose(&unbiased_one, 1e-3, 1e-3, false));
     }
 
     #[test]
