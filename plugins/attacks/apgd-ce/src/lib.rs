@@ -24,7 +24,16 @@ impl Attack for ApgdCe {
         let (x, y) = (&input.images, &input.labels);
         tch::manual_seed(input.seed as i64);
         let mut out = Outcome::from_clean_logits(x, y, &input.model.predict(x)?);
-        apgd::run(&input.model, x, y, input.norm, input.eps, &c, None, &mut out)?;
+        apgd::run(
+            &input.model,
+            x,
+            y,
+            input.norm,
+            input.eps,
+            &c,
+            None,
+            &mut out,
+        )?;
         host.log(&format!(
             "apgd-ce: loss={:?} steps={} n_restarts={}: {} of {} robust",
             c.loss,

@@ -15,7 +15,16 @@ pub struct ApgdT;
 impl Attack for ApgdT {
     fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
         let cfg = &input.config;
-        config_expect_keys(cfg, &["steps", "n_restarts", "rho", "n_classes", "n_target_classes"])?;
+        config_expect_keys(
+            cfg,
+            &[
+                "steps",
+                "n_restarts",
+                "rho",
+                "n_classes",
+                "n_target_classes",
+            ],
+        )?;
         let c = ApgdConfig {
             steps: config_get(cfg, "steps", 10)?,
             n_restarts: config_get(cfg, "n_restarts", 1)?,
@@ -34,7 +43,17 @@ impl Attack for ApgdT {
         let targets = top_k_targets(&clean, y, k)?;
         let mut out = Outcome::from_clean_logits(x, y, &clean);
         let mut progress = |done: i64, total: i64| host.progress(done as u64, total as u64);
-        apgd::run_targeted(&input.model, x, y, input.norm, input.eps, &c, &targets, &mut out, &mut progress)?;
+        apgd::run_targeted(
+            &input.model,
+            x,
+            y,
+            input.norm,
+            input.eps,
+            &c,
+            &targets,
+            &mut out,
+            &mut progress,
+        )?;
         host.log(&format!(
             "apgd-t: steps={} n_restarts={} target classes={k}: {} of {} robust",
             c.steps,
@@ -50,5 +69,6 @@ declare_attack!(
     ApgdT,
     name = "apgd-t",
     version = "0.1.0",
-    description = "APGD-T (targeted DLR, top-k target classes), L-infinity and L2 (torchattacks.APGDT)"
+    description =
+        "APGD-T (targeted DLR, top-k target classes), L-infinity and L2 (torchattacks.APGDT)"
 );

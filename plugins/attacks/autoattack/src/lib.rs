@@ -14,7 +14,16 @@ pub struct AutoAttack;
 impl Attack for AutoAttack {
     fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
         let cfg = &input.config;
-        config_expect_keys(cfg, &["version", "n_classes", "n_target_classes", "steps", "n_queries"])?;
+        config_expect_keys(
+            cfg,
+            &[
+                "version",
+                "n_classes",
+                "n_target_classes",
+                "steps",
+                "n_queries",
+            ],
+        )?;
         let version = Version::parse(&config_get(cfg, "version", "standard".to_string())?)?;
         let k = resolve_count(
             config_get(cfg, "n_target_classes", None)?,
@@ -26,7 +35,16 @@ impl Attack for AutoAttack {
         c.n_queries = config_get(cfg, "n_queries", c.n_queries)?;
         let (x, y) = (&input.images, &input.labels);
         tch::manual_seed(input.seed as i64);
-        let out = autoattack::run(&input.model, x, y, input.norm, input.eps, &c, input.seed, &|m| host.log(m))?;
+        let out = autoattack::run(
+            &input.model,
+            x,
+            y,
+            input.norm,
+            input.eps,
+            &c,
+            input.seed,
+            &|m| host.log(m),
+        )?;
         Ok(out.adv)
     }
 }

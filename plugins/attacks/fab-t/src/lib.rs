@@ -17,7 +17,16 @@ impl Attack for FabT {
         let cfg = &input.config;
         config_expect_keys(
             cfg,
-            &["steps", "n_restarts", "alpha_max", "eta", "beta", "multi_targeted", "n_classes", "n_target_classes"],
+            &[
+                "steps",
+                "n_restarts",
+                "alpha_max",
+                "eta",
+                "beta",
+                "multi_targeted",
+                "n_classes",
+                "n_target_classes",
+            ],
         )?;
         if !config_get(cfg, "multi_targeted", true)? {
             return Err("config key 'multi_targeted': fab-t is the targeted FAB of AutoAttack; the untargeted FAB is not implemented".into());
@@ -41,7 +50,17 @@ impl Attack for FabT {
         let targets = top_k_targets(&clean, y, k)?;
         let mut out = Outcome::from_clean_logits(x, y, &clean);
         let mut progress = |done: i64, total: i64| host.progress(done as u64, total as u64);
-        fab::run_targeted(&input.model, x, y, input.norm, input.eps, &c, &targets, &mut out, &mut progress)?;
+        fab::run_targeted(
+            &input.model,
+            x,
+            y,
+            input.norm,
+            input.eps,
+            &c,
+            &targets,
+            &mut out,
+            &mut progress,
+        )?;
         host.log(&format!(
             "fab-t: steps={} n_restarts={} target classes={k}: {} of {} robust",
             c.steps,

@@ -22,7 +22,11 @@ impl ApgdConfig {
             return Err(format!("config key 'steps' must be ≥ 1, got {}", self.steps).into());
         }
         if self.n_restarts < 1 {
-            return Err(format!("config key 'n_restarts' must be ≥ 1, got {}", self.n_restarts).into());
+            return Err(format!(
+                "config key 'n_restarts' must be ≥ 1, got {}",
+                self.n_restarts
+            )
+            .into());
         }
         if !(self.rho > 0.0 && self.rho <= 1.0) {
             return Err(format!("config key 'rho' must be in (0, 1], got {}", self.rho).into());
@@ -60,7 +64,10 @@ pub fn random_start(x: &Tensor, norm: Norm, eps: f64) -> Tensor {
         }
         Norm::L2 => {
             let t = Tensor::randn_like(x);
-            let n = t.view([b, -1]).norm_scalaropt_dim(2.0, [1], true).view([b, 1, 1, 1]);
+            let n = t
+                .view([b, -1])
+                .norm_scalaropt_dim(2.0, [1], true)
+                .view([b, 1, 1, 1]);
             t / (n + 1e-12)
         }
     };
@@ -73,7 +80,10 @@ fn direction(grad: &Tensor, norm: Norm) -> Tensor {
         Norm::Linf => grad.sign(),
         Norm::L2 => {
             let b = grad.size()[0];
-            let n = grad.view([b, -1]).norm_scalaropt_dim(2.0, [1], true).view([b, 1, 1, 1]);
+            let n = grad
+                .view([b, -1])
+                .norm_scalaropt_dim(2.0, [1], true)
+                .view([b, 1, 1, 1]);
             grad / (n + 1e-12)
         }
     }
@@ -81,7 +91,13 @@ fn direction(grad: &Tensor, norm: Norm) -> Tensor {
 
 fn check_classes(model: &Model, loss: Loss, targeted: bool) -> PluginResult<()> {
     let k = model.num_classes();
-    let need = if targeted { 4 } else if loss == Loss::Dlr { 3 } else { 2 };
+    let need = if targeted {
+        4
+    } else if loss == Loss::Dlr {
+        3
+    } else {
+        2
+    };
     if k < need {
         return Err(format!(
             "the {} loss needs at least {need} classes; the model has {k}",
@@ -136,7 +152,12 @@ pub fn run_once(
 
     for i in 0..cfg.steps {
         let momentum = if i == 0 { 1.0 } else { 0.75 };
-        let z = project(&(&x_adv + per_image(&step) * direction(&grad, norm)), x, norm, eps);
+        let z = project(
+            &(&x_adv + per_image(&step) * direction(&grad, norm)),
+            x,
+            norm,
+            eps,
+        );
         let moved = &x_adv + (z - &x_adv) * momentum + (&x_adv - &x_prev) * (1.0 - momentum);
         x_prev = x_adv;
         x_adv = project(&moved, x, norm, eps);
@@ -155,7 +176,9 @@ pub fn run_once(
         if next_check < checks.len() && i + 1 == checks[next_check] {
             let window = (checks[next_check] - last_check_iter) as f64;
             let too_few = n_improving.lt(cfg.rho * window);
-            let stalled = reduced_last.logical_not().logical_and(&loss_max.le_tensor(&loss_max_last));
+            let stalled = reduced_last
+                .logical_not()
+                .logical_and(&loss_max.le_tensor(&loss_max_last));
             let reduce = too_few.logical_or(&stalled);
             step = step.where_self(&reduce.logical_not(), &(&step * 0.5));
             let r = per_image(&reduce);

@@ -24,7 +24,10 @@ impl Version {
         match s {
             "standard" => Ok(Version::Standard),
             "fast" => Ok(Version::Fast),
-            other => Err(format!("config key 'version': expected \"standard\" or \"fast\", got \"{other}\"").into()),
+            other => Err(format!(
+                "config key 'version': expected \"standard\" or \"fast\", got \"{other}\""
+            )
+            .into()),
         }
     }
     pub fn name(self) -> &'static str {
@@ -61,13 +64,28 @@ impl AutoAttackConfig {
         }
     }
     pub fn apgd(&self, loss: Loss) -> ApgdConfig {
-        ApgdConfig { steps: self.steps, n_restarts: 1, rho: 0.75, loss }
+        ApgdConfig {
+            steps: self.steps,
+            n_restarts: 1,
+            rho: 0.75,
+            loss,
+        }
     }
     pub fn fab(&self) -> FabConfig {
-        FabConfig { steps: self.steps, n_restarts: 1, alpha_max: 0.1, eta: 1.05, beta: 0.9 }
+        FabConfig {
+            steps: self.steps,
+            n_restarts: 1,
+            alpha_max: 0.1,
+            eta: 1.05,
+            beta: 0.9,
+        }
     }
     pub fn square(&self) -> SquareConfig {
-        SquareConfig { n_queries: self.n_queries, n_restarts: 1, p_init: 0.8 }
+        SquareConfig {
+            n_queries: self.n_queries,
+            n_restarts: 1,
+            p_init: 0.8,
+        }
     }
 }
 
@@ -112,17 +130,43 @@ pub fn run(
         // component's randomness does not depend on the ones before it
         tch::manual_seed(seed as i64);
         // each component works on a copy and only its successes enter the ensemble's result
-        let mut part = Outcome { adv: out.adv.copy(), fooled: out.fooled.copy() };
+        let mut part = Outcome {
+            adv: out.adv.copy(),
+            fooled: out.fooled.copy(),
+        };
         match name {
             "apgd-ce" => apgd::run(model, x, y, norm, eps, &cfg.apgd(Loss::Ce), None, &mut part)?,
-            "apgd-t" => apgd::run_targeted(model, x, y, norm, eps, &cfg.apgd(Loss::Dlr), &targets, &mut part, &mut quiet)?,
-            "fab-t" => fab::run_targeted(model, x, y, norm, eps, &cfg.fab(), &targets, &mut part, &mut quiet)?,
+            "apgd-t" => apgd::run_targeted(
+                model,
+                x,
+                y,
+                norm,
+                eps,
+                &cfg.apgd(Loss::Dlr),
+                &targets,
+                &mut part,
+                &mut quiet,
+            )?,
+            "fab-t" => fab::run_targeted(
+                model,
+                x,
+                y,
+                norm,
+                eps,
+                &cfg.fab(),
+                &targets,
+                &mut part,
+                &mut quiet,
+            )?,
             _ => square::run(model, x, y, norm, eps, &cfg.square(), &mut part)?,
         }
         let newly = part.fooled.logical_and(&out.fooled.logical_not());
         out.adv = part.adv.where_self(&crate::per_image(&newly), &out.adv);
         out.fooled = out.fooled.logical_or(&part.fooled);
-        log(&format!("autoattack after {name}: {}/{total} robust", out.robust_count()));
+        log(&format!(
+            "autoattack after {name}: {}/{total} robust",
+            out.robust_count()
+        ));
     }
     Ok(out)
 }

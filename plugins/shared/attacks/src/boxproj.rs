@@ -27,7 +27,8 @@ pub fn project_onto_hyperplane_in_box(t: &Tensor, w: &Tensor, b: &Tensor, norm: 
         Norm::L2 => absw.shallow_clone(),
     };
     let moving = rate.gt(0.0);
-    let breakpoint = (&cap / rate.clamp_min(1e-30)).where_self(&moving, &Tensor::full_like(&cap, BIG));
+    let breakpoint =
+        (&cap / rate.clamp_min(1e-30)).where_self(&moving, &Tensor::full_like(&cap, BIG));
     let slope = &absw * &rate;
     let full = &absw * &cap;
 
@@ -58,7 +59,8 @@ mod tests {
         tch::manual_seed(3);
         let t = Tensor::rand([64, 20], (Kind::Float, tch::Device::Cpu));
         let w = Tensor::randn([64, 20], (Kind::Float, tch::Device::Cpu));
-        let b = (&w * &t).sum_dim_intlist(1, false, Kind::Float) + Tensor::randn([64], (Kind::Float, tch::Device::Cpu)) * 0.3;
+        let b = (&w * &t).sum_dim_intlist(1, false, Kind::Float)
+            + Tensor::randn([64], (Kind::Float, tch::Device::Cpu)) * 0.3;
         let d = project_onto_hyperplane_in_box(&t, &w, &b, norm);
         let z = &t + &d;
         assert!(z.min().double_value(&[]) >= -1e-6 && z.max().double_value(&[]) <= 1.0 + 1e-6);
@@ -70,7 +72,9 @@ mod tests {
         // minimality against random feasible steps: scaling the step down breaks the constraint
         let shrunk = &t + &d * 0.99;
         let resid2 = ((&w * &shrunk).sum_dim_intlist(1, false, Kind::Float) - &b).abs();
-        let on = resid.lt(1e-4).logical_and(&d.abs().sum_dim_intlist(1, false, Kind::Float).gt(1e-6));
+        let on = resid
+            .lt(1e-4)
+            .logical_and(&d.abs().sum_dim_intlist(1, false, Kind::Float).gt(1e-6));
         assert!(bool::try_from(resid2.gt(1e-6).logical_or(&on.logical_not()).all()).unwrap());
     }
 
@@ -86,18 +90,33 @@ mod tests {
         let t = Tensor::from_slice(&[0.5f32, 0.5]).view([1, 2]);
         let w = Tensor::from_slice(&[1.0f32, 1.0]).view([1, 2]);
         let b = Tensor::from_slice(&[0.4f32]);
-        let d = Vec::<f32>::try_from(project_onto_hyperplane_in_box(&t, &w, &b, Norm::Linf).view([-1])).unwrap();
-        assert!((d[0] + 0.3).abs() < 1e-6 && (d[1] + 0.3).abs() < 1e-6, "{d:?}");
+        let d =
+            Vec::<f32>::try_from(project_onto_hyperplane_in_box(&t, &w, &b, Norm::Linf).view([-1]))
+                .unwrap();
+        assert!(
+            (d[0] + 0.3).abs() < 1e-6 && (d[1] + 0.3).abs() < 1e-6,
+            "{d:?}"
+        );
         // t = (0.1, 0.5): coordinate 0 can only drop 0.1, so coordinate 1 drops 0.4 (L∞ 0.4)
         let t = Tensor::from_slice(&[0.1f32, 0.5]).view([1, 2]);
         let b = Tensor::from_slice(&[0.1f32]);
-        let d = Vec::<f32>::try_from(project_onto_hyperplane_in_box(&t, &w, &b, Norm::Linf).view([-1])).unwrap();
-        assert!((d[0] + 0.1).abs() < 1e-6 && (d[1] + 0.4).abs() < 1e-6, "{d:?}");
+        let d =
+            Vec::<f32>::try_from(project_onto_hyperplane_in_box(&t, &w, &b, Norm::Linf).view([-1]))
+                .unwrap();
+        assert!(
+            (d[0] + 0.1).abs() < 1e-6 && (d[1] + 0.4).abs() < 1e-6,
+            "{d:?}"
+        );
         // L2, w = (1, 2), t = (0.5, 0.5), b = 1.0: d = −μ w with μ = 0.5 / 5 = 0.1
         let w = Tensor::from_slice(&[1.0f32, 2.0]).view([1, 2]);
         let t = Tensor::from_slice(&[0.5f32, 0.5]).view([1, 2]);
         let b = Tensor::from_slice(&[1.0f32]);
-        let d = Vec::<f32>::try_from(project_onto_hyperplane_in_box(&t, &w, &b, Norm::L2).view([-1])).unwrap();
-        assert!((d[0] + 0.1).abs() < 1e-6 && (d[1] + 0.2).abs() < 1e-6, "{d:?}");
+        let d =
+            Vec::<f32>::try_from(project_onto_hyperplane_in_box(&t, &w, &b, Norm::L2).view([-1]))
+                .unwrap();
+        assert!(
+            (d[0] + 0.1).abs() < 1e-6 && (d[1] + 0.2).abs() < 1e-6,
+            "{d:?}"
+        );
     }
 }

@@ -29,9 +29,13 @@ impl FabConfig {
             .into());
         }
         if !(0.0..=1.0).contains(&self.alpha_max) {
-            return Err(format!("config key 'alpha_max' must be in [0, 1], got {}", self.alpha_max).into());
+            return Err(format!(
+                "config key 'alpha_max' must be in [0, 1], got {}",
+                self.alpha_max
+            )
+            .into());
         }
-        if !(self.eta >= 1.0) {
+        if self.eta.is_nan() || self.eta < 1.0 {
             return Err(format!("config key 'eta' must be ≥ 1, got {}", self.eta).into());
         }
         if !(self.beta > 0.0 && self.beta <= 1.0) {

@@ -16,7 +16,9 @@ impl Loss {
         match s {
             "ce" => Ok(Loss::Ce),
             "dlr" => Ok(Loss::Dlr),
-            other => Err(format!("config key 'loss': expected \"ce\" or \"dlr\", got \"{other}\"").into()),
+            other => Err(
+                format!("config key 'loss': expected \"ce\" or \"dlr\", got \"{other}\"").into(),
+            ),
         }
     }
 }
@@ -32,7 +34,9 @@ fn as_float(logits: &Tensor) -> Tensor {
 pub fn ce(logits: &Tensor, y: &Tensor) -> Tensor {
     let z = as_float(logits);
     let k = z.kind();
-    -z.log_softmax(-1, k).gather(1, &y.view([-1, 1]), false).view([-1])
+    -z.log_softmax(-1, k)
+        .gather(1, &y.view([-1, 1]), false)
+        .view([-1])
 }
 
 /// Logit of the true class and the largest other logit, per sample.

@@ -54,9 +54,11 @@ impl Outcome {
         let take = crate::per_image(&sub.fooled);
         let merged = sub.adv.where_self(&take, &cur);
         self.adv = self.adv.index_copy(0, idx, &merged);
-        self.fooled = self
-            .fooled
-            .index_copy(0, idx, &self.fooled.index_select(0, idx).logical_or(&sub.fooled));
+        self.fooled = self.fooled.index_copy(
+            0,
+            idx,
+            &self.fooled.index_select(0, idx).logical_or(&sub.fooled),
+        );
     }
 
     /// Runs `attack` on the still-robust points (images `x`, labels `y`, optional per-point

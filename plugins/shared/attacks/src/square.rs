@@ -29,7 +29,9 @@ impl SquareConfig {
             .into());
         }
         if !(self.p_init > 0.0 && self.p_init <= 1.0) {
-            return Err(format!("config key 'p_init' must be in (0, 1], got {}", self.p_init).into());
+            return Err(
+                format!("config key 'p_init' must be in (0, 1], got {}", self.p_init).into(),
+            );
         }
         Ok(())
     }
@@ -52,9 +54,16 @@ fn random_squares(b: i64, h: i64, w: i64, s: i64, dev: tch::Device) -> Tensor {
     let left = Tensor::randint_low(0, w - s + 1, [b, 1], (Kind::Int64, dev));
     let rows = Tensor::arange(h, (Kind::Int64, dev)).unsqueeze(0);
     let cols = Tensor::arange(w, (Kind::Int64, dev)).unsqueeze(0);
-    let in_rows = rows.ge_tensor(&top).logical_and(&rows.lt_tensor(&(&top + s)));
-    let in_cols = cols.ge_tensor(&left).logical_and(&cols.lt_tensor(&(&left + s)));
-    (in_rows.view([b, 1, h, 1]).logical_and(&in_cols.view([b, 1, 1, w]))).to_kind(Kind::Float)
+    let in_rows = rows
+        .ge_tensor(&top)
+        .logical_and(&rows.lt_tensor(&(&top + s)));
+    let in_cols = cols
+        .ge_tensor(&left)
+        .logical_and(&cols.lt_tensor(&(&left + s)));
+    (in_rows
+        .view([b, 1, h, 1])
+        .logical_and(&in_cols.view([b, 1, 1, w])))
+    .to_kind(Kind::Float)
 }
 
 /// Random ±1 of the given shape.
@@ -63,7 +72,13 @@ fn random_signs(shape: &[i64], dev: tch::Device) -> Tensor {
 }
 
 /// One Square run on `(x, y)`; returns the best point per image (adversarial where fooled).
-pub fn run_once(model: &Model, x: &Tensor, y: &Tensor, eps: f64, cfg: &SquareConfig) -> PluginResult<Outcome> {
+pub fn run_once(
+    model: &Model,
+    x: &Tensor,
+    y: &Tensor,
+    eps: f64,
+    cfg: &SquareConfig,
+) -> PluginResult<Outcome> {
     let [b, c, h, w] = x.size()[..] else {
         return Err("images must be [B, C, H, W]".into());
     };
@@ -133,10 +148,16 @@ pub fn run(
     }
     let s = x.size();
     if s[2].min(s[3]) < 2 {
-        return Err(format!("square needs images of at least 2×2 pixels, got {}×{}", s[2], s[3]).into());
+        return Err(format!(
+            "square needs images of at least 2×2 pixels, got {}×{}",
+            s[2], s[3]
+        )
+        .into());
     }
     for _ in 0..cfg.n_restarts {
-        let more = outcome.run_on_robust(x, y, None, false, |xs, ys, _| run_once(model, xs, ys, eps, cfg))?;
+        let more = outcome.run_on_robust(x, y, None, false, |xs, ys, _| {
+            run_once(model, xs, ys, eps, cfg)
+        })?;
         if !more {
             break;
         }
