@@ -1,7 +1,7 @@
 //! `autoattack`: the AutoAttack ensemble (APGD-CE, APGD-T, FAB-T, Square, each on the points
 //! still robust; per point the first success). `version`: "standard" (the reference: 100
 //! iterations for APGD/FAB, 5000 Square queries; the default) or "fast" (torchattacks.AutoAttack's
-//! defaults: 10 iterations). The version is logged on every run. L∞ only (Square is L∞ only).
+//! defaults: 10 iterations). The version is logged on every run. L∞ and L2.
 
 use ddbench_attacks::autoattack::{self, AutoAttackConfig, Version};
 use ddbench_attacks::targets::resolve_count;
@@ -53,5 +53,5 @@ declare_attack!(
     AutoAttack,
     name = "autoattack",
     version = "0.1.0",
-    description = "AutoAttack (apgd-ce, apgd-t, fab-t, square), L-infinity; config version=standard (default, 100 it.) or fast (10 it.), logged per run"
+    description = "AutoAttack (apgd-ce, apgd-t, fab-t, square), L-infinity and L2; config version=standard (default, 100 it.) or fast (10 it.), logged per run"
 );

@@ -1,5 +1,4 @@
-//! `square`: the Square attack, L∞ only (the L2 version is not implemented and is refused),
-//! with torchattacks.Square's parameter names and defaults (n_queries 5000, n_restarts 1,
+//! `square`: the Square attack, L∞ and L2, with torchattacks.Square's parameter names and defaults (n_queries 5000, n_restarts 1,
 //! p_init 0.8, margin loss, rescaled schedule). Forward passes only.
 
 use ddbench_attacks::square::{self, SquareConfig};
@@ -40,5 +39,5 @@ declare_attack!(
     Square,
     name = "square",
     version = "0.1.0",
-    description = "Square attack, L-infinity only (torchattacks.Square)"
+    description = "Square attack, L-infinity and L2 (torchattacks.Square)"
 );

@@ -106,9 +106,6 @@ pub fn run(
     log: &dyn Fn(&str),
 ) -> PluginResult<Outcome> {
     crate::check_images(x)?;
-    if norm != Norm::Linf {
-        return Err("autoattack: Square is implemented for L-infinity only, so the L2 ensemble is not available; run it with --norm linf (apgd-ce, apgd-t and fab-t support L2 on their own)".into());
-    }
     let clean_logits = model.predict(x)?;
     let targets = top_k_targets(&clean_logits, y, cfg.n_target_classes)?;
     let mut out = Outcome::from_clean_logits(x, y, &clean_logits);
