@@ -300,54 +300,111 @@ fn autoattack_is_the_worst_case(robust: &std::collections::HashMap<&str, Vec<boo
     );
 }
 
-/// The long version of the AutoAttack comparison, at the reference strength: ddbench's
-/// `standard` AutoAttack (100 steps for APGD, APGD-T and FAB-T, 5000 Square queries) against
-/// torchattacks.MultiAttack over AutoAttack's components with the same steps and queries.
-/// Not in CI (minutes on CPU): `cargo test --release -p ddbench-tests --test torchattacks --
-/// --ignored --nocapture`.
+/// The long version of the comparison, at the reference strength: ddbench's `standard`
+/// AutoAttack (100 steps for APGD, APGD-T and FAB-T, 5000 Square queries) against
+/// torchattacks.MultiAttack over AutoAttack's components with the same steps and queries, plus
+/// the L2 versions (ε 0.5) of APGD-CE, FAB-T and Square. Not in CI (long on CPU):
+/// `cargo test --release -p ddbench-tests --test torchattacks -- --ignored --nocapture`;
+/// `DDBENCH_FULL_N=200` attacks only the first 200 of the 500 images.
 #[test]
 #[ignore]
 fn autoattack_standard_full_strength() {
     let (model, x, y, dir) = fixture();
-    let e8 = 8.0 / 255.0;
-    let start = std::time::Instant::now();
-    let reference = torchattacks_reference(
-        dir.path(),
-        &[
-            serde_json::json!({"name": "autoattack", "attack": "MultiAttack",
-                             "params": torchattacks_autoattack(e8, 100, 5000)}),
-        ],
-    );
-    let reference_s = start.elapsed().as_secs_f64();
-    let reg = plugin::discover(&[]);
-    let p = reg.get(loader::Kind::Attack, "autoattack").unwrap();
-    let start = std::time::Instant::now();
-    let config = serde_json::json!({"version": "standard"});
-    let o = run_attack(p, &model, &x, &y, Norm::Linf, e8, 0, &config, &|m| {
-        eprintln!("{m}")
-    })
+    let n: i64 = std::env::var("DDBENCH_FULL_N")
+        .ok()
+        .map(|v| v.parse().expect("DDBENCH_FULL_N: a number of images"))
+        .unwrap_or(500);
+    let (x, y) = (x.narrow(0, 0, n), y.narrow(0, 0, n));
+    Tensor::write_safetensors(
+        &[("x", &x), ("y", &y)],
+        dir.path().join("inputs.safetensors"),
+    )
     .unwrap();
-    let ours_s = start.elapsed().as_secs_f64();
-    let ours = ddbench_nn::predict(&model, &o.adversarial, 500)
-        .eq_tensor(&y)
-        .to_kind(Kind::Float)
-        .mean(Kind::Float)
-        .double_value(&[])
-        * 100.0;
-    let theirs = reference["autoattack"]
-        .as_array()
-        .unwrap()
+    let e8 = 8.0 / 255.0;
+    // (name, plugin, norm, eps, ddbench config, torchattacks class, params, tolerance)
+    let cases = [
+        (
+            "autoattack",
+            "autoattack",
+            Norm::Linf,
+            e8,
+            serde_json::json!({"version": "standard"}),
+            "MultiAttack",
+            torchattacks_autoattack(e8, 100, 5000),
+            2.0,
+        ),
+        (
+            "apgd-ce-l2",
+            "apgd-ce",
+            Norm::L2,
+            0.5,
+            serde_json::json!({"steps": 100}),
+            "APGD",
+            serde_json::json!({"norm": "L2", "eps": 0.5, "steps": 100, "seed": 0}),
+            1.0,
+        ),
+        (
+            "fab-t-l2",
+            "fab-t",
+            Norm::L2,
+            0.5,
+            serde_json::json!({"steps": 100}),
+            "FAB",
+            serde_json::json!({"norm": "L2", "eps": 0.5, "steps": 100, "multi_targeted": true,
+                               "n_classes": 10, "seed": 0}),
+            1.0,
+        ),
+        (
+            "square-l2",
+            "square",
+            Norm::L2,
+            0.5,
+            serde_json::json!({"n_queries": 5000}),
+            "Square",
+            serde_json::json!({"norm": "L2", "eps": 0.5, "n_queries": 5000, "seed": 0}),
+            2.0,
+        ),
+    ];
+    let attacks: Vec<serde_json::Value> = cases
         .iter()
-        .filter(|b| b.as_i64() == Some(1))
-        .count() as f64
-        / 5.0;
-    let diff = ours - theirs;
+        .map(|c| serde_json::json!({"name": c.0, "attack": c.5, "params": c.6}))
+        .collect();
+    let start = std::time::Instant::now();
+    let reference = torchattacks_reference(dir.path(), &attacks);
     eprintln!(
-        "autoattack standard: ddbench {ours:5.1}% ({ours_s:.0} s, {} forward / {} backward calls)  torchattacks {theirs:5.1}% ({reference_s:.0} s)  difference {diff:+.1}",
-        o.forward_calls, o.backward_calls
+        "torchattacks, all cases: {:.0} s",
+        start.elapsed().as_secs_f64()
     );
-    assert!(
-        diff.abs() <= 2.0,
-        "robust accuracy differs by {diff:.2} points"
-    );
+    let reg = plugin::discover(&[]);
+    for (name, plugin_name, norm, eps, config, _, _, tolerance) in &cases {
+        let p = reg.get(loader::Kind::Attack, plugin_name).unwrap();
+        let start = std::time::Instant::now();
+        let o = run_attack(p, &model, &x, &y, *norm, *eps, 0, config, &|m| {
+            eprintln!("{m}")
+        })
+        .unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        let ours = ddbench_nn::predict(&model, &o.adversarial, 500)
+            .eq_tensor(&y)
+            .to_kind(Kind::Float)
+            .mean(Kind::Float)
+            .double_value(&[])
+            * 100.0;
+        let right = reference[*name]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b.as_i64() == Some(1))
+            .count();
+        let theirs = 100.0 * right as f64 / n as f64;
+        let diff = ours - theirs;
+        eprintln!(
+            "{name:<11} ddbench {ours:5.1}% ({secs:.0} s, {} forward / {} backward calls)  torchattacks {theirs:5.1}%  difference {diff:+.1}",
+            o.forward_calls, o.backward_calls
+        );
+        assert!(
+            diff.abs() <= *tolerance,
+            "{name}: robust accuracy differs by {diff:.2} points"
+        );
+    }
 }
