@@ -2,7 +2,9 @@
 
 Usage: python torchattacks_check.py DIR
 DIR holds model.safetensors + spec.json (a ddbench ConvNet), inputs.safetensors (x in [0, 1],
-y) and attacks.json (a list of {"name", "attack", "params"}). Writes DIR/torchattacks.json:
+y) and attacks.json (a list of {"name", "attack", "params"}; attack "MultiAttack" takes
+params {"attacks": [{"attack", "params"}, ...]}, torchattacks.MultiAttack over those components,
+which is how torchattacks.AutoAttack is built). Writes DIR/torchattacks.json:
 {name: [1 if the adversarial prediction is right else 0, ...]} per sample.
 """
 import json
@@ -55,6 +57,12 @@ def load(d):
     return net.eval()
 
 
+def build(net, a):
+    if a["attack"] == "MultiAttack":
+        return torchattacks.MultiAttack([build(net, c) for c in a["params"]["attacks"]])
+    return getattr(torchattacks, a["attack"])(net, **a["params"])
+
+
 def main(d):
     torch.manual_seed(0)
     net = load(d)
@@ -64,7 +72,7 @@ def main(d):
     with torch.no_grad():
         out["clean"] = (net(x).argmax(1) == y).int().tolist()
     for a in json.load(open(f"{d}/attacks.json")):
-        atk = getattr(torchattacks, a["attack"])(net, **a["params"])
+        atk = build(net, a)
         adv = atk(x, y)
         with torch.no_grad():
             out[a["name"]] = (net(adv).argmax(1) == y).int().tolist()

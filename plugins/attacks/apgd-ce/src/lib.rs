@@ -1,0 +1,54 @@
+//! `apgd-ce`: APGD (Croce & Hein 2020) with torchattacks.APGD's parameter names and defaults
+//! (steps 10, n_restarts 1, rho 0.75, loss "ce"; `loss: "dlr"` gives APGD-DLR). L∞ and L2.
+
+use ddbench_attacks::apgd::{self, ApgdConfig};
+use ddbench_attacks::losses::Loss;
+use ddbench_attacks::Outcome;
+use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
+use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
+use tch::Tensor;
+
+pub struct ApgdCe;
+
+impl Attack for ApgdCe {
+    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
+        let cfg = &input.config;
+        config_expect_keys(cfg, &["steps", "n_restarts", "rho", "loss"])?;
+        let c = ApgdConfig {
+            steps: config_get(cfg, "steps", 10)?,
+            n_restarts: config_get(cfg, "n_restarts", 1)?,
+            rho: config_get(cfg, "rho", 0.75)?,
+            loss: Loss::parse(&config_get(cfg, "loss", "ce".to_string())?)?,
+        };
+        c.validate()?;
+        let (x, y) = (&input.images, &input.labels);
+        tch::manual_seed(input.seed as i64);
+        let mut out = Outcome::from_clean_logits(x, y, &input.model.predict(x)?);
+        apgd::run(
+            &input.model,
+            x,
+            y,
+            input.norm,
+            input.eps,
+            &c,
+            None,
+            &mut out,
+        )?;
+        host.log(&format!(
+            "apgd-ce: loss={:?} steps={} n_restarts={}: {} of {} robust",
+            c.loss,
+            c.steps,
+            c.n_restarts,
+            out.robust_count(),
+            x.size()[0]
+        ));
+        Ok(out.adv)
+    }
+}
+
+declare_attack!(
+    ApgdCe,
+    name = "apgd-ce",
+    version = "0.1.0",
+    description = "APGD-CE, L-infinity and L2 (torchattacks.APGD; loss=dlr for APGD-DLR)"
+);

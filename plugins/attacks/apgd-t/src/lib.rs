@@ -1,0 +1,74 @@
+//! `apgd-t`: targeted APGD with the targeted DLR loss, one run per target class (the top-k
+//! non-true classes by clean logits) on the points still robust; torchattacks.APGDT's parameter
+//! names and defaults (steps 10, n_restarts 1, rho 0.75, n_classes 10 → 9 target classes).
+
+use ddbench_attacks::apgd::{self, ApgdConfig};
+use ddbench_attacks::losses::Loss;
+use ddbench_attacks::targets::{resolve_count, top_k_targets};
+use ddbench_attacks::Outcome;
+use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
+use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
+use tch::Tensor;
+
+pub struct ApgdT;
+
+impl Attack for ApgdT {
+    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
+        let cfg = &input.config;
+        config_expect_keys(
+            cfg,
+            &[
+                "steps",
+                "n_restarts",
+                "rho",
+                "n_classes",
+                "n_target_classes",
+            ],
+        )?;
+        let c = ApgdConfig {
+            steps: config_get(cfg, "steps", 10)?,
+            n_restarts: config_get(cfg, "n_restarts", 1)?,
+            rho: config_get(cfg, "rho", 0.75)?,
+            loss: Loss::Dlr,
+        };
+        c.validate()?;
+        let k = resolve_count(
+            config_get(cfg, "n_target_classes", None)?,
+            config_get(cfg, "n_classes", None)?,
+            input.model.num_classes(),
+        )?;
+        let (x, y) = (&input.images, &input.labels);
+        tch::manual_seed(input.seed as i64);
+        let clean = input.model.predict(x)?;
+        let targets = top_k_targets(&clean, y, k)?;
+        let mut out = Outcome::from_clean_logits(x, y, &clean);
+        let mut progress = |done: i64, total: i64| host.progress(done as u64, total as u64);
+        apgd::run_targeted(
+            &input.model,
+            x,
+            y,
+            input.norm,
+            input.eps,
+            &c,
+            &targets,
+            &mut out,
+            &mut progress,
+        )?;
+        host.log(&format!(
+            "apgd-t: steps={} n_restarts={} target classes={k}: {} of {} robust",
+            c.steps,
+            c.n_restarts,
+            out.robust_count(),
+            x.size()[0]
+        ));
+        Ok(out.adv)
+    }
+}
+
+declare_attack!(
+    ApgdT,
+    name = "apgd-t",
+    version = "0.1.0",
+    description =
+        "APGD-T (targeted DLR, top-k target classes), L-infinity and L2 (torchattacks.APGDT)"
+);

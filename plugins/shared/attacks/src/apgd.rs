@@ -1,0 +1,261 @@
+//! APGD (Croce & Hein 2020, Alg. 1): projected gradient ascent with momentum 0.75, step size
+//! 2ε halved at checkpoints (too few improving steps, or no progress since the last checkpoint)
+//! with a restart from the best point; CE or DLR loss, untargeted or targeted (targeted DLR).
+
+use crate::losses::{self, Loss};
+use crate::{check_images, per_image, Outcome};
+use ddbench_plugin_api::{project, Model, Norm, PluginResult};
+use tch::{Kind, Tensor};
+
+/// APGD's parameters (torchattacks names; `eps` and the norm come from the threat model).
+#[derive(Clone, Debug)]
+pub struct ApgdConfig {
+    pub steps: i64,
+    pub n_restarts: i64,
+    pub rho: f64,
+    pub loss: Loss,
+}
+
+impl ApgdConfig {
+    pub fn validate(&self) -> PluginResult<()> {
+        if self.steps < 1 {
+            return Err(format!("config key 'steps' must be ≥ 1, got {}", self.steps).into());
+        }
+        if self.n_restarts < 1 {
+            return Err(format!(
+                "config key 'n_restarts' must be ≥ 1, got {}",
+                self.n_restarts
+            )
+            .into());
+        }
+        if !(self.rho > 0.0 && self.rho <= 1.0) {
+            return Err(format!("config key 'rho' must be in (0, 1], got {}", self.rho).into());
+        }
+        Ok(())
+    }
+}
+
+/// The checkpoint iterations `w_j = ⌈p_j · steps⌉` with `p_0 = 0`, `p_1 = 0.22`,
+/// `p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06)`, for `0 < w_j ≤ steps` (strictly increasing).
+pub fn checkpoints(steps: i64) -> Vec<i64> {
+    // p_j in hundredths, so the schedule is exact integer arithmetic
+    let (mut prev, mut cur) = (0i64, 22i64);
+    let mut out: Vec<i64> = Vec::new();
+    while cur <= 100 {
+        let w = (cur * steps + 99) / 100;
+        if w > 0 && w <= steps && out.last().is_none_or(|&l| w > l) {
+            out.push(w);
+        }
+        let next = cur + (cur - prev - 3).max(6);
+        prev = cur;
+        cur = next;
+    }
+    out
+}
+
+/// A random start inside the ball (uniform direction scaled to the sphere, as the reference).
+pub fn random_start(x: &Tensor, norm: Norm, eps: f64) -> Tensor {
+    let b = x.size()[0];
+    let step = match norm {
+        Norm::Linf => {
+            let t = Tensor::rand_like(x) * 2.0 - 1.0;
+            let m = t.view([b, -1]).abs().amax([1], true).view([b, 1, 1, 1]);
+            t / m
+        }
+        Norm::L2 => {
+            let t = Tensor::randn_like(x);
+            let n = t
+                .view([b, -1])
+                .norm_scalaropt_dim(2.0, [1], true)
+                .view([b, 1, 1, 1]);
+            t / (n + 1e-12)
+        }
+    };
+    (x + step * eps).clamp(0.0, 1.0)
+}
+
+/// The ascent direction: sign of the gradient (L∞) or the per-sample unit gradient (L2).
+fn direction(grad: &Tensor, norm: Norm) -> Tensor {
+    match norm {
+        Norm::Linf => grad.sign(),
+        Norm::L2 => {
+            let b = grad.size()[0];
+            let n = grad
+                .view([b, -1])
+                .norm_scalaropt_dim(2.0, [1], true)
+                .view([b, 1, 1, 1]);
+            grad / (n + 1e-12)
+        }
+    }
+}
+
+fn check_classes(model: &Model, loss: Loss, targeted: bool) -> PluginResult<()> {
+    let k = model.num_classes();
+    let need = if targeted {
+        4
+    } else if loss == Loss::Dlr {
+        3
+    } else {
+        2
+    };
+    if k < need {
+        return Err(format!(
+            "the {} loss needs at least {need} classes; the model has {k}",
+            if targeted { "targeted DLR" } else { "DLR" }
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// One APGD run from a random start on `(x, y)`. With `target`, ascends the targeted DLR loss
+/// towards those classes (success still means "misclassified"). Returns, per point, the last
+/// misclassified iterate if any, else the highest-loss point, and the fooled mask.
+pub fn run_once(
+    model: &Model,
+    x: &Tensor,
+    y: &Tensor,
+    norm: Norm,
+    eps: f64,
+    cfg: &ApgdConfig,
+    target: Option<&Tensor>,
+) -> PluginResult<Outcome> {
+    let loss_of = |logits: &Tensor| -> Tensor {
+        match (target, cfg.loss) {
+            (Some(t), _) => losses::dlr_targeted(logits, y, t),
+            (None, Loss::Ce) => losses::ce(logits, y),
+            (None, Loss::Dlr) => losses::dlr(logits, y),
+        }
+    };
+    let grad_at = |p: &Tensor| -> PluginResult<(Tensor, Tensor, Tensor)> {
+        let (logits, grad) = model.value_and_grad(p, |l| loss_of(l).sum(Kind::Float))?;
+        let loss = loss_of(&logits);
+        let wrong = logits.argmax(-1, false).ne_tensor(y);
+        Ok((loss, grad, wrong))
+    };
+
+    let mut x_adv = random_start(x, norm, eps);
+    let (mut loss_prev, mut grad, mut fooled) = grad_at(&x_adv)?;
+    let mut adv_found = x_adv.where_self(&per_image(&fooled), x);
+    let mut x_max = x_adv.copy();
+    let mut grad_max = grad.copy();
+    let mut loss_max = loss_prev.copy();
+    let mut x_prev = x_adv.copy();
+    let mut step = Tensor::full([x.size()[0]], 2.0 * eps, (Kind::Float, x.device()));
+
+    let checks = checkpoints(cfg.steps);
+    let mut next_check = 0usize;
+    let mut last_check_iter = 0i64;
+    let mut n_improving = Tensor::zeros([x.size()[0]], (Kind::Float, x.device()));
+    let mut reduced_last = Tensor::ones([x.size()[0]], (Kind::Bool, x.device()));
+    let mut loss_max_last = loss_max.copy();
+
+    for i in 0..cfg.steps {
+        let momentum = if i == 0 { 1.0 } else { 0.75 };
+        let z = project(
+            &(&x_adv + per_image(&step) * direction(&grad, norm)),
+            x,
+            norm,
+            eps,
+        );
+        let moved = &x_adv + (z - &x_adv) * momentum + (&x_adv - &x_prev) * (1.0 - momentum);
+        x_prev = x_adv;
+        x_adv = project(&moved, x, norm, eps);
+
+        let (loss, g, wrong) = grad_at(&x_adv)?;
+        grad = g;
+        adv_found = x_adv.where_self(&per_image(&wrong), &adv_found);
+        fooled = fooled.logical_or(&wrong);
+        n_improving += loss.gt_tensor(&loss_prev).to_kind(Kind::Float);
+        let better = loss.gt_tensor(&loss_max);
+        x_max = x_adv.where_self(&per_image(&better), &x_max);
+        grad_max = grad.where_self(&per_image(&better), &grad_max);
+        loss_max = loss.where_self(&better, &loss_max);
+        loss_prev = loss;
+
+        if next_check < checks.len() && i + 1 == checks[next_check] {
+            let window = (checks[next_check] - last_check_iter) as f64;
+            let too_few = n_improving.lt(cfg.rho * window);
+            let stalled = reduced_last
+                .logical_not()
+                .logical_and(&loss_max.le_tensor(&loss_max_last));
+            let reduce = too_few.logical_or(&stalled);
+            step = step.where_self(&reduce.logical_not(), &(&step * 0.5));
+            let r = per_image(&reduce);
+            x_adv = x_max.where_self(&r, &x_adv);
+            grad = grad_max.where_self(&r, &grad);
+            loss_prev = loss_max.where_self(&reduce, &loss_prev);
+            reduced_last = reduce;
+            loss_max_last = loss_max.copy();
+            n_improving = n_improving.zero_();
+            last_check_iter = checks[next_check];
+            next_check += 1;
+        }
+    }
+    Ok(Outcome {
+        adv: adv_found.where_self(&per_image(&fooled), &x_max),
+        fooled,
+    })
+}
+
+/// APGD with restarts: each restart runs only on the points no earlier restart fooled.
+/// `outcome` starts as [`Outcome::clean`] (or the result of earlier attacks).
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    model: &Model,
+    x: &Tensor,
+    y: &Tensor,
+    norm: Norm,
+    eps: f64,
+    cfg: &ApgdConfig,
+    target: Option<&Tensor>,
+    outcome: &mut Outcome,
+) -> PluginResult<()> {
+    check_images(x)?;
+    cfg.validate()?;
+    check_classes(model, cfg.loss, target.is_some())?;
+    for _ in 0..cfg.n_restarts {
+        let more = outcome.run_on_robust(x, y, target, false, |xs, ys, ts| {
+            run_once(model, xs, ys, norm, eps, cfg, ts)
+        })?;
+        if !more {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// APGD-T: for each of the `targets` columns (see [`crate::targets::top_k_targets`]), APGD with
+/// the targeted DLR loss on the points still robust, `n_restarts` times per target class.
+#[allow(clippy::too_many_arguments)]
+pub fn run_targeted(
+    model: &Model,
+    x: &Tensor,
+    y: &Tensor,
+    norm: Norm,
+    eps: f64,
+    cfg: &ApgdConfig,
+    targets: &Tensor,
+    outcome: &mut Outcome,
+    on_target: &mut dyn FnMut(i64, i64),
+) -> PluginResult<()> {
+    let k = targets.size()[1];
+    for r in 0..k {
+        let t = targets.select(1, r);
+        run(model, x, y, norm, eps, cfg, Some(&t), outcome)?;
+        on_target(r + 1, k);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checkpoints;
+
+    #[test]
+    fn checkpoint_schedule_matches_the_paper() {
+        // p = 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99
+        assert_eq!(checkpoints(100), vec![22, 41, 57, 70, 80, 87, 93, 99]);
+        assert_eq!(checkpoints(10), vec![3, 5, 6, 7, 8, 9, 10]);
+    }
+}

@@ -1,0 +1,144 @@
+//! FAB-T (Croce & Hein 2020, "Minimally distorted adversarial examples with a fast adaptive
+//! boundary attack"), the targeted version AutoAttack runs: linearise the boundary between the
+//! true and the target class, step to the box-constrained projection biased towards the clean
+//! point (α ≤ α_max, extrapolation η), step back by β after each success, and keep the smallest
+//! adversarial point. Only points whose smallest distance is within ε count as fooled.
+
+use crate::boxproj::project_onto_hyperplane_in_box;
+use crate::{check_images, norm_per_sample, per_image, Outcome};
+use ddbench_plugin_api::{project, Model, Norm, PluginResult};
+use tch::{Kind, Tensor};
+
+/// FAB's parameters (torchattacks names; ε and the norm come from the threat model).
+#[derive(Clone, Debug)]
+pub struct FabConfig {
+    pub steps: i64,
+    pub n_restarts: i64,
+    pub alpha_max: f64,
+    pub eta: f64,
+    pub beta: f64,
+}
+
+impl FabConfig {
+    pub fn validate(&self) -> PluginResult<()> {
+        if self.steps < 1 || self.n_restarts < 1 {
+            return Err(format!(
+                "config keys 'steps' and 'n_restarts' must be ≥ 1, got {} and {}",
+                self.steps, self.n_restarts
+            )
+            .into());
+        }
+        if !(0.0..=1.0).contains(&self.alpha_max) {
+            return Err(format!(
+                "config key 'alpha_max' must be in [0, 1], got {}",
+                self.alpha_max
+            )
+            .into());
+        }
+        if self.eta.is_nan() || self.eta < 1.0 {
+            return Err(format!("config key 'eta' must be ≥ 1, got {}", self.eta).into());
+        }
+        if !(self.beta > 0.0 && self.beta <= 1.0) {
+            return Err(format!("config key 'beta' must be in (0, 1], got {}", self.beta).into());
+        }
+        Ok(())
+    }
+}
+
+/// One targeted FAB run on `(x0, y)` towards `target`; `random_start` (restarts after the
+/// first) starts at half the ε-radius. Returns the in-ε adversarial points (clean image where
+/// the smallest adversarial point found lies outside ε) and the fooled mask.
+#[allow(clippy::too_many_arguments)]
+pub fn run_once(
+    model: &Model,
+    x0: &Tensor,
+    y: &Tensor,
+    target: &Tensor,
+    norm: Norm,
+    eps: f64,
+    cfg: &FabConfig,
+    random_start: bool,
+) -> PluginResult<Outcome> {
+    let n = x0.size()[0];
+    let x0_flat = x0.view([n, -1]);
+    let mut x1 = if random_start {
+        let start = crate::apgd::random_start(x0, norm, eps);
+        x0 + (start - x0) * 0.5
+    } else {
+        x0.copy()
+    };
+    let mut best_dist = Tensor::full([n], f64::INFINITY, (Kind::Float, x0.device()));
+    let mut best = x0.copy();
+    let yc = y.view([-1, 1]);
+    let tc = target.view([-1, 1]);
+    for _ in 0..cfg.steps {
+        // f = z_t − z_y: positive beyond the targeted boundary
+        let (logits, grad) = model.value_and_grad(&x1, |l| {
+            (l.gather(1, &tc, false) - l.gather(1, &yc, false)).sum(Kind::Float)
+        })?;
+        let f = (logits.gather(1, &tc, false) - logits.gather(1, &yc, false)).view([-1]);
+        let w = grad.view([n, -1]);
+        let x1_flat = x1.view([n, -1]);
+        let b = (&w * &x1_flat).sum_dim_intlist(1, false, Kind::Float) - f;
+        let both = project_onto_hyperplane_in_box(
+            &Tensor::cat(&[&x1_flat, &x0_flat], 0),
+            &Tensor::cat(&[&w, &w], 0),
+            &Tensor::cat(&[&b, &b], 0),
+            norm,
+        );
+        let d1 = both.narrow(0, 0, n);
+        let d2 = both.narrow(0, n, n);
+        let a1 = norm_per_sample(&d1, norm).clamp_min(1e-8);
+        let a2 = norm_per_sample(&d2, norm).clamp_min(1e-8);
+        let alpha = per_image(&(&a1 / (&a1 + &a2)).clamp(0.0, cfg.alpha_max));
+        let d1 = d1.view_as(x0);
+        let d2 = d2.view_as(x0);
+        let keep: Tensor = alpha.neg() + 1.0;
+        x1 = ((&x1 + &d1 * cfg.eta) * &keep + (x0 + &d2 * cfg.eta) * &alpha).clamp(0.0, 1.0);
+
+        let is_adv = model.predict(&x1)?.argmax(-1, false).ne_tensor(y);
+        let dist = norm_per_sample(&(&x1 - x0), norm);
+        let closer = is_adv.logical_and(&dist.lt_tensor(&best_dist));
+        best = x1.where_self(&per_image(&closer), &best);
+        best_dist = dist.where_self(&closer, &best_dist);
+        let back = x0 + (&x1 - x0) * cfg.beta;
+        x1 = back.where_self(&per_image(&is_adv), &x1);
+    }
+    let fooled = best_dist.le(eps);
+    // in-ball points are unchanged by the projection; it only removes float rounding
+    let adv = project(&best, x0, norm, eps).where_self(&per_image(&fooled), x0);
+    Ok(Outcome { adv, fooled })
+}
+
+/// FAB-T: for each target column (see [`crate::targets::top_k_targets`]) and restart, a
+/// targeted run on the points still robust.
+#[allow(clippy::too_many_arguments)]
+pub fn run_targeted(
+    model: &Model,
+    x: &Tensor,
+    y: &Tensor,
+    norm: Norm,
+    eps: f64,
+    cfg: &FabConfig,
+    targets: &Tensor,
+    outcome: &mut Outcome,
+    on_target: &mut dyn FnMut(i64, i64),
+) -> PluginResult<()> {
+    check_images(x)?;
+    cfg.validate()?;
+    let k = targets.size()[1];
+    for r in 0..k {
+        let t = targets.select(1, r);
+        for restart in 0..cfg.n_restarts {
+            let more = outcome.run_on_robust(x, y, Some(&t), true, |xs, ys, ts| {
+                let ts = ts.expect("targets are passed");
+                run_once(model, xs, ys, ts, norm, eps, cfg, restart > 0)
+            })?;
+            if !more {
+                return Ok(());
+            }
+        }
+        on_target(r + 1, k);
+    }
+    Ok(())
+}

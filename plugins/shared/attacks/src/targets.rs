@@ -1,0 +1,53 @@
+//! Target classes of the targeted attacks (APGD-T, FAB-T): per point, the non-true classes
+//! ranked by the clean logits, most likely first, as in AutoAttack's multi-targeted runs.
+
+use ddbench_plugin_api::PluginResult;
+use tch::Tensor;
+
+/// Default number of target classes in AutoAttack (9, capped at `num_classes − 1`).
+pub const DEFAULT_TARGET_CLASSES: i64 = 9;
+
+/// `[B, k]` target classes: column `r` is each point's `r`-th most likely non-true class under
+/// `clean_logits` `[B, K]`. Errors when `k` is not in `1..=K−1`.
+pub fn top_k_targets(clean_logits: &Tensor, y: &Tensor, k: i64) -> PluginResult<Tensor> {
+    let classes = clean_logits.size()[1];
+    if k < 1 || k > classes - 1 {
+        return Err(format!(
+            "the number of target classes must be in 1..={} for a {classes}-class model, got {k}",
+            classes - 1
+        )
+        .into());
+    }
+    let masked = clean_logits
+        .detach()
+        .scatter_value(1, &y.view([-1, 1]), f64::NEG_INFINITY);
+    let (_, order) = masked.sort(1, true);
+    Ok(order.narrow(1, 0, k))
+}
+
+/// Resolves the target-class count from the config's `n_target_classes` (AutoAttack's name) or
+/// `n_classes` (torchattacks' name, meaning `n_classes − 1` targets); the default is 9, and
+/// both are capped at `num_classes − 1` only when left at the default.
+pub fn resolve_count(
+    n_target_classes: Option<i64>,
+    n_classes: Option<i64>,
+    num_classes: i64,
+) -> PluginResult<i64> {
+    match (n_target_classes, n_classes) {
+        (Some(_), Some(_)) => Err(
+            "give either 'n_target_classes' or 'n_classes' (torchattacks' name: n_classes − 1 targets), not both"
+                .into(),
+        ),
+        (Some(k), None) => Ok(k),
+        (None, Some(n)) => {
+            if n != num_classes {
+                return Err(format!(
+                    "config key 'n_classes' is {n} but the model has {num_classes} classes"
+                )
+                .into());
+            }
+            Ok(n - 1)
+        }
+        (None, None) => Ok(DEFAULT_TARGET_CLASSES.min(num_classes - 1)),
+    }
+}
