@@ -37,6 +37,18 @@ fn palette(i: usize) -> RGBColor {
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
+/// A vertical error bar from `lo` to `hi` at `x`, with caps `cap` wide (data units; 0: none).
+fn err_bar(x: f64, lo: f64, hi: f64, cap: f64, style: ShapeStyle) -> Vec<PathElement<(f64, f64)>> {
+    let mut v = vec![PathElement::new(vec![(x, lo), (x, hi)], style)];
+    if cap > 0.0 {
+        v.push(PathElement::new(vec![(x - cap, lo), (x + cap, lo)], style));
+        v.push(PathElement::new(vec![(x - cap, hi), (x + cap, hi)], style));
+    }
+    v
+}
+
+const DIAMOND: [(i32, i32); 5] = [(0, -9), (9, 0), (0, 9), (-9, 0), (0, -9)];
+
 /// Draws `f` into `stem.svg` and `stem.png`.
 fn both(stem: &Path, f: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult, g: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult) -> Result<Vec<PathBuf>> {
     register_font();
@@ -86,6 +98,8 @@ where
         .disable_x_mesh()
         .x_labels(0)
         .y_desc("accuracy (%)")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc("method")
         .axis_desc_style((FONT, 20))
         .label_style((FONT, 17))
@@ -113,10 +127,10 @@ where
             .draw_series(rects)?
             .label(name.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 16, y + 7)], c.filled()));
-        let errs = groups.iter().enumerate().filter(|(_, g)| g.bars[s].n > 1 && g.bars[s].std.is_finite()).map(move |(i, g)| {
+        let errs = groups.iter().enumerate().filter(|(_, g)| g.bars[s].n > 1 && g.bars[s].std.is_finite()).flat_map(move |(i, g)| {
             let b = g.bars[s];
             let x = i as f64 + 0.1 + (s as f64 + 0.46) * w;
-            ErrorBar::new_vertical(x, b.mean - b.std, b.mean, b.mean + b.std, BLACK.stroke_width(2), 10)
+            err_bar(x, b.mean - b.std, b.mean + b.std, w * 0.2, BLACK.stroke_width(2))
         });
         chart.draw_series(errs)?;
     }
@@ -128,9 +142,9 @@ where
     if !pubs.is_empty() {
         chart
             .draw_series(pubs.iter().map(|&(x, y)| {
-                EmptyElement::at((x, y)) + Polygon::new(vec![(0, -9), (9, 0), (0, 9), (-9, 0)], RED.filled()) + Polygon::new(vec![(0, -9), (9, 0), (0, 9), (-9, 0)], BLACK)
+                EmptyElement::at((x, y)) + Polygon::new(DIAMOND.to_vec(), RED.filled()) + PathElement::new(DIAMOND.to_vec(), BLACK.stroke_width(2))
             }))?
-            .label("published")
+            .label("published (baselines/)")
             .legend(|(x, y)| Polygon::new(vec![(x + 8, y - 8), (x + 16, y), (x + 8, y + 8), (x, y)], RED.filled()));
     }
     chart
@@ -170,7 +184,10 @@ where
     chart
         .configure_mesh()
         .x_desc(xdesc)
+        .x_label_formatter(&|v| if xmax >= 4.0 { format!("{v:.0}") } else { format!("{v:.2}") })
         .y_desc("robust accuracy (%)")
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(RGBColor(238, 238, 238))
         .axis_desc_style((FONT, 20))
         .label_style((FONT, 17))
         .draw()?;
@@ -182,8 +199,8 @@ where
             .label(c.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 5, col.filled())))?;
-        chart.draw_series(c.points.iter().filter(|p| p.1.n > 1 && p.1.std.is_finite()).map(|p| {
-            ErrorBar::new_vertical(p.0, p.1.mean - p.1.std, p.1.mean, p.1.mean + p.1.std, col.stroke_width(2), 10)
+        chart.draw_series(c.points.iter().filter(|p| p.1.n > 1 && p.1.std.is_finite()).flat_map(|p| {
+            err_bar(p.0, p.1.mean - p.1.std, p.1.mean + p.1.std, xmax * 0.008, col.stroke_width(2))
         }))?;
     }
     chart
@@ -235,7 +252,10 @@ where
     chart
         .configure_mesh()
         .x_desc("compute: distillation + training + attack (seconds, log scale)")
+        .x_label_formatter(&|v| if *v >= 1.0 { format!("{v:.0}") } else { format!("{v:.2}") })
         .y_desc(ydesc)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .light_line_style(RGBColor(238, 238, 238))
         .axis_desc_style((FONT, 20))
         .label_style((FONT, 17))
         .draw()?;
@@ -252,7 +272,7 @@ where
             .label(p.label.clone())
             .legend(move |(x, y)| Circle::new((x + 8, y), 6, col.filled()));
         if p.acc.n > 1 && p.acc.std.is_finite() {
-            chart.draw_series(std::iter::once(ErrorBar::new_vertical(x, y - p.acc.std, y, y + p.acc.std, col.stroke_width(2), 10)))?;
+            chart.draw_series(err_bar(x, y - p.acc.std, y + p.acc.std, 0.0, col.stroke_width(2)))?;
         }
     }
     chart
