@@ -8,10 +8,50 @@ use ddbench_tests::{ddbench, text};
 /// seconds 1 / 10 for A and 2 / 20 for B; FGSM 1+1 passes, PGD 10+10.
 #[allow(clippy::type_complexity)]
 const CELLS: [(&str, u64, f64, f64, [(&str, f64, f64, f64); 3]); 4] = [
-    ("A", 0, 80.0, 80.0, [("fgsm", 8.0, 60.0, 1.0), ("pgd", 4.0, 50.0, 3.0), ("pgd", 8.0, 40.0, 5.0)]),
-    ("A", 1, 70.0, 70.0, [("fgsm", 8.0, 50.0, 1.0), ("pgd", 4.0, 50.0, 3.0), ("pgd", 8.0, 30.0, 5.0)]),
-    ("B", 0, 60.0, 60.0, [("fgsm", 8.0, 55.0, 2.0), ("pgd", 4.0, 55.0, 2.0), ("pgd", 8.0, 50.0, 2.0)]),
-    ("B", 1, 62.0, 60.0, [("fgsm", 8.0, 55.0, 2.0), ("pgd", 4.0, 55.0, 2.0), ("pgd", 8.0, 52.0, 2.0)]),
+    (
+        "A",
+        0,
+        80.0,
+        80.0,
+        [
+            ("fgsm", 8.0, 60.0, 1.0),
+            ("pgd", 4.0, 50.0, 3.0),
+            ("pgd", 8.0, 40.0, 5.0),
+        ],
+    ),
+    (
+        "A",
+        1,
+        70.0,
+        70.0,
+        [
+            ("fgsm", 8.0, 50.0, 1.0),
+            ("pgd", 4.0, 50.0, 3.0),
+            ("pgd", 8.0, 30.0, 5.0),
+        ],
+    ),
+    (
+        "B",
+        0,
+        60.0,
+        60.0,
+        [
+            ("fgsm", 8.0, 55.0, 2.0),
+            ("pgd", 4.0, 55.0, 2.0),
+            ("pgd", 8.0, 50.0, 2.0),
+        ],
+    ),
+    (
+        "B",
+        1,
+        62.0,
+        60.0,
+        [
+            ("fgsm", 8.0, 55.0, 2.0),
+            ("pgd", 4.0, 55.0, 2.0),
+            ("pgd", 8.0, 52.0, 2.0),
+        ],
+    ),
 ];
 
 // Hand computation (mean ± sample std over the two seeds; std of two values = |a − b| / √2):
@@ -76,16 +116,33 @@ fn report_on_a_fixed_table_matches_the_hand_computation() {
     assert!(md.starts_with("# toy board\n"), "{md}");
     assert!(md.contains("## toy, convnet, IPC 10\n"), "{md}");
     assert!(md.contains(EXPECTED), "expected\n{EXPECTED}\nin\n{md}");
-    assert!(md.contains("- A clean_acc: 77.5 — a made-up test source"), "{md}");
+    assert!(
+        md.contains("- A clean_acc: 77.5 — a made-up test source"),
+        "{md}"
+    );
 
     // summary.csv: the 95 % interval of A's clean accuracy: 75 ± t(1) · 7.0711 / √2 = 75 ± 12.706 · 5
     let summary = ddbench_tests::read_rows(&dir.path().join("summary.csv"));
-    let a = summary.iter().find(|r| r["method"] == "A" && r["metric"] == "clean %").unwrap();
-    assert_eq!((a["ci95_low"].as_str(), a["ci95_high"].as_str()), ("11.4700", "138.5300"));
+    let a = summary
+        .iter()
+        .find(|r| r["method"] == "A" && r["metric"] == "clean %")
+        .unwrap();
+    assert_eq!(
+        (a["ci95_low"].as_str(), a["ci95_high"].as_str()),
+        ("11.4700", "138.5300")
+    );
 
-    for stem in ["bars_toy_convnet_ipc10", "curve_toy_convnet_ipc10", "pareto_toy_convnet"] {
-        let svg = std::fs::read_to_string(dir.path().join("charts").join(format!("{stem}.svg"))).unwrap();
-        assert!(svg.contains("<svg") && svg.contains("toy") && svg.len() > 2000, "{stem}.svg");
+    for stem in [
+        "bars_toy_convnet_ipc10",
+        "curve_toy_convnet_ipc10",
+        "pareto_toy_convnet",
+    ] {
+        let svg =
+            std::fs::read_to_string(dir.path().join("charts").join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("toy") && svg.len() > 2000,
+            "{stem}.svg"
+        );
         let png = std::fs::read(dir.path().join("charts").join(format!("{stem}.png"))).unwrap();
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png is not a PNG");
         let (w, h) = (
@@ -93,8 +150,16 @@ fn report_on_a_fixed_table_matches_the_hand_computation() {
             u32::from_be_bytes(png[20..24].try_into().unwrap()),
         );
         assert_eq!((w, h), (1000, 600), "{stem}.png size");
-        assert!(png.len() > 10_000, "{stem}.png is nearly empty ({} bytes)", png.len());
+        assert!(
+            png.len() > 10_000,
+            "{stem}.png is nearly empty ({} bytes)",
+            png.len()
+        );
     }
-    let bars = std::fs::read_to_string(dir.path().join("charts/bars_toy_convnet_ipc10.svg")).unwrap();
-    assert!(bars.contains("published") && bars.contains("accuracy (%)"), "bars chart lacks legend/axis");
+    let bars =
+        std::fs::read_to_string(dir.path().join("charts/bars_toy_convnet_ipc10.svg")).unwrap();
+    assert!(
+        bars.contains("published") && bars.contains("accuracy (%)"),
+        "bars chart lacks legend/axis"
+    );
 }

@@ -30,6 +30,10 @@ pub struct BenchArgs {
     /// Cells run at once (each its own process; one GPU each when CUDA_VISIBLE_DEVICES lists several).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Use this folder for every data set of the file (its cells keep their keys: the data
+    /// folder is not part of a cell's hash).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: crate::device::DeviceChoice,
     #[arg(long, default_value = "results/cache")]
@@ -45,7 +49,13 @@ pub struct BenchArgs {
 }
 
 /// Columns bench puts in front of `ddbench run`'s own.
-pub const LEAD_COLUMNS: [&str; 5] = ["cell", "cell_id", "cell_hash", "cell_wall_s", "peak_rss_mib"];
+pub const LEAD_COLUMNS: [&str; 5] = [
+    "cell",
+    "cell_id",
+    "cell_hash",
+    "cell_wall_s",
+    "peak_rss_mib",
+];
 
 /// One recorded row: the cell it belongs to and `run`'s columns.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,7 +83,8 @@ impl Records {
         if !path.exists() {
             return Ok(r);
         }
-        let mut bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut bytes =
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         if !bytes.is_empty() && !bytes.ends_with(b"\n") {
             let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
             warn(&format!(
@@ -136,7 +147,13 @@ impl Records {
     }
 
     /// Replaces `cell`'s rows by the wanted rows of its `run` output (`cells/<folder>/results.csv`).
-    pub fn merge(&mut self, cell: &Cell, run_csv: &Path, wall_s: f64, rss_mib: f64) -> Result<usize> {
+    pub fn merge(
+        &mut self,
+        cell: &Cell,
+        run_csv: &Path,
+        wall_s: f64,
+        rss_mib: f64,
+    ) -> Result<usize> {
         if !run_csv.exists() {
             return Ok(0);
         }
@@ -152,7 +169,11 @@ impl Records {
                 self.path.display()
             );
         }
-        let (ia, inorm, ieps) = (self.column("attack")?, self.column("norm")?, self.column("eps")?);
+        let (ia, inorm, ieps) = (
+            self.column("attack")?,
+            self.column("norm")?,
+            self.column("eps")?,
+        );
         let folder = cell.folder();
         self.rows.retain(|r| r.lead[0] != folder);
         let mut n = 0;
@@ -230,7 +251,9 @@ fn run_cell(
         });
     }
     let t = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("starting {}", exe.display()))?;
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
     let mut last_error = None;
     if let Some(err) = child.stderr.take() {
         for line in BufReader::new(err).lines() {
@@ -257,7 +280,12 @@ fn run_cell(
         None
     };
     std::mem::forget(child); // reaped above
-    Ok((code, t.elapsed().as_secs_f64(), ru.ru_maxrss as f64 / 1024.0, last_error))
+    Ok((
+        code,
+        t.elapsed().as_secs_f64(),
+        ru.ru_maxrss as f64 / 1024.0,
+        last_error,
+    ))
 }
 
 fn sha256_file(text: &str) -> String {
@@ -267,7 +295,13 @@ fn sha256_file(text: &str) -> String {
 /// Runs the leaderboard; exit code 0 when every cell is recorded, 2 when some failed.
 pub fn run(args: &BenchArgs) -> Result<i32> {
     let ui = Ui::new(args.quiet);
-    let lb = leaderboard::load(&args.file)?;
+    let mut lb = leaderboard::load(&args.file)?;
+    if let Some(d) = &args.data_dir {
+        let d = std::path::absolute(d).unwrap_or_else(|_| d.clone());
+        for ds in &mut lb.spec.datasets {
+            ds.data_dir = Some(d.clone());
+        }
+    }
     let reg = crate::plugin::discover(&args.plugin_dirs);
     for m in &lb.spec.methods {
         reg.get(crate::plugin::Kind::Method, &m.name)
@@ -284,7 +318,11 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
     let cells = lb.cells(&ignores)?;
     for f in &args.force {
         if !cells.iter().any(|c| &c.id == f || &c.folder() == f) {
-            bail!("--force {f}: no such cell in {} (cells look like {})", args.file.display(), cells[0].id);
+            bail!(
+                "--force {f}: no such cell in {} (cells look like {})",
+                args.file.display(),
+                cells[0].id
+            );
         }
     }
     if args.jobs == 0 {
@@ -292,7 +330,9 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
     }
     std::fs::create_dir_all(args.out.join("cells"))
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let mut records = Records::open(&args.out.join("results.csv"), &|m| ui.log(&format!("warning: {m}")))?;
+    let mut records = Records::open(&args.out.join("results.csv"), &|m| {
+        ui.log(&format!("warning: {m}"))
+    })?;
     // rows of cells no longer in the grid (or whose inputs changed) go to stale.csv, never mixed in
     let live: std::collections::HashSet<(String, String)> =
         cells.iter().map(|c| (c.folder(), c.hash.clone())).collect();
@@ -301,10 +341,9 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         .filter(|c| args.force.iter().any(|f| &c.id == f || &c.folder() == f))
         .map(|c| c.folder())
         .collect();
-    let (keep, stale): (Vec<Rec>, Vec<Rec>) = records
-        .rows
-        .drain(..)
-        .partition(|r| live.contains(&(r.lead[0].clone(), r.lead[2].clone())) && !forced.contains(&r.lead[0]));
+    let (keep, stale): (Vec<Rec>, Vec<Rec>) = records.rows.drain(..).partition(|r| {
+        live.contains(&(r.lead[0].clone(), r.lead[2].clone())) && !forced.contains(&r.lead[0])
+    });
     records.rows = keep;
     if !stale.is_empty() {
         let sp = args.out.join("stale.csv");
@@ -341,15 +380,22 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
 
     let command_line = std::env::args().collect::<Vec<_>>().join(" ");
     let mut states: BTreeMap<usize, serde_json::Value> = BTreeMap::new();
-    let write_manifest = |records: &Records, states: &BTreeMap<usize, serde_json::Value>, state: &str| -> Result<()> {
+    let write_manifest = |records: &Records,
+                          states: &BTreeMap<usize, serde_json::Value>,
+                          state: &str|
+     -> Result<()> {
         let mut device = serde_json::Value::Null;
         let mut datasets = serde_json::Map::new();
         let mut cell_list = Vec::new();
         for (i, c) in cells.iter().enumerate() {
-            let m: Option<serde_json::Value> =
-                std::fs::read_to_string(args.out.join("cells").join(c.folder()).join("manifest.json"))
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok());
+            let m: Option<serde_json::Value> = std::fs::read_to_string(
+                args.out
+                    .join("cells")
+                    .join(c.folder())
+                    .join("manifest.json"),
+            )
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
             if let Some(m) = &m {
                 if device.is_null() {
                     device = m["device"].clone();
@@ -366,7 +412,11 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
             if let Some(s) = states.get(&i) {
                 e["last_run"] = s.clone();
             }
-            if let Some(f) = m.as_ref().and_then(|m| m.get("failures")).filter(|f| f.as_array().is_some_and(|a| !a.is_empty())) {
+            if let Some(f) = m
+                .as_ref()
+                .and_then(|m| m.get("failures"))
+                .filter(|f| f.as_array().is_some_and(|a| !a.is_empty()))
+            {
                 e["failures"] = f.clone();
             }
             cell_list.push(e);
@@ -389,7 +439,10 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
             "plugins": plugins,
             "cells": cell_list,
         });
-        write_atomic(&args.out.join("manifest.json"), serde_json::to_string_pretty(&m)?.as_bytes())
+        write_atomic(
+            &args.out.join("manifest.json"),
+            serde_json::to_string_pretty(&m)?.as_bytes(),
+        )
     };
     write_manifest(&records, &states, "running")?;
 
@@ -404,7 +457,12 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         common.extend(["--plugin-dir".into(), d.display().to_string()]);
     }
     let gpus: Vec<String> = std::env::var("CUDA_VISIBLE_DEVICES")
-        .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     let one_gpu_each = args.jobs > 1 && gpus.len() > 1;
 
@@ -416,18 +474,34 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
     let mut failed = 0usize;
     std::thread::scope(|s| -> Result<()> {
         for w in 0..args.jobs.min(pending.len()) {
-            let (tx, queue, cells, exe, common, ui, gpus) = (tx.clone(), &queue, &cells, &exe, &common, &ui, &gpus);
+            let (tx, queue, cells, exe, common, ui, gpus) =
+                (tx.clone(), &queue, &cells, &exe, &common, &ui, &gpus);
             let out = &args.out;
             s.spawn(move || loop {
-                let Some(i) = queue.lock().unwrap().pop_front() else { break };
+                let Some(i) = queue.lock().unwrap().pop_front() else {
+                    break;
+                };
                 let c = &cells[i];
                 let bar = ui.bar(2 + c.wanted.len() as u64, "cell");
                 bar.set_position(1);
                 bar.set_message(c.id.clone());
                 let gpu = one_gpu_each.then(|| gpus[w % gpus.len()].as_str());
-                let r = run_cell(exe, c, &out.join("cells").join(c.folder()), common, gpu, &bar);
+                let r = run_cell(
+                    exe,
+                    c,
+                    &out.join("cells").join(c.folder()),
+                    common,
+                    gpu,
+                    &bar,
+                );
                 bar.finish_and_clear();
-                let msg = r.map(|(code, wall_s, rss_mib, last_error)| Outcome { cell: i, code, wall_s, rss_mib, last_error });
+                let msg = r.map(|(code, wall_s, rss_mib, last_error)| Outcome {
+                    cell: i,
+                    code,
+                    wall_s,
+                    rss_mib,
+                    last_error,
+                });
                 if tx.send(msg).is_err() {
                     break;
                 }
@@ -437,7 +511,12 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         for o in rx {
             let o = o?;
             let c = &cells[o.cell];
-            let n = records.merge(c, &args.out.join("cells").join(c.folder()).join("results.csv"), o.wall_s, o.rss_mib)?;
+            let n = records.merge(
+                c,
+                &args.out.join("cells").join(c.folder()).join("results.csv"),
+                o.wall_s,
+                o.rss_mib,
+            )?;
             records.save()?;
             let ok = records.count(c) >= c.expected_rows();
             if !ok {
@@ -448,10 +527,17 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
                     o.code,
                     c.expected_rows(),
                     o.last_error.as_deref().unwrap_or("no error line"),
-                    args.out.join("cells").join(c.folder()).join("log.txt").display()
+                    args.out
+                        .join("cells")
+                        .join(c.folder())
+                        .join("log.txt")
+                        .display()
                 ));
             } else {
-                ui.log(&format!("cell {} recorded ({n} rows, {:.1}s)", c.id, o.wall_s));
+                ui.log(&format!(
+                    "cell {} recorded ({n} rows, {:.1}s)",
+                    c.id, o.wall_s
+                ));
             }
             states.insert(o.cell, serde_json::json!({"exit_code": o.code, "wall_s": o.wall_s, "peak_rss_mib": o.rss_mib, "rows": n}));
             overall.inc(1);
@@ -460,7 +546,15 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         Ok(())
     })?;
     overall.finish_and_clear();
-    write_manifest(&records, &states, if failed == 0 { "finished" } else { "finished with failures" })?;
+    write_manifest(
+        &records,
+        &states,
+        if failed == 0 {
+            "finished"
+        } else {
+            "finished with failures"
+        },
+    )?;
     println!("results: {}", records.path.display());
     println!("manifest: {}", args.out.join("manifest.json").display());
     if !args.no_report && !records.rows.is_empty() {

@@ -50,19 +50,25 @@ fn err_bar(x: f64, lo: f64, hi: f64, cap: f64, style: ShapeStyle) -> Vec<PathEle
 const DIAMOND: [(i32, i32); 5] = [(0, -9), (9, 0), (0, 9), (-9, 0), (0, -9)];
 
 /// Draws `f` into `stem.svg` and `stem.png`.
-fn both(stem: &Path, f: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult, g: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult) -> Result<Vec<PathBuf>> {
+fn both(
+    stem: &Path,
+    f: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> DrawResult,
+    g: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> DrawResult,
+) -> Result<Vec<PathBuf>> {
     register_font();
     let svg = stem.with_extension("svg");
     let png = stem.with_extension("png");
     {
         let root = SVGBackend::new(&svg, SIZE).into_drawing_area();
         f(&root).map_err(|e| anyhow!("drawing {}: {e}", svg.display()))?;
-        root.present().map_err(|e| anyhow!("writing {}: {e}", svg.display()))?;
+        root.present()
+            .map_err(|e| anyhow!("writing {}: {e}", svg.display()))?;
     }
     {
         let root = BitMapBackend::new(&png, SIZE).into_drawing_area();
         g(&root).map_err(|e| anyhow!("drawing {}: {e}", png.display()))?;
-        root.present().map_err(|e| anyhow!("writing {}: {e}", png.display()))?;
+        root.present()
+            .map_err(|e| anyhow!("writing {}: {e}", png.display()))?;
     }
     Ok(vec![svg, png])
 }
@@ -79,13 +85,23 @@ fn y_max(vals: impl Iterator<Item = f64>) -> f64 {
     ((m * 1.15 / 10.0).ceil() * 10.0).clamp(10.0, 100.0)
 }
 
-fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, series: &[String], groups: &[BarGroup]) -> DrawResult
+fn draw_bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    series: &[String],
+    groups: &[BarGroup],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
     let n = groups.len().max(1) as f64;
-    let ymax = y_max(groups.iter().flat_map(|g| g.bars.iter().map(|b| b.mean + b.std).chain(g.published.iter().map(|p| p.1))));
+    let ymax = y_max(groups.iter().flat_map(|g| {
+        g.bars
+            .iter()
+            .map(|b| b.mean + b.std)
+            .chain(g.published.iter().map(|p| p.1))
+    }));
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 26))
         .margin(20)
@@ -109,43 +125,71 @@ where
         chart.draw_series(std::iter::once(Text::new(
             l.clone(),
             (i as f64 + 0.5, -ymax * 0.015),
-            (FONT, 17).into_font().color(&BLACK).pos(plotters::style::text_anchor::Pos::new(
-                plotters::style::text_anchor::HPos::Center,
-                plotters::style::text_anchor::VPos::Top,
-            )),
+            (FONT, 17)
+                .into_font()
+                .color(&BLACK)
+                .pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Top,
+                )),
         )))?;
     }
     let k = series.len().max(1) as f64;
     let w = 0.8 / k;
     for (s, name) in series.iter().enumerate() {
         let c = palette(s);
-        let rects = groups.iter().enumerate().filter(|(_, g)| g.bars[s].mean.is_finite()).map(move |(i, g)| {
-            let x0 = i as f64 + 0.1 + s as f64 * w;
-            Rectangle::new([(x0, 0.0), (x0 + w * 0.92, g.bars[s].mean)], c.filled())
-        });
+        let rects = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.bars[s].mean.is_finite())
+            .map(move |(i, g)| {
+                let x0 = i as f64 + 0.1 + s as f64 * w;
+                Rectangle::new([(x0, 0.0), (x0 + w * 0.92, g.bars[s].mean)], c.filled())
+            });
         chart
             .draw_series(rects)?
             .label(name.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 16, y + 7)], c.filled()));
-        let errs = groups.iter().enumerate().filter(|(_, g)| g.bars[s].n > 1 && g.bars[s].std.is_finite()).flat_map(move |(i, g)| {
-            let b = g.bars[s];
-            let x = i as f64 + 0.1 + (s as f64 + 0.46) * w;
-            err_bar(x, b.mean - b.std, b.mean + b.std, w * 0.2, BLACK.stroke_width(2))
-        });
+        let errs = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.bars[s].n > 1 && g.bars[s].std.is_finite())
+            .flat_map(move |(i, g)| {
+                let b = g.bars[s];
+                let x = i as f64 + 0.1 + (s as f64 + 0.46) * w;
+                err_bar(
+                    x,
+                    b.mean - b.std,
+                    b.mean + b.std,
+                    w * 0.2,
+                    BLACK.stroke_width(2),
+                )
+            });
         chart.draw_series(errs)?;
     }
     let pubs: Vec<(f64, f64)> = groups
         .iter()
         .enumerate()
-        .flat_map(|(i, g)| g.published.iter().map(move |&(s, v)| (i as f64 + 0.1 + (s as f64 + 0.46) * w, v)))
+        .flat_map(|(i, g)| {
+            g.published
+                .iter()
+                .map(move |&(s, v)| (i as f64 + 0.1 + (s as f64 + 0.46) * w, v))
+        })
         .collect();
     if !pubs.is_empty() {
         chart
             .draw_series(pubs.iter().map(|&(x, y)| {
-                EmptyElement::at((x, y)) + Polygon::new(DIAMOND.to_vec(), RED.filled()) + PathElement::new(DIAMOND.to_vec(), BLACK.stroke_width(2))
+                EmptyElement::at((x, y))
+                    + Polygon::new(DIAMOND.to_vec(), RED.filled())
+                    + PathElement::new(DIAMOND.to_vec(), BLACK.stroke_width(2))
             }))?
             .label("published (baselines/)")
-            .legend(|(x, y)| Polygon::new(vec![(x + 8, y - 8), (x + 16, y), (x + 8, y + 8), (x, y)], RED.filled()));
+            .legend(|(x, y)| {
+                Polygon::new(
+                    vec![(x + 8, y - 8), (x + 16, y), (x + 8, y + 8), (x, y)],
+                    RED.filled(),
+                )
+            });
     }
     chart
         .configure_series_labels()
@@ -158,8 +202,15 @@ where
 }
 
 /// Grouped bars with ±std error bars (over seeds) and published values as red diamonds.
-pub fn bars(stem: &Path, title: &str, series: &[String], groups: &[BarGroup]) -> Result<Vec<PathBuf>> {
-    both(stem, &|r| draw_bars(r, title, series, groups), &|r| draw_bars(r, title, series, groups))
+pub fn bars(
+    stem: &Path,
+    title: &str,
+    series: &[String],
+    groups: &[BarGroup],
+) -> Result<Vec<PathBuf>> {
+    both(stem, &|r| draw_bars(r, title, series, groups), &|r| {
+        draw_bars(r, title, series, groups)
+    })
 }
 
 /// One line: (x, statistic over seeds) points.
@@ -168,13 +219,26 @@ pub struct Curve {
     pub points: Vec<(f64, Stat)>,
 }
 
-fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, xdesc: &str, curves: &[Curve]) -> DrawResult
+fn draw_curves<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    xdesc: &str,
+    curves: &[Curve],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
-    let xmax = curves.iter().flat_map(|c| c.points.iter().map(|p| p.0)).fold(0.0, f64::max).max(1e-9);
-    let ymax = y_max(curves.iter().flat_map(|c| c.points.iter().map(|p| p.1.mean + p.1.std)));
+    let xmax = curves
+        .iter()
+        .flat_map(|c| c.points.iter().map(|p| p.0))
+        .fold(0.0, f64::max)
+        .max(1e-9);
+    let ymax = y_max(
+        curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.1.mean + p.1.std)),
+    );
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 26))
         .margin(20)
@@ -184,7 +248,13 @@ where
     chart
         .configure_mesh()
         .x_desc(xdesc)
-        .x_label_formatter(&|v| if xmax >= 4.0 { format!("{v:.0}") } else { format!("{v:.2}") })
+        .x_label_formatter(&|v| {
+            if xmax >= 4.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            }
+        })
         .y_desc("robust accuracy (%)")
         .y_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(RGBColor(238, 238, 238))
@@ -193,15 +263,31 @@ where
         .draw()?;
     for (i, c) in curves.iter().enumerate() {
         let col = palette(i);
-        let pts: Vec<(f64, f64)> = c.points.iter().filter(|p| p.1.mean.is_finite()).map(|p| (p.0, p.1.mean)).collect();
+        let pts: Vec<(f64, f64)> = c
+            .points
+            .iter()
+            .filter(|p| p.1.mean.is_finite())
+            .map(|p| (p.0, p.1.mean))
+            .collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), col.stroke_width(3)))?
             .label(c.label.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
         chart.draw_series(pts.iter().map(|&p| Circle::new(p, 5, col.filled())))?;
-        chart.draw_series(c.points.iter().filter(|p| p.1.n > 1 && p.1.std.is_finite()).flat_map(|p| {
-            err_bar(p.0, p.1.mean - p.1.std, p.1.mean + p.1.std, xmax * 0.008, col.stroke_width(2))
-        }))?;
+        chart.draw_series(
+            c.points
+                .iter()
+                .filter(|p| p.1.n > 1 && p.1.std.is_finite())
+                .flat_map(|p| {
+                    err_bar(
+                        p.0,
+                        p.1.mean - p.1.std,
+                        p.1.mean + p.1.std,
+                        xmax * 0.008,
+                        col.stroke_width(2),
+                    )
+                }),
+        )?;
     }
     chart
         .configure_series_labels()
@@ -215,7 +301,9 @@ where
 
 /// Robust accuracy vs ε, one line per method, ±std error bars.
 pub fn curves(stem: &Path, title: &str, xdesc: &str, curves: &[Curve]) -> Result<Vec<PathBuf>> {
-    both(stem, &|r| draw_curves(r, title, xdesc, curves), &|r| draw_curves(r, title, xdesc, curves))
+    both(stem, &|r| draw_curves(r, title, xdesc, curves), &|r| {
+        draw_curves(r, title, xdesc, curves)
+    })
 }
 
 /// A point of the accuracy-vs-compute chart.
@@ -229,19 +317,34 @@ pub struct ParetoPoint {
 /// Indices of the points no other point beats on both cost (lower) and accuracy (higher).
 pub fn pareto_front(pts: &[(f64, f64)]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..pts.len())
-        .filter(|&i| !(0..pts.len()).any(|j| j != i && pts[j].0 <= pts[i].0 && pts[j].1 >= pts[i].1 && (pts[j].0 < pts[i].0 || pts[j].1 > pts[i].1)))
+        .filter(|&i| {
+            !(0..pts.len()).any(|j| {
+                j != i
+                    && pts[j].0 <= pts[i].0
+                    && pts[j].1 >= pts[i].1
+                    && (pts[j].0 < pts[i].0 || pts[j].1 > pts[i].1)
+            })
+        })
         .collect();
     idx.sort_by(|&a, &b| pts[a].0.total_cmp(&pts[b].0));
     idx
 }
 
-fn draw_pareto<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, ydesc: &str, pts: &[ParetoPoint]) -> DrawResult
+fn draw_pareto<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    ydesc: &str,
+    pts: &[ParetoPoint],
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE)?;
     let costs: Vec<f64> = pts.iter().map(|p| p.cost.max(1e-3)).collect();
-    let (cmin, cmax) = (costs.iter().copied().fold(f64::INFINITY, f64::min), costs.iter().copied().fold(0.0, f64::max));
+    let (cmin, cmax) = (
+        costs.iter().copied().fold(f64::INFINITY, f64::min),
+        costs.iter().copied().fold(0.0, f64::max),
+    );
     let ymax = y_max(pts.iter().map(|p| p.acc.mean + p.acc.std));
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 26))
@@ -252,19 +355,31 @@ where
     chart
         .configure_mesh()
         .x_desc("compute: distillation + training + attack (seconds, log scale)")
-        .x_label_formatter(&|v| if *v >= 1.0 { format!("{v:.0}") } else { format!("{v:.2}") })
+        .x_label_formatter(&|v| {
+            if *v >= 1.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.2}")
+            }
+        })
         .y_desc(ydesc)
         .y_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(RGBColor(238, 238, 238))
         .axis_desc_style((FONT, 20))
         .label_style((FONT, 17))
         .draw()?;
-    let xy: Vec<(f64, f64)> = pts.iter().zip(&costs).map(|(p, &c)| (c, p.acc.mean)).collect();
+    let xy: Vec<(f64, f64)> = pts
+        .iter()
+        .zip(&costs)
+        .map(|(p, &c)| (c, p.acc.mean))
+        .collect();
     let front: Vec<(f64, f64)> = pareto_front(&xy).into_iter().map(|i| xy[i]).collect();
     chart
         .draw_series(LineSeries::new(front, BLACK.mix(0.5).stroke_width(2)))?
         .label("Pareto front")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5).stroke_width(2)));
+        .legend(|(x, y)| {
+            PathElement::new(vec![(x, y), (x + 20, y)], BLACK.mix(0.5).stroke_width(2))
+        });
     for (i, (p, &(x, y))) in pts.iter().zip(&xy).enumerate() {
         let col = palette(i);
         chart
@@ -272,7 +387,13 @@ where
             .label(p.label.clone())
             .legend(move |(x, y)| Circle::new((x + 8, y), 6, col.filled()));
         if p.acc.n > 1 && p.acc.std.is_finite() {
-            chart.draw_series(err_bar(x, y - p.acc.std, y + p.acc.std, 0.0, col.stroke_width(2)))?;
+            chart.draw_series(err_bar(
+                x,
+                y - p.acc.std,
+                y + p.acc.std,
+                0.0,
+                col.stroke_width(2),
+            ))?;
         }
     }
     chart
@@ -287,7 +408,9 @@ where
 
 /// Accuracy against compute cost (log x), one marker per (method, IPC), with the Pareto front.
 pub fn pareto(stem: &Path, title: &str, ydesc: &str, pts: &[ParetoPoint]) -> Result<Vec<PathBuf>> {
-    both(stem, &|r| draw_pareto(r, title, ydesc, pts), &|r| draw_pareto(r, title, ydesc, pts))
+    both(stem, &|r| draw_pareto(r, title, ydesc, pts), &|r| {
+        draw_pareto(r, title, ydesc, pts)
+    })
 }
 
 #[cfg(test)]

@@ -124,6 +124,24 @@ impl Cell {
     }
 }
 
+/// SHA-256 (16 hex digits) of a cell's `run` arguments, leaving out the data folder (where the
+/// data lives is not what it is; its SHA-256 is in the manifests).
+fn input_hash(args: &[String]) -> String {
+    let mut kept = Vec::new();
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if a == "--data-dir" {
+            skip = true;
+            continue;
+        }
+        kept.push(a.as_str());
+    }
+    hex::encode(Sha256::digest(kept.join("\u{1f}")))[..16].to_string()
+}
+
 /// A leaderboard file read and checked, with its text (for the manifest).
 pub struct Loaded {
     pub spec: Leaderboard,
@@ -135,8 +153,8 @@ pub struct Loaded {
 pub fn load(path: &Path) -> Result<Loaded> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading leaderboard file {}", path.display()))?;
-    let spec: Leaderboard = toml::from_str(&text)
-        .map_err(|e| anyhow!("leaderboard file {}: {e}", path.display()))?;
+    let spec: Leaderboard =
+        toml::from_str(&text).map_err(|e| anyhow!("leaderboard file {}: {e}", path.display()))?;
     let title = spec.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -159,7 +177,9 @@ fn toml_to_json(v: &toml::Value) -> serde_json::Value {
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
         toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(toml_to_json).collect()),
         toml::Value::Table(t) => serde_json::Value::Object(
-            t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect(),
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
         ),
     }
 }
@@ -216,7 +236,11 @@ impl Loaded {
         let mut groups: BTreeMap<String, Vec<&AttackSpec>> = BTreeMap::new();
         for a in &s.attacks {
             if a.norm != "linf" && a.norm != "l2" {
-                bail!("{f}: attack `{}`: norm must be \"linf\" or \"l2\", got \"{}\"", a.name, a.norm);
+                bail!(
+                    "{f}: attack `{}`: norm must be \"linf\" or \"l2\", got \"{}\"",
+                    a.name,
+                    a.norm
+                );
             }
             if a.eps.is_empty() {
                 bail!("{f}: attack `{}`: `eps` must not be empty", a.name);
@@ -229,17 +253,29 @@ impl Loaded {
             for m in &s.methods {
                 let config = match (&m.config, &m.config_file) {
                     (Some(_), Some(_)) => {
-                        bail!("{f}: method `{}`: give `config` or `config_file`, not both", m.name)
+                        bail!(
+                            "{f}: method `{}`: give `config` or `config_file`, not both",
+                            m.name
+                        )
                     }
                     (Some(t), None) => Some(toml_to_json(&toml::Value::Table(t.clone()))),
                     (None, Some(p)) => {
                         let p = self.rel(p);
                         let txt = std::fs::read_to_string(&p).with_context(|| {
-                            format!("{f}: method `{}`: reading config_file {}", m.name, p.display())
+                            format!(
+                                "{f}: method `{}`: reading config_file {}",
+                                m.name,
+                                p.display()
+                            )
                         })?;
-                        let v: serde_json::Value = serde_json::from_str(&txt).with_context(|| {
-                            format!("{}: not valid JSON (config of method `{}`)", p.display(), m.name)
-                        })?;
+                        let v: serde_json::Value =
+                            serde_json::from_str(&txt).with_context(|| {
+                                format!(
+                                    "{}: not valid JSON (config of method `{}`)",
+                                    p.display(),
+                                    m.name
+                                )
+                            })?;
                         if !v.is_object() {
                             bail!("{}: expected a JSON object", p.display());
                         }
@@ -281,8 +317,7 @@ impl Loaded {
                             let label = m.label.clone().unwrap_or_else(|| m.name.clone());
                             let id0 = format!("{}/{}/{ipc_s}/{arch}/seed{seed}", ds.name, label);
                             let mut push = |args: Vec<String>, id: String, wanted| {
-                                let hash = hex::encode(Sha256::digest(args.join("\u{1f}")))[..16]
-                                    .to_string();
+                                let hash = input_hash(&args);
                                 cells.push(Cell {
                                     id,
                                     hash,
@@ -303,7 +338,8 @@ impl Loaded {
                                 let mut union: Vec<(f64, String)> = Vec::new();
                                 for a in atks {
                                     for e in &a.eps {
-                                        let es = scalar(e, &format!("{f}: attack `{}` eps", a.name))?;
+                                        let es =
+                                            scalar(e, &format!("{f}: attack `{}` eps", a.name))?;
                                         let v = crate::cli::parse_eps(&es).with_context(|| {
                                             format!("{f}: attack `{}`: eps '{es}'", a.name)
                                         })?;
@@ -314,18 +350,26 @@ impl Loaded {
                                     }
                                     if let Some(c) = &a.config {
                                         let j = toml_to_json(&toml::Value::Table(c.clone()));
-                                        args.extend(["--attack-config".into(), format!("{}={j}", a.name)]);
+                                        args.extend([
+                                            "--attack-config".into(),
+                                            format!("{}={j}", a.name),
+                                        ]);
                                     }
                                 }
                                 union.sort_by(|a, b| a.0.total_cmp(&b.0));
-                                let names: Vec<&str> = atks.iter().map(|a| a.name.as_str()).collect();
+                                let names: Vec<&str> =
+                                    atks.iter().map(|a| a.name.as_str()).collect();
                                 args.extend([
                                     "--attacks".into(),
                                     names.join(","),
                                     "--norm".into(),
                                     norm.clone(),
                                     "--eps".into(),
-                                    union.iter().map(|u| u.1.clone()).collect::<Vec<_>>().join(","),
+                                    union
+                                        .iter()
+                                        .map(|u| u.1.clone())
+                                        .collect::<Vec<_>>()
+                                        .join(","),
                                 ]);
                                 let id = if groups.len() > 1 {
                                     format!("{id0}/{norm}")
@@ -342,7 +386,10 @@ impl Loaded {
         let mut seen = std::collections::HashSet::new();
         for c in &cells {
             if !seen.insert(c.id.clone()) {
-                bail!("{f}: two cells are both `{}` (give methods that repeat a `label`)", c.id);
+                bail!(
+                    "{f}: two cells are both `{}` (give methods that repeat a `label`)",
+                    c.id
+                );
             }
         }
         Ok(cells)
@@ -391,23 +438,44 @@ eps = ["4/255", 0.0313725490196]
         assert_eq!(c[0].wanted.len(), 3);
         let args = c[0].args.join(" ");
         assert!(args.contains("--eps 4/255,8/255"), "{args}");
-        assert!(args.contains("--width 16 --epochs 3"), "{args}");
-        assert!(c[4].args.join(" ").contains(r#"--method-config full={"epochs":1}"#));
+        assert!(args.contains("--epochs 3 --width 16"), "{args}");
+        assert!(c[4]
+            .args
+            .join(" ")
+            .contains(r#"--method-config full={"epochs":1}"#));
         // a changed config changes the hash of exactly the cells it touches
         let d = cells(&BASE.replace("epochs = 1 }", "epochs = 2 }")).unwrap();
         assert_eq!(c[0].hash, d[0].hash);
         assert_ne!(c[4].hash, d[4].hash);
+        // the data folder is not part of the hash
+        let e = cells(&BASE.replace(
+            "name = \"fashion-mnist\"",
+            "name = \"fashion-mnist\"\ndata_dir = \"/x\"",
+        ))
+        .unwrap();
+        assert!(e[0].args.join(" ").contains("--data-dir /x"));
+        assert_eq!(c[0].hash, e[0].hash);
     }
 
     #[test]
     fn bad_files_name_the_field() {
-        let e = cells(&BASE.replace("width = 16", "widht = 16")).unwrap_err().to_string();
+        let e = cells(&BASE.replace("width = 16", "widht = 16"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown key `student.widht`"), "{e}");
-        let e = cells(&BASE.replace("\"4/255\"", "\"4/x\"")).unwrap_err().to_string();
+        let e = cells(&BASE.replace("\"4/255\"", "\"4/x\""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("attack `pgd`: eps '4/x'"), "{e}");
-        let e = format!("{:#}", cells(&BASE.replace("seeds = 2", "seeds = \"two\"")).unwrap_err());
+        let e = format!(
+            "{:#}",
+            cells(&BASE.replace("seeds = 2", "seeds = \"two\"")).unwrap_err()
+        );
         assert!(e.contains("seeds"), "{e}");
-        let e = format!("{:#}", cells(&BASE.replace("[[datasets]]", "[[dataset]]")).unwrap_err());
+        let e = format!(
+            "{:#}",
+            cells(&BASE.replace("[[datasets]]", "[[dataset]]")).unwrap_err()
+        );
         assert!(e.contains("dataset"), "{e}");
     }
 }

@@ -34,7 +34,12 @@ pub fn stat(v: &[f64]) -> Stat {
     let v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
     let n = v.len();
     if n == 0 {
-        return Stat { mean: f64::NAN, std: f64::NAN, ci95: f64::NAN, n };
+        return Stat {
+            mean: f64::NAN,
+            std: f64::NAN,
+            ci95: f64::NAN,
+            n,
+        };
     }
     let mean = v.iter().sum::<f64>() / n as f64;
     let std = if n > 1 {
@@ -74,7 +79,10 @@ pub fn beard_ae(clean_time: f64, attack_times: &[f64]) -> f64 {
         return f64::NAN;
     }
     let mean = attack_times.iter().sum::<f64>() / attack_times.len() as f64;
-    let max = attack_times.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let max = attack_times
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     if max == clean_time {
         return 0.0;
     }
