@@ -105,7 +105,7 @@ where
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 26))
         .margin(20)
-        .x_label_area_size(50)
+        .x_label_area_size(60)
         .y_label_area_size(70)
         .build_cartesian_2d(0.0..n, 0.0..ymax)?;
     let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
@@ -120,11 +120,12 @@ where
         .axis_desc_style((FONT, 20))
         .label_style((FONT, 17))
         .draw()?;
-    // method names under their groups
+    // method names under their groups (in pixels: the chart's coordinates stop at the axis)
     for (i, l) in labels.iter().enumerate() {
-        chart.draw_series(std::iter::once(Text::new(
+        let (px, py) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
+        root.draw(&Text::new(
             l.clone(),
-            (i as f64 + 0.5, -ymax * 0.015),
+            (px, py + 10),
             (FONT, 17)
                 .into_font()
                 .color(&BLACK)
@@ -132,7 +133,7 @@ where
                     plotters::style::text_anchor::HPos::Center,
                     plotters::style::text_anchor::VPos::Top,
                 )),
-        )))?;
+        ))?;
     }
     let k = series.len().max(1) as f64;
     let w = 0.8 / k;
@@ -255,7 +256,7 @@ where
                 format!("{v:.2}")
             }
         })
-        .y_desc("robust accuracy (%)")
+        .y_desc("robust accuracy on the attacked subset (%)")
         .y_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(RGBColor(238, 238, 238))
         .axis_desc_style((FONT, 20))
@@ -351,10 +352,11 @@ where
         .margin(20)
         .x_label_area_size(55)
         .y_label_area_size(70)
-        .build_cartesian_2d((cmin / 2.0..cmax * 3.0).log_scale(), 0.0..ymax)?;
+        .build_cartesian_2d((cmin / 2.0..cmax * 2.0).log_scale(), 0.0..ymax)?;
     chart
         .configure_mesh()
         .x_desc("compute: distillation + training + attack (seconds, log scale)")
+        .x_labels(6)
         .x_label_formatter(&|v| {
             if *v >= 1.0 {
                 format!("{v:.0}")
