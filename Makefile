@@ -16,7 +16,7 @@ setup:
 build: setup
 	$(CARGO) build --release --workspace
 
-# The demo's settings (scripts/demo.sh) fit a 2-core CPU in under 5 minutes; the full DD
+# The demo is the leaderboard file baselines/demo.toml (scripts/demo.sh), cut down for a 2-core CPU; the full DD
 # protocol (width 128, 300 epochs, 1,000 attacked images) is for GPUs: see README.
 demo: build
 	bash scripts/demo.sh $(DDBENCH) --device $(DEVICE)

@@ -42,6 +42,11 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         iters: u32,
     },
+    /// Run a leaderboard file (data sets × methods × IPC × architectures × seeds × attacks),
+    /// resumably, then build its report.
+    Bench(crate::bench::BenchArgs),
+    /// Rebuild the Markdown leaderboard and the charts of a results folder from its CSV.
+    Report(crate::report::ReportArgs),
     /// Data set utilities.
     Data {
         #[command(subcommand)]
@@ -99,6 +104,9 @@ pub struct RunArgs {
     /// Number of seeds (students; and distillations) per cell: seeds 0..N.
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
+    /// First seed (seeds first..first+N).
+    #[arg(long, default_value_t = 0)]
+    pub first_seed: u64,
     /// Attack plugins, comma-separated (none: clean accuracy only).
     #[arg(long, value_delimiter = ',')]
     pub attacks: Vec<String>,
@@ -213,6 +221,7 @@ impl RunArgs {
                 NormLayerArg::None => NormKind::None,
             },
             seeds: self.seeds,
+            first_seed: self.first_seed,
             attacks: self.attacks.clone(),
             eps,
             norm: match self.norm {
@@ -273,6 +282,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Bench(args) => crate::bench::run(&args),
+        Command::Report(args) => crate::report::run(&args),
         Command::Speed {
             device,
             batch,

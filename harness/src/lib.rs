@@ -2,13 +2,18 @@
 //! method and attack plugins, runs distil → train → evaluate, and records the results.
 
 pub mod alloc;
+pub mod bench;
+pub mod charts;
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod leaderboard;
+pub mod metrics;
 pub mod output;
 pub mod pipeline;
 pub mod plugin;
 pub mod record;
+pub mod report;
 pub mod speed;
 pub mod student;
 pub mod summary;

@@ -28,6 +28,8 @@ pub struct RunConfig {
     pub depth: i64,
     pub norm_layer: NormKind,
     pub seeds: u64,
+    /// The first seed: seeds run `first_seed..first_seed + seeds` (`ddbench bench` runs one per cell).
+    pub first_seed: u64,
     pub attacks: Vec<String>,
     /// ε values; `None` means each norm's default (8/255 for L∞, 0.5 for L2).
     pub eps: Option<Vec<f64>>,
@@ -231,7 +233,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
             .cloned()
             .unwrap_or_else(|| serde_json::json!({}));
         for &ipc in &ipcs {
-            for seed in 0..cfg.seeds {
+            for seed in cfg.first_seed..cfg.first_seed + cfg.seeds {
                 let keys: Vec<(Option<&Plugin>, f64, String)> = if attacks.is_empty() {
                     vec![(
                         None,

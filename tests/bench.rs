@@ -1,0 +1,295 @@
+//! `ddbench bench` end to end on a tiny data set in the IDX layout: `kill -9` in the middle of a
+//! run and a rerun give exactly the rows of an uninterrupted `--jobs 2` run (same keys, no
+//! duplicates, same numbers); a torn last line is dropped and its cell rerun; `--force` reruns one
+//! cell; rows of cells no longer in the file move to stale.csv.
+
+use ddbench_tests::{ddbench_bin, read_rows, text, write_tiny_idx};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const LEADERBOARD: &str = r#"
+name = "kill test"
+ipc = [2, 5]
+seeds = 3
+[student]
+width = 8
+epochs = 15
+n_attack = 40
+[[datasets]]
+name = "fashion-mnist"
+data_dir = "data"
+[[methods]]
+name = "random"
+[[attacks]]
+name = "fgsm"
+eps = ["4/255", "8/255"]
+"#;
+
+/// Columns that depend on the clock or the process, not on the inputs.
+const TIMING: [&str; 5] = [
+    "cell_wall_s",
+    "peak_rss_mib",
+    "distill_s",
+    "train_s",
+    "attack_s",
+];
+
+type Row = HashMap<String, String>;
+
+fn key(r: &Row) -> String {
+    format!("{}|{}|{}", r["cell"], r["attack"], r["eps"])
+}
+
+fn deterministic(rows: &[Row]) -> Vec<Vec<(String, String)>> {
+    let mut v: Vec<Vec<(String, String)>> = rows
+        .iter()
+        .map(|r| {
+            let mut kv: Vec<(String, String)> = r
+                .iter()
+                .filter(|(k, _)| !TIMING.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            kv.sort();
+            kv
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn bench(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "bench",
+        "lb.toml",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--quiet",
+        "--no-report",
+    ];
+    args.extend_from_slice(extra);
+    std::process::Command::new(ddbench_bin())
+        .current_dir(dir)
+        .args(&args)
+        .output()
+        .expect("run ddbench bench")
+}
+
+#[test]
+fn kill_9_then_rerun_equals_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("data")).unwrap();
+    write_tiny_idx(&d.join("data"), 200, 60);
+    std::fs::write(d.join("lb.toml"), LEADERBOARD).unwrap();
+
+    // the reference: uninterrupted, two cells at once
+    let r = bench(d, "full", &["--jobs", "2"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let reference = read_rows(&d.join("full/results.csv"));
+    assert_eq!(reference.len(), 6 * 2, "2 IPC × 3 seeds cells × 2 eps");
+    let mut keys: Vec<String> = reference.iter().map(key).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), reference.len(), "duplicate keys");
+    let accs: Vec<f64> = reference
+        .iter()
+        .map(|r| r["clean_acc"].parse().unwrap())
+        .collect();
+    assert!(
+        accs.iter().any(|&a| a > 20.0),
+        "students learn nothing: {accs:?}"
+    );
+
+    // kill -9 once the first cell is recorded, then rerun
+    let mut child = std::process::Command::new(ddbench_bin())
+        .current_dir(d)
+        .args([
+            "bench",
+            "lb.toml",
+            "--out",
+            "killed",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--no-report",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let csv = d.join("killed/results.csv");
+    let t = Instant::now();
+    loop {
+        let n = std::fs::read_to_string(&csv).map_or(0, |s| s.lines().count());
+        if n >= 3 {
+            break; // header + the first cell's two rows
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "no cell finished in 5 minutes"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "bench ended before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = read_rows(&csv);
+    assert!(
+        partial.len() < reference.len(),
+        "killed too late: {} rows",
+        partial.len()
+    );
+    eprintln!("killed after {} rows", partial.len());
+    let r = bench(d, "killed", &[]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let resumed = read_rows(&csv);
+    // nothing finished is lost: the rows before the kill are still there, unchanged
+    for p in &partial {
+        assert!(
+            resumed.contains(p),
+            "row lost or changed by the rerun: {p:?}"
+        );
+    }
+    assert_eq!(
+        deterministic(&resumed),
+        deterministic(&reference),
+        "kill + rerun differs from the uninterrupted --jobs 2 run"
+    );
+
+    // a torn last line: drop the last cell's rows, leave half of one of them without a newline
+    let body = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    let last_cell = lines.last().unwrap().split(',').next().unwrap().to_string();
+    let kept: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.starts_with(&last_cell))
+        .collect();
+    let torn = &lines[lines.len() - 1][..40];
+    std::fs::write(&csv, format!("{}\n{torn}", kept.join("\n"))).unwrap();
+    std::fs::remove_dir_all(d.join("killed/cells").join(&last_cell)).unwrap();
+    let r = ddbench_in(
+        d,
+        &[
+            "bench",
+            "lb.toml",
+            "--out",
+            "killed",
+            "--device",
+            "cpu",
+            "--no-report",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert!(
+        text(&r).contains("dropping a torn last line"),
+        "{}",
+        text(&r)
+    );
+    assert!(
+        text(&r).contains("6 cells, 5 already recorded, 1 to run"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(deterministic(&read_rows(&csv)), deterministic(&reference));
+
+    // --force reruns exactly one cell, to the same numbers
+    let first = reference[0]["cell_id"].clone();
+    let r = ddbench_in(
+        d,
+        &[
+            "bench",
+            "lb.toml",
+            "--out",
+            "killed",
+            "--device",
+            "cpu",
+            "--no-report",
+            "--force",
+            &first,
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert!(
+        text(&r).contains("6 cells, 5 already recorded, 1 to run"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(deterministic(&read_rows(&csv)), deterministic(&reference));
+    let r = ddbench_in(
+        d,
+        &[
+            "bench",
+            "lb.toml",
+            "--out",
+            "killed",
+            "--force",
+            "nosuch/cell",
+        ],
+    );
+    assert!(
+        text(&r).contains("--force nosuch/cell: no such cell"),
+        "{}",
+        text(&r)
+    );
+
+    // fewer seeds: the third seed's rows leave results.csv for stale.csv, nothing reruns
+    std::fs::write(
+        d.join("lb.toml"),
+        LEADERBOARD.replace("seeds = 3", "seeds = 2"),
+    )
+    .unwrap();
+    let r = ddbench_in(
+        d,
+        &[
+            "bench",
+            "lb.toml",
+            "--out",
+            "killed",
+            "--device",
+            "cpu",
+            "--no-report",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert!(
+        text(&r).contains("4 cells, 4 already recorded, 0 to run"),
+        "{}",
+        text(&r)
+    );
+    assert_eq!(read_rows(&csv).len(), 8);
+    // stale.csv: the 4 rows of the dropped seed, and the 2 old rows of the forced cell
+    assert_eq!(read_rows(&d.join("killed/stale.csv")).len(), 6);
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("killed/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["state"], "finished");
+    assert_eq!(manifest["libtorch"], "2.11.0");
+    assert_eq!(
+        manifest["datasets_sha256"]["fashion-mnist"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    assert!(manifest["command"]
+        .as_str()
+        .unwrap()
+        .contains("bench lb.toml"));
+    assert!(manifest["device"].as_str().unwrap().starts_with("cpu"));
+}
+
+fn ddbench_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(ddbench_bin())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run ddbench")
+}

@@ -1,0 +1,165 @@
+//! `ddbench report` on a fixed results table: the Markdown leaderboard holds the values computed
+//! by hand below (best per column in bold), the published reference is listed, and every chart
+//! is written as a non-empty SVG and a 1000 × 600 PNG.
+
+use ddbench_tests::{ddbench, text};
+
+/// (method, seed, clean, subset clean, [(attack, ε·255, robust, attack s)]); distil / train
+/// seconds 1 / 10 for A and 2 / 20 for B; FGSM 1+1 passes, PGD 10+10.
+#[allow(clippy::type_complexity)]
+const CELLS: [(&str, u64, f64, f64, [(&str, f64, f64, f64); 3]); 4] = [
+    (
+        "A",
+        0,
+        80.0,
+        80.0,
+        [
+            ("fgsm", 8.0, 60.0, 1.0),
+            ("pgd", 4.0, 50.0, 3.0),
+            ("pgd", 8.0, 40.0, 5.0),
+        ],
+    ),
+    (
+        "A",
+        1,
+        70.0,
+        70.0,
+        [
+            ("fgsm", 8.0, 50.0, 1.0),
+            ("pgd", 4.0, 50.0, 3.0),
+            ("pgd", 8.0, 30.0, 5.0),
+        ],
+    ),
+    (
+        "B",
+        0,
+        60.0,
+        60.0,
+        [
+            ("fgsm", 8.0, 55.0, 2.0),
+            ("pgd", 4.0, 55.0, 2.0),
+            ("pgd", 8.0, 50.0, 2.0),
+        ],
+    ),
+    (
+        "B",
+        1,
+        62.0,
+        60.0,
+        [
+            ("fgsm", 8.0, 55.0, 2.0),
+            ("pgd", 4.0, 55.0, 2.0),
+            ("pgd", 8.0, 52.0, 2.0),
+        ],
+    ),
+];
+
+// Hand computation (mean ± sample std over the two seeds; std of two values = |a − b| / √2):
+// A: clean 80, 70 → 75 ± 7.07; FGSM 8: 60, 50 → 55 ± 7.07; PGD 4: 50, 50 → 50 ± 0;
+//    PGD 8: 40, 30 → 35 ± 7.07; worst at 8/255 = min(FGSM, PGD) = 40, 30 → 35 ± 7.07.
+//    AUC (worst curve, clean at ε 0, trapezoids of width 4/255, divided by 8/255):
+//      seed 0: (4·(80+50)/2 + 4·(50+40)/2)/8 = (260 + 180)/8 = 55; seed 1: (4·60 + 4·40)/8 = 50
+//      → 52.50 ± 3.54.
+//    RR = 100(1 − mean ASR / max ASR): seed 0 ASR 20, 30, 40 → 100(1 − 30/40) = 25;
+//      seed 1 ASR 20, 20, 40 → 100(1 − 26.667/40) = 33.333 → 29.17 ± 5.89.
+//    AE = 100 · mean T / max T (T₀ = 0): 100 · 3/5 = 60 both seeds → 60.00 ± 0.00.
+//    CREI = ½RR + ½AE: 42.5, 46.667 → 44.58 ± 2.95.
+//    I-RR = 100(1 − mean ASR · max ASR / A²): seed 0 100(1 − 30·40/6400) = 81.25;
+//      seed 1 100(1 − 26.667·40/4900) = 78.231 → 79.74 ± 2.13.
+//    cost: distil 1, train 10, attack 1+3+5 = 9 s, passes 2 + 20 + 20 = 42.
+// B: clean 60, 62 → 61 ± 1.41; FGSM 55, 55; PGD 4 55, 55; PGD 8 50, 52 → 51 ± 1.41; worst 51 ± 1.41.
+//    AUC (subset clean 60): seed 0 (4·57.5 + 4·52.5)/8 = 55; seed 1 (4·57.5 + 4·53.5)/8 = 55.5
+//      → 55.25 ± 0.35.
+//    RR: seed 0 ASR 5, 5, 10 → 100(1 − 6.667/10) = 33.333; seed 1 ASR 5, 5, 8 → 100(1 − 6/8) = 25
+//      → 29.17 ± 5.89 (a tie with A: both bold).
+//    AE: 100 · 2/2 = 100. CREI: 66.667, 62.5 → 64.58 ± 2.95.
+//    I-RR: seed 0 100(1 − 6.667·10/3600) = 98.148; seed 1 100(1 − 6·8/3600) = 98.667 → 98.41 ± 0.37.
+//    cost: distil 2, train 20, attack 6 s, passes 42.
+const EXPECTED: &str = "\
+| method | seeds | clean % | fgsm 8/255 % | pgd 4/255 % | pgd 8/255 % | worst % | AUC % | RR | AE | CREI | I-RR | distil s | train s | attack s | passes | peak MiB |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| A | 2 | **75.00 ± 7.07** | **55.00 ± 7.07** | 50.00 ± 0.00 | 35.00 ± 7.07 | 35.00 ± 7.07 | 52.50 ± 3.54 | **29.17 ± 5.89** | 60.00 ± 0.00 | 44.58 ± 2.95 | 79.74 ± 2.13 | **1.0 ± 0.0** | **10.0 ± 0.0** | 9.0 ± 0.0 | **42** | – |
+| B | 2 | 61.00 ± 1.41 | **55.00 ± 0.00** | **55.00 ± 0.00** | **51.00 ± 1.41** | **51.00 ± 1.41** | **55.25 ± 0.35** | **29.17 ± 5.89** | **100.00 ± 0.00** | **64.58 ± 2.95** | **98.41 ± 0.37** | 2.0 ± 0.0 | 20.0 ± 0.0 | **6.0 ± 0.0** | **42** | – |
+";
+
+#[test]
+fn report_on_a_fixed_table_matches_the_hand_computation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls\n");
+    for (m, seed, clean, sub, atks) in CELLS {
+        let (ds, tr) = if m == "A" { (1.0, 10.0) } else { (2.0, 20.0) };
+        for (a, e, r, t) in atks {
+            let passes = if a == "fgsm" { 1 } else { 10 };
+            csv.push_str(&format!(
+                "toy,{m},10,convnet,{seed},{a},linf,{},{clean},{sub},{r},{ds},{tr},{t},{passes},{passes}\n",
+                e / 255.0
+            ));
+        }
+    }
+    std::fs::write(dir.path().join("results.csv"), csv).unwrap();
+    let published = dir.path().join("published.csv");
+    std::fs::write(
+        &published,
+        "dataset,method,ipc,arch,metric,value,note\ntoy,A,10,convnet,clean_acc,77.5,a made-up test source\ntoy,C,10,convnet,clean_acc,40,another\n",
+    )
+    .unwrap();
+    let r = ddbench(&[
+        "report",
+        dir.path().to_str().unwrap(),
+        "--published",
+        published.to_str().unwrap(),
+        "--title",
+        "toy board",
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let md = std::fs::read_to_string(dir.path().join("leaderboard.md")).unwrap();
+    assert!(md.starts_with("# toy board\n"), "{md}");
+    assert!(md.contains("## toy, convnet, IPC 10\n"), "{md}");
+    assert!(md.contains(EXPECTED), "expected\n{EXPECTED}\nin\n{md}");
+    assert!(
+        md.contains("- A clean_acc: 77.5 — a made-up test source"),
+        "{md}"
+    );
+
+    // summary.csv: the 95 % interval of A's clean accuracy: 75 ± t(1) · 7.0711 / √2 = 75 ± 12.706 · 5
+    let summary = ddbench_tests::read_rows(&dir.path().join("summary.csv"));
+    let a = summary
+        .iter()
+        .find(|r| r["method"] == "A" && r["metric"] == "clean %")
+        .unwrap();
+    assert_eq!(
+        (a["ci95_low"].as_str(), a["ci95_high"].as_str()),
+        ("11.4700", "138.5300")
+    );
+
+    for stem in [
+        "bars_toy_convnet_ipc10",
+        "curve_toy_convnet_ipc10",
+        "pareto_toy_convnet",
+    ] {
+        let svg =
+            std::fs::read_to_string(dir.path().join("charts").join(format!("{stem}.svg"))).unwrap();
+        assert!(
+            svg.contains("<svg") && svg.contains("toy") && svg.len() > 2000,
+            "{stem}.svg"
+        );
+        let png = std::fs::read(dir.path().join("charts").join(format!("{stem}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{stem}.png is not a PNG");
+        let (w, h) = (
+            u32::from_be_bytes(png[16..20].try_into().unwrap()),
+            u32::from_be_bytes(png[20..24].try_into().unwrap()),
+        );
+        assert_eq!((w, h), (1000, 600), "{stem}.png size");
+        assert!(
+            png.len() > 10_000,
+            "{stem}.png is nearly empty ({} bytes)",
+            png.len()
+        );
+    }
+    let bars =
+        std::fs::read_to_string(dir.path().join("charts/bars_toy_convnet_ipc10.svg")).unwrap();
+    assert!(
+        bars.contains("published") && bars.contains("accuracy (%)"),
+        "bars chart lacks legend/axis"
+    );
+}
