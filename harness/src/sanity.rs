@@ -1,7 +1,8 @@
 //! Sanity checks on the per-sample outcomes of one cell (one trained student, every attack and
 //! ε run on it): robust ≤ clean, robust accuracy non-increasing in ε and in steps, AutoAttack no
-//! weaker than its components, and gradient masking (a gradient attack far weaker than `square`
-//! or than itself with more steps). Each check names the row it flags.
+//! weaker than its components, and gradient masking (an iterative gradient attack far weaker than
+//! `square`, than itself with more steps, or weaker than single-step `fgsm`). Each check names
+//! the row it flags.
 
 use crate::record::ResultRow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,7 +86,12 @@ fn common(a: &Outcome, b: &Outcome) -> BTreeSet<i64> {
 }
 
 fn is_gradient_attack(name: &str) -> bool {
-    matches!(name, "fgsm" | "pgd" | "pgdl2" | "mim") || name.starts_with("apgd")
+    name == "fgsm" || is_iterative_gradient_attack(name)
+}
+
+/// Iterative gradient attacks: single-step FGSM is expected to trail `square`, these are not.
+fn is_iterative_gradient_attack(name: &str) -> bool {
+    matches!(name, "pgd" | "pgdl2" | "mim") || name.starts_with("apgd")
 }
 
 fn is_autoattack_component(name: &str) -> bool {
@@ -144,11 +150,19 @@ pub fn check(outcomes: &[Outcome]) -> BTreeMap<String, Vec<&'static str>> {
                 }
             }
             if a.eps == b.eps
-                && is_gradient_attack(&a.attack)
+                && is_iterative_gradient_attack(&a.attack)
                 && b.attack == "square"
                 && ra > rb + MASKING_GAP_POINTS
             {
                 raise(&a.key, GRADIENT_MASKING);
+            }
+            // an iterative attack weaker than one FGSM step (Athalye et al. 2018's first sign)
+            if a.eps == b.eps
+                && a.attack == "fgsm"
+                && is_iterative_gradient_attack(&b.attack)
+                && rb > ra + TOLERANCE_POINTS
+            {
+                raise(&b.key, GRADIENT_MASKING);
             }
         }
     }
@@ -287,14 +301,26 @@ mod tests {
     #[test]
     fn a_gradient_attack_far_weaker_than_square_is_masking() {
         let sq = outcome("square", 0.03, None, 100, 80, 20);
-        for g in ["fgsm", "pgd", "mim", "apgd-ce"] {
+        for g in ["pgd", "mim", "apgd-ce"] {
             let a = outcome(g, 0.03, None, 100, 80, 26);
             assert_eq!(check(&[a.clone(), sq.clone()])[&a.key], vec![GRADIENT_MASKING], "{g}");
             let a = outcome(g, 0.03, None, 100, 80, 24);
             assert!(check(&[a, sq.clone()]).is_empty(), "{g} within the gap");
         }
-        // square itself, or a non-gradient attack, is not flagged
+        // single-step FGSM trailing square is expected; a non-gradient attack is not flagged
+        assert!(check(&[outcome("fgsm", 0.03, None, 100, 80, 40), sq.clone()]).is_empty());
         assert!(check(&[outcome("cw", 0.03, None, 100, 80, 40), sq]).is_empty());
+    }
+
+    #[test]
+    fn an_iterative_attack_weaker_than_fgsm_is_masking() {
+        let fgsm = outcome("fgsm", 0.03, None, 100, 80, 30);
+        let pgd = outcome("pgd", 0.03, None, 100, 80, 33);
+        assert_eq!(check(&[fgsm.clone(), pgd.clone()])[&pgd.key], vec![GRADIENT_MASKING]);
+        let pgd = outcome("pgd", 0.03, None, 100, 80, 20);
+        assert!(check(&[fgsm.clone(), pgd]).is_empty());
+        // at another ε there is nothing to compare
+        assert!(check(&[fgsm, outcome("pgd", 0.01, None, 100, 80, 33)]).is_empty());
     }
 
     #[test]
