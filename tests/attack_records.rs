@@ -88,7 +88,10 @@ fn a_normal_run_records_norms_samples_and_no_flags() {
     let linf = ["--attacks", "fgsm,pgd", "--eps", "2/255,8/255"];
     let (code, t) = run(o, &linf);
     assert_eq!(code, 0, "{t}");
-    assert!(t.contains("sanity checks: no flags on 4 attack row(s)"), "{t}");
+    assert!(
+        t.contains("sanity checks: no flags on 4 attack row(s)"),
+        "{t}"
+    );
     let rows = read_rows(&o.join("results.csv"));
     assert_eq!(rows.len(), 4);
     let samples = per_sample(o);
@@ -116,20 +119,38 @@ fn a_normal_run_records_norms_samples_and_no_flags() {
     let o2 = out2.path();
     let (code, t) = run(
         o2,
-        &["--norm", "l2", "--attacks", "cw,deepfool", "--eps", "0.5,inf"],
+        &[
+            "--norm",
+            "l2",
+            "--attacks",
+            "cw,deepfool",
+            "--eps",
+            "0.5,inf",
+        ],
     );
     assert_eq!(code, 0, "{t}");
-    assert!(t.contains("sanity checks: no flags on 4 attack row(s)"), "{t}");
+    assert!(
+        t.contains("sanity checks: no flags on 4 attack row(s)"),
+        "{t}"
+    );
     let rows = read_rows(&o2.join("results.csv"));
     let samples = per_sample(o2);
     for attack in ["cw", "deepfool"] {
-        let get = |eps: &str| rows.iter().find(|r| r["attack"] == attack && r["eps"] == eps).unwrap();
+        let get = |eps: &str| {
+            rows.iter()
+                .find(|r| r["attack"] == attack && r["eps"] == eps)
+                .unwrap()
+        };
         let (b, u) = (get("0.5"), get("inf"));
         check_consistent(b, &samples[&(attack.to_string(), "0.5".to_string())]);
         let lines = &samples[&(attack.to_string(), "inf".to_string())];
         assert_eq!(lines.len(), 200);
         assert_eq!(u["flags"], "");
-        let (rb, ru, clean) = (num(b, "robust_acc"), num(u, "robust_acc"), num(b, "subset_clean_acc"));
+        let (rb, ru, clean) = (
+            num(b, "robust_acc"),
+            num(u, "robust_acc"),
+            num(b, "subset_clean_acc"),
+        );
         let (med, mean) = (num(u, "pert_median_success"), num(u, "pert_mean_success"));
         eprintln!(
             "{attack}: clean {clean:.1}%, robust at L2 0.5 {rb:.1}%, unbounded {ru:.1}% with median / mean L2 of successes {med:.3} / {mean:.3}; bounded max L2 {:.3}; passes {} / {}",
@@ -137,14 +158,22 @@ fn a_normal_run_records_norms_samples_and_no_flags() {
             b["forward_calls"],
             b["backward_calls"]
         );
-        assert!(ru <= rb && rb < clean - 10.0, "{attack}: {ru} / {rb} / {clean}");
+        assert!(
+            ru <= rb && rb < clean - 10.0,
+            "{attack}: {ru} / {rb} / {clean}"
+        );
         assert!(ru < 5.0, "{attack} unbounded leaves {ru}% robust");
-        assert!(med > 0.05 && med.is_finite() && mean >= 0.5 * med, "{attack}: {med} {mean}");
+        assert!(
+            med > 0.05 && med.is_finite() && mean >= 0.5 * med,
+            "{attack}: {med} {mean}"
+        );
         // the bounded row's successes are the unbounded ones within 0.5
         let within = lines
             .iter()
             .filter(|l| {
-                l["label"] == l["clean_pred"] && l["label"] != l["adv_pred"] && num(l, "pert_norm") <= 0.5
+                l["label"] == l["clean_pred"]
+                    && l["label"] != l["adv_pred"]
+                    && num(l, "pert_norm") <= 0.5
             })
             .count() as f64
             / 2.0;
@@ -156,13 +185,18 @@ fn a_normal_run_records_norms_samples_and_no_flags() {
         // passes, one batch: CW one forward + backward per step; DeepFool per step one check
         // and one forward + backward per class (10), then a last check (and one more if it
         // stopped early because every point was fooled)
-        let (fw, bw) = (num(b, "forward_calls") as u64, num(b, "backward_calls") as u64);
+        let (fw, bw) = (
+            num(b, "forward_calls") as u64,
+            num(b, "backward_calls") as u64,
+        );
         if attack == "cw" {
             assert!(fw == bw && (1..=50).contains(&bw), "cw passes {fw} / {bw}");
         } else {
             let steps = bw / 10;
             assert!(
-                bw % 10 == 0 && (1..=50).contains(&steps) && (fw == bw + steps + 1 || fw == bw + steps + 2),
+                bw % 10 == 0
+                    && (1..=50).contains(&steps)
+                    && (fw == bw + steps + 1 || fw == bw + steps + 2),
                 "deepfool passes {fw} / {bw}"
             );
         }

@@ -132,8 +132,10 @@ fn attacks_agree_with_torchattacks() {
     ];
     attacks.extend(min_norm_cases.iter().map(|c| c.3.clone()));
     // torchattacks' own CW (pixels at 0 or 1 frozen at ±inf in tanh space), for the record
-    attacks.push(serde_json::json!({"name": "cw-torchattacks-box", "attack": "CW", "report_l2": true,
-                                    "params": {"c": 1.0, "kappa": 0.0, "steps": 50, "lr": 0.01}}));
+    attacks.push(
+        serde_json::json!({"name": "cw-torchattacks-box", "attack": "CW", "report_l2": true,
+                                    "params": {"c": 1.0, "kappa": 0.0, "steps": 50, "lr": 0.01}}),
+    );
     std::fs::write(
         dir.path().join("attacks.json"),
         serde_json::to_string(&attacks).unwrap(),
@@ -223,14 +225,24 @@ fn attacks_agree_with_torchattacks() {
         let right = as_vec(&reference[name]);
         let l2 = as_f64(&reference[format!("{name}_l2")]);
         let bounded: Vec<bool> = (0..right.len())
-            .map(|i| if l2[i] <= l2_bound { right[i] } else { ref_clean[i] })
+            .map(|i| {
+                if l2[i] <= l2_bound {
+                    right[i]
+                } else {
+                    ref_clean[i]
+                }
+            })
             .collect();
         let succ: Vec<f64> = (0..right.len())
             .filter(|&i| ref_clean[i] && !right[i])
             .map(|i| l2[i])
             .collect();
         let mean = succ.iter().sum::<f64>() / succ.len().max(1) as f64;
-        (bounded, mean, 100.0 * succ.len() as f64 / right.len() as f64)
+        (
+            bounded,
+            mean,
+            100.0 * succ.len() as f64 / right.len() as f64,
+        )
     };
     for (name, plugin_name, config, _) in &min_norm_cases {
         let p = reg.get(loader::Kind::Attack, plugin_name).unwrap();
@@ -239,8 +251,18 @@ fn attacks_agree_with_torchattacks() {
         let ours: Vec<bool> = Vec::<bool>::try_from(&ours_adv).unwrap();
         let mut unb_cfg = config.clone();
         unb_cfg["bound"] = serde_json::json!(false);
-        let u = run_attack(p, &model, &x, &y, Norm::L2, f64::INFINITY, 0, &unb_cfg, &|_| {})
-            .unwrap();
+        let u = run_attack(
+            p,
+            &model,
+            &x,
+            &y,
+            Norm::L2,
+            f64::INFINITY,
+            0,
+            &unb_cfg,
+            &|_| {},
+        )
+        .unwrap();
         let u_right =
             Vec::<bool>::try_from(ddbench_nn::predict(&model, &u.adversarial, 500).eq_tensor(&y))
                 .unwrap();

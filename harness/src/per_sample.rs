@@ -66,8 +66,8 @@ impl PerSampleFile {
     pub fn open(path: &Path, recorded: impl Fn(&str) -> bool) -> Result<PerSampleFile> {
         let mut keys = HashSet::new();
         if path.exists() {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             let mut rd = csv::Reader::from_reader(text.as_bytes());
             let records: Vec<csv::Result<SampleRow>> = rd.deserialize().collect();
             let last = records.len();
@@ -90,7 +90,10 @@ impl PerSampleFile {
                 for r in &kept {
                     w.serialize(r)?;
                 }
-                write_atomic(path, &w.into_inner().context("serialising per-sample rows")?)?;
+                write_atomic(
+                    path,
+                    &w.into_inner().context("serialising per-sample rows")?,
+                )?;
             }
             keys = kept.iter().map(|r| r.key()).collect();
         }
@@ -190,7 +193,10 @@ mod tests {
         let loaded = g.load(&[cw_key.clone()]).unwrap();
         let want: Vec<Sample> = rows("cw", 3).iter().map(|r| r.sample()).collect();
         assert_eq!(loaded[&cw_key], want);
-        let all = csv::Reader::from_path(&p).unwrap().deserialize::<SampleRow>().count();
+        let all = csv::Reader::from_path(&p)
+            .unwrap()
+            .deserialize::<SampleRow>()
+            .count();
         assert_eq!(all, 5);
         // an interrupted run: the deepfool row never reached results.csv, and a torn line
         let mut bytes = std::fs::read(&p).unwrap();
@@ -203,7 +209,11 @@ mod tests {
             .deserialize()
             .map(|r| r.unwrap())
             .collect();
-        assert_eq!(back, rows("cw", 3), "infinite eps and norms survive the round trip");
+        assert_eq!(
+            back,
+            rows("cw", 3),
+            "infinite eps and norms survive the round trip"
+        );
     }
 
     #[test]
@@ -212,7 +222,9 @@ mod tests {
         let p = dir.path().join("per_sample.csv");
         let mut f = PerSampleFile::open(&p, |_| true).unwrap();
         f.append(&rows("cw", 3)).unwrap();
-        let text = std::fs::read_to_string(&p).unwrap().replacen(",7,", ",x,", 1);
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replacen(",7,", ",x,", 1);
         std::fs::write(&p, text).unwrap();
         let e = format!("{:#}", PerSampleFile::open(&p, |_| true).err().unwrap());
         assert!(e.contains("per_sample.csv: line 3"), "{e}");

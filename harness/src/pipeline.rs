@@ -424,7 +424,9 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     .rows
                     .iter()
                     .filter(|r| done.contains(&r.key()))
-                    .map(|r| sanity::Outcome::from_row(r, stored.remove(&r.key()).unwrap_or_default()))
+                    .map(|r| {
+                        sanity::Outcome::from_row(r, stored.remove(&r.key()).unwrap_or_default())
+                    })
                     .collect();
                 // 4. attacks
                 for (attack, eps, key) in &keys {
@@ -489,9 +491,13 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         continue;
                     }
                     let correct = Tensor::cat(&robust, 0).logical_and(&sub_clean);
-                    let adv_pred = Vec::<i64>::try_from(Tensor::cat(&adv_pred, 0).to_device(tch::Device::Cpu))?;
+                    let adv_pred = Vec::<i64>::try_from(
+                        Tensor::cat(&adv_pred, 0).to_device(tch::Device::Cpu),
+                    )?;
                     let pert = Vec::<f64>::try_from(
-                        Tensor::cat(&pert, 0).to_kind(TKind::Double).to_device(tch::Device::Cpu),
+                        Tensor::cat(&pert, 0)
+                            .to_kind(TKind::Double)
+                            .to_device(tch::Device::Cpu),
                     )?;
                     let samples: Vec<sanity::Sample> = (0..n_attack)
                         .map(|i| sanity::Sample {

@@ -262,7 +262,9 @@ mod tests {
             .lines()
             .map(|l| l.split(',').take(29).collect::<Vec<_>>().join(",") + "\n")
             .collect();
-        assert!(old.starts_with("dataset,") && old.lines().next().unwrap().ends_with("teacher_pgd_acc"));
+        assert!(
+            old.starts_with("dataset,") && old.lines().next().unwrap().ends_with("teacher_pgd_acc")
+        );
         std::fs::write(&p, old).unwrap();
         let h = ResultsFile::open(&p).unwrap();
         assert_eq!(h.rows.len(), 2);

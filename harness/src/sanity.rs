@@ -204,7 +204,14 @@ mod tests {
 
     /// An outcome on points 0..n with labels 0, of which the first `clean` are clean-right and
     /// the first `robust` (≤ clean) stay right under attack.
-    fn outcome(attack: &str, eps: f64, steps: Option<i64>, n: i64, clean: i64, robust: i64) -> Outcome {
+    fn outcome(
+        attack: &str,
+        eps: f64,
+        steps: Option<i64>,
+        n: i64,
+        clean: i64,
+        robust: i64,
+    ) -> Outcome {
         let samples: Vec<Sample> = (0..n)
             .map(|i| Sample {
                 index: i,
@@ -265,7 +272,10 @@ mod tests {
         assert_eq!(flags_of(&[small.clone(), large.clone()]).len(), 1);
         assert_eq!(f[&large.key], vec![EPS_NOT_MONOTONE]);
         // within the tolerance (stochastic attacks): no flag
-        let o = [outcome("pgd", 0.01, None, 1000, 800, 300), outcome("pgd", 0.03, None, 1000, 800, 304)];
+        let o = [
+            outcome("pgd", 0.01, None, 1000, 800, 300),
+            outcome("pgd", 0.03, None, 1000, 800, 304),
+        ];
         assert!(check(&o).is_empty());
         // different attacks are not compared
         assert!(check(&[outcome("fgsm", 0.01, None, 100, 80, 30), large]).is_empty());
@@ -275,9 +285,15 @@ mod tests {
     fn robust_rising_with_steps_is_flagged_and_far_fewer_steps_is_masking() {
         let few = outcome("pgd", 0.03, Some(10), 100, 80, 30);
         let many = outcome("pgd", 0.03, Some(100), 100, 80, 34);
-        assert_eq!(check(&[few.clone(), many.clone()])[&many.key], vec![STEPS_NOT_MONOTONE]);
+        assert_eq!(
+            check(&[few.clone(), many.clone()])[&many.key],
+            vec![STEPS_NOT_MONOTONE]
+        );
         let many = outcome("pgd", 0.03, Some(100), 100, 80, 20);
-        assert_eq!(check(&[few.clone(), many.clone()])[&few.key], vec![GRADIENT_MASKING]);
+        assert_eq!(
+            check(&[few.clone(), many.clone()])[&few.key],
+            vec![GRADIENT_MASKING]
+        );
         let many = outcome("pgd", 0.03, Some(100), 100, 80, 27);
         assert!(check(&[few, many]).is_empty());
     }
@@ -303,7 +319,11 @@ mod tests {
         let sq = outcome("square", 0.03, None, 100, 80, 20);
         for g in ["pgd", "mim", "apgd-ce"] {
             let a = outcome(g, 0.03, None, 100, 80, 26);
-            assert_eq!(check(&[a.clone(), sq.clone()])[&a.key], vec![GRADIENT_MASKING], "{g}");
+            assert_eq!(
+                check(&[a.clone(), sq.clone()])[&a.key],
+                vec![GRADIENT_MASKING],
+                "{g}"
+            );
             let a = outcome(g, 0.03, None, 100, 80, 24);
             assert!(check(&[a, sq.clone()]).is_empty(), "{g} within the gap");
         }
@@ -316,7 +336,10 @@ mod tests {
     fn an_iterative_attack_weaker_than_fgsm_is_masking() {
         let fgsm = outcome("fgsm", 0.03, None, 100, 80, 30);
         let pgd = outcome("pgd", 0.03, None, 100, 80, 33);
-        assert_eq!(check(&[fgsm.clone(), pgd.clone()])[&pgd.key], vec![GRADIENT_MASKING]);
+        assert_eq!(
+            check(&[fgsm.clone(), pgd.clone()])[&pgd.key],
+            vec![GRADIENT_MASKING]
+        );
         let pgd = outcome("pgd", 0.03, None, 100, 80, 20);
         assert!(check(&[fgsm.clone(), pgd]).is_empty());
         // at another ε there is nothing to compare

@@ -6,7 +6,9 @@
 //! `"bound": false` for clarity) is the unbounded attack.
 
 use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
-use ddbench_plugin_api::{keep_within_eps, read_bound, Attack, AttackInput, Host, Norm, PluginResult};
+use ddbench_plugin_api::{
+    keep_within_eps, read_bound, Attack, AttackInput, Host, Norm, PluginResult,
+};
 use tch::{Kind, Tensor};
 
 pub struct Cw;
@@ -57,10 +59,13 @@ impl Attack for Cw {
             let t = w.tanh();
             let adv = (&t + 1.0) * 0.5;
             let diff = &adv - x;
-            let l2 = diff.square().flatten(1, -1).sum_dim_intlist(1, false, Kind::Float);
-            let (logits, g_f) = input.model.value_and_grad(&adv, |l| {
-                margin(l, y, kappa).sum(Kind::Float) * c
-            })?;
+            let l2 = diff
+                .square()
+                .flatten(1, -1)
+                .sum_dim_intlist(1, false, Kind::Float);
+            let (logits, g_f) = input
+                .model
+                .value_and_grad(&adv, |l| margin(l, y, kappa).sum(Kind::Float) * c)?;
             // d cost / d adv = 2 (adv − x) + c ∂f/∂adv; d adv / d w = (1 − tanh²) / 2
             let grad: Tensor = (diff * 2.0 + g_f) * (t.square().neg() + 1.0) * 0.5;
             // success and best-so-far bookkeeping on this step's iterate, as torchattacks
@@ -77,8 +82,7 @@ impl Attack for Cw {
             w = &w - (&m / denom) * (lr / (1.0 - beta1.powf(k)));
             if step % check_every == 0 {
                 // torchattacks' early stop: the batch's total cost (one sync every steps/10)
-                let cost = (l2.sum(Kind::Float)
-                    + margin(&logits, y, kappa).sum(Kind::Float) * c)
+                let cost = (l2.sum(Kind::Float) + margin(&logits, y, kappa).sum(Kind::Float) * c)
                     .double_value(&[]);
                 if cost > prev_cost {
                     break;

@@ -6,7 +6,9 @@
 //! (with `"bound": false` for clarity) is the unbounded attack.
 
 use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
-use ddbench_plugin_api::{keep_within_eps, read_bound, Attack, AttackInput, Host, Norm, PluginResult};
+use ddbench_plugin_api::{
+    keep_within_eps, read_bound, Attack, AttackInput, Host, Norm, PluginResult,
+};
 use tch::{Kind, Tensor};
 
 pub struct DeepFool;
@@ -22,10 +24,10 @@ impl Attack for DeepFool {
             return Err("deepfool is an L2 attack: run it with --norm l2".into());
         }
         if steps < 1 || !(overshoot >= 0.0) {
-            return Err(
-                format!("deepfool: expected steps ≥ 1, overshoot ≥ 0 (got {steps}, {overshoot})")
-                    .into(),
-            );
+            return Err(format!(
+                "deepfool: expected steps ≥ 1, overshoot ≥ 0 (got {steps}, {overshoot})"
+            )
+            .into());
         }
         let (x, y) = (&input.images, &input.labels);
         let nc = input.model.num_classes();
@@ -42,7 +44,9 @@ impl Attack for DeepFool {
             let mut logits = None;
             let mut grads = Vec::with_capacity(nc as usize);
             for k in 0..nc {
-                let (l, g) = input.model.value_and_grad(&xa, |l| l.select(1, k).sum(Kind::Float))?;
+                let (l, g) = input
+                    .model
+                    .value_and_grad(&xa, |l| l.select(1, k).sum(Kind::Float))?;
                 logits.get_or_insert(l);
                 grads.push(g.flatten(1, -1));
             }
@@ -54,8 +58,7 @@ impl Attack for DeepFool {
             let f_prime = (&f - f0).abs(); // [n, C]
             let w_prime = &jac - w0; // [n, C, D]
             let w_norm = w_prime.norm_scalaropt_dim(2.0, [2], false); // [n, C]
-            let dist = (&f_prime / &w_norm)
-                .scatter_value(1, &ya.view([-1, 1]), f64::INFINITY);
+            let dist = (&f_prime / &w_norm).scatter_value(1, &ya.view([-1, 1]), f64::INFINITY);
             let hat = dist.argmin(1, true); // [n, 1]
             let f_hat = f_prime.gather(1, &hat, false); // [n, 1]
             let n_hat = w_norm.gather(1, &hat, false);
@@ -63,8 +66,7 @@ impl Attack for DeepFool {
                 .gather(1, &hat.view([-1, 1, 1]).expand([n, 1, d], false), false)
                 .squeeze_dim(1); // [n, D]
             let delta = w_hat * (f_hat / n_hat.square());
-            let step_adv =
-                (&xa + delta.view_as(&xa) * (1.0 + overshoot)).clamp(0.0, 1.0);
+            let step_adv = (&xa + delta.view_as(&xa) * (1.0 + overshoot)).clamp(0.0, 1.0);
             adv = adv.index_copy(0, &idx, &step_adv);
             host.progress((step + 1) as u64, steps as u64);
         }
