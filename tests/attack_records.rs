@@ -31,9 +31,9 @@ fn run(out: &Path, extra: &[&str]) -> (i32, String) {
         "--ipc",
         "10",
         "--width",
-        "32",
+        "16",
         "--epochs",
-        "100",
+        "40",
         "--n-attack",
         "200",
         "--device",
@@ -66,7 +66,7 @@ fn check_consistent(row: &Row, lines: &[Row]) {
         .count() as f64
         / 2.0;
     assert!(
-        (robust - num(row, "robust_acc")).abs() < 1e-9,
+        (robust - num(row, "robust_acc")).abs() < 1e-4,
         "{name}: {robust} vs {}",
         row["robust_acc"]
     );
@@ -178,7 +178,7 @@ fn a_normal_run_records_norms_samples_and_no_flags() {
             .count() as f64
             / 2.0;
         assert!(
-            (clean - rb - within).abs() < 1e-9,
+            (clean - rb - within).abs() < 1e-4,
             "{attack}: bounded successes {} vs unbounded within 0.5 {within}",
             clean - rb
         );

@@ -111,10 +111,11 @@ pub fn check(outcomes: &[Outcome]) -> BTreeMap<String, Vec<&'static str>> {
         let n = o.samples.len() as f64;
         let clean = 100.0 * o.samples.iter().filter(|s| s.clean_pred == s.label).count() as f64 / n;
         let robust = 100.0 * o.samples.iter().filter(|s| s.robust()).count() as f64 / n;
-        if o.reported_robust > clean + 1e-9 {
+        if o.reported_robust > clean + 50.0 / n {
             raise(&o.key, ROBUST_ABOVE_CLEAN);
         }
-        if (o.reported_robust - robust).abs() > 1e-6 {
+        // off by at least one point (the row's accuracy is a float32 mean)
+        if (o.reported_robust - robust).abs() > 50.0 / n {
             raise(&o.key, ROBUST_MISCOUNTED);
         }
     }
