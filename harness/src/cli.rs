@@ -164,7 +164,7 @@ pub fn parse_eps(s: &str) -> Result<f64> {
         Some((a, b)) => a.trim().parse::<f64>()? / b.trim().parse::<f64>()?,
         None => s.trim().parse::<f64>()?,
     };
-    if !(v.is_finite() && v >= 0.0 || v == f64::INFINITY && s.trim() == "inf") {
+    if !((v.is_finite() && v >= 0.0) || (v == f64::INFINITY && s.trim() == "inf")) {
         bail!("eps '{s}' must be a finite non-negative number, or inf for no bound");
     }
     Ok(v)

@@ -145,10 +145,12 @@ pub fn check(outcomes: &[Outcome]) -> BTreeMap<String, Vec<&'static str>> {
                     raise(&a.key, GRADIENT_MASKING);
                 }
             }
-            if a.eps == b.eps && a.attack == "autoattack" && is_autoattack_component(&b.attack) {
-                if ra > rb + TOLERANCE_POINTS {
-                    raise(&a.key, AUTOATTACK_ABOVE_COMPONENT);
-                }
+            if a.eps == b.eps
+                && a.attack == "autoattack"
+                && is_autoattack_component(&b.attack)
+                && ra > rb + TOLERANCE_POINTS
+            {
+                raise(&a.key, AUTOATTACK_ABOVE_COMPONENT);
             }
             if a.eps == b.eps
                 && is_iterative_gradient_attack(&a.attack)

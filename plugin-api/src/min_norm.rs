@@ -36,7 +36,7 @@ pub fn keep_within_eps(adv: &Tensor, x: &Tensor, found: &Tensor, norm: Norm, eps
     } else {
         found.shallow_clone()
     };
-    let mut shape = vec![-1i64];
-    shape.extend(std::iter::repeat(1).take(x.dim() - 1));
+    let mut shape = vec![1i64; x.dim()];
+    shape[0] = -1;
     adv.where_self(&keep.view(shape.as_slice()), x)
 }

@@ -39,7 +39,8 @@ impl Attack for Cw {
         if input.norm != Norm::L2 {
             return Err("cw is an L2 attack: run it with --norm l2".into());
         }
-        if steps < 1 || !(lr > 0.0) || !(c >= 0.0) || !(kappa >= 0.0) {
+        let bad = |v: f64| v.is_nan() || v < 0.0;
+        if steps < 1 || bad(lr) || lr == 0.0 || bad(c) || bad(kappa) {
             return Err(format!(
                 "cw: expected steps ≥ 1, lr > 0, c ≥ 0, kappa ≥ 0 (got {steps}, {lr}, {c}, {kappa})"
             )

@@ -23,7 +23,7 @@ impl Attack for DeepFool {
         if input.norm != Norm::L2 {
             return Err("deepfool is an L2 attack: run it with --norm l2".into());
         }
-        if steps < 1 || !(overshoot >= 0.0) {
+        if steps < 1 || overshoot.is_nan() || overshoot < 0.0 {
             return Err(format!(
                 "deepfool: expected steps ≥ 1, overshoot ≥ 0 (got {steps}, {overshoot})"
             )
