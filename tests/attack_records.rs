@@ -1,4 +1,5 @@
-//! What every attack run records, on a student trained on real Fashion-MNIST through the CLI:
+//! What every attack run records, on a student trained on real Fashion-MNIST through the CLI
+//! (100 attacked points):
 //! perturbation norms and pass counts on the rows, `per_sample.csv` consistent with them and not
 //! duplicated by a rerun, clean sanity flags for a normal run (FGSM, PGD at two ε; CW and
 //! DeepFool bounded and unbounded), and a flag for a fixture attack that gets weaker as ε grows.
@@ -9,6 +10,9 @@ use std::path::Path;
 
 type Row = HashMap<String, String>;
 
+/// Attacked points per run.
+const N: usize = 100;
+
 fn num(r: &Row, col: &str) -> f64 {
     r[col]
         .parse()
@@ -18,6 +22,7 @@ fn num(r: &Row, col: &str) -> f64 {
 /// `ddbench run` on Fashion-MNIST: `random` IPC 10, a small ConvNet, 200 attacked points.
 fn run(out: &Path, extra: &[&str]) -> (i32, String) {
     let data = fashion_mnist_dir().expect("Fashion-MNIST is missing: run scripts/setup.sh");
+    let n_attack = N.to_string();
     let mut args = vec![
         "run",
         "--dataset",
@@ -35,7 +40,7 @@ fn run(out: &Path, extra: &[&str]) -> (i32, String) {
         "--epochs",
         "40",
         "--n-attack",
-        "200",
+        &n_attack,
         "--device",
         "cpu",
         "--quiet",
@@ -59,19 +64,20 @@ fn per_sample(out: &Path) -> HashMap<(String, String), Vec<Row>> {
 /// The row and its per-sample lines agree: robust accuracy, perturbation statistics.
 fn check_consistent(row: &Row, lines: &[Row]) {
     let name = format!("{} eps {}", row["attack"], row["eps"]);
-    assert_eq!(lines.len(), 200, "{name}: per-sample lines");
+    assert_eq!(lines.len(), N, "{name}: per-sample lines");
     let robust = lines
         .iter()
         .filter(|l| l["label"] == l["clean_pred"] && l["label"] == l["adv_pred"])
         .count() as f64
-        / 2.0;
+        * 100.0
+        / N as f64;
     assert!(
         (robust - num(row, "robust_acc")).abs() < 1e-4,
         "{name}: {robust} vs {}",
         row["robust_acc"]
     );
     let norms: Vec<f64> = lines.iter().map(|l| num(l, "pert_norm")).collect();
-    let mean = norms.iter().sum::<f64>() / 200.0;
+    let mean = norms.iter().sum::<f64>() / N as f64;
     let max = norms.iter().cloned().fold(0.0, f64::max);
     assert!((mean - num(row, "pert_mean")).abs() < 1e-9, "{name}");
     assert!((max - num(row, "pert_max")).abs() < 1e-9, "{name}");
@@ -97,7 +103,7 @@ fn a_normal_run_records_norms_samples_and_no_flags() {
     let samples = per_sample(o);
     for r in &rows {
         check_consistent(r, &samples[&(r["attack"].clone(), r["eps"].clone())]);
-        // one batch of 200: FGSM is one forward + backward, PGD-10 ten, plus its final check
+        // one batch: FGSM is one forward + backward, PGD-10 ten, plus its final check
         let passes = (r["forward_calls"].as_str(), r["backward_calls"].as_str());
         match r["attack"].as_str() {
             "fgsm" => assert_eq!(passes, ("1", "1")),
@@ -144,7 +150,7 @@ fn a_normal_run_records_norms_samples_and_no_flags() {
         let (b, u) = (get("0.5"), get("inf"));
         check_consistent(b, &samples[&(attack.to_string(), "0.5".to_string())]);
         let lines = &samples[&(attack.to_string(), "inf".to_string())];
-        assert_eq!(lines.len(), 200);
+        assert_eq!(lines.len(), N);
         assert_eq!(u["flags"], "");
         let (rb, ru, clean) = (
             num(b, "robust_acc"),
@@ -176,7 +182,8 @@ fn a_normal_run_records_norms_samples_and_no_flags() {
                     && num(l, "pert_norm") <= 0.5
             })
             .count() as f64
-            / 2.0;
+            * 100.0
+            / N as f64;
         assert!(
             (clean - rb - within).abs() < 1e-4,
             "{attack}: bounded successes {} vs unbounded within 0.5 {within}",
