@@ -19,7 +19,7 @@ fn num(r: &Row, col: &str) -> f64 {
         .unwrap_or_else(|e| panic!("{col} = '{}': {e}", r[col]))
 }
 
-/// `ddbench run` on Fashion-MNIST: `random` IPC 10, a small ConvNet, 200 attacked points.
+/// `ddbench run` on Fashion-MNIST: `random` IPC 10, a small ConvNet, N attacked points.
 fn run(out: &Path, extra: &[&str]) -> (i32, String) {
     let data = fashion_mnist_dir().expect("Fashion-MNIST is missing: run scripts/setup.sh");
     let n_attack = N.to_string();
