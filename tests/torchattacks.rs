@@ -2,7 +2,12 @@
 //! 500 test images, attacked by ddbench's plugins and by torchattacks (in the project's
 //! virtualenv, same weights, same inputs, CPU). Robust accuracies agree within 1 point (2 for
 //! Square and AutoAttack); PGD without random start agrees per sample on ≥ 98 % of the images.
-//! AutoAttack is at most each of its components per sample, and at most PGD.
+//! AutoAttack is at most each of its components per sample, and at most PGD. The
+//! minimal-perturbation attacks (CW, DeepFool) are compared at an L2 bound of 0.5 — the fraction
+//! of points where each finds a misclassified example within 0.5, computed from torchattacks'
+//! unbounded outputs — within 1 point, and on the mean L2 norm of their successful perturbations
+//! within 20 %. torchattacks' DeepFool works one image at a time, so DeepFool is compared on the
+//! first 40 images only: at most one image may disagree.
 
 use ddbench::data::source::{self, DatasetKind};
 use ddbench::data::{stratified_subset, DeviceDataset};
@@ -199,10 +204,36 @@ fn attacks_agree_with_torchattacks() {
             torchattacks_autoattack(e8, 10, SQUARE_QUERIES),
         ),
     ];
-    let attacks: Vec<serde_json::Value> = cases
+    let mut attacks: Vec<serde_json::Value> = cases
         .iter()
         .map(|c| serde_json::json!({"name": c.0, "attack": c.5, "params": c.6}))
         .collect();
+    // minimal-perturbation attacks: (name, ddbench plugin, images compared, ddbench config,
+    // torchattacks entry)
+    let min_norm_cases = [
+        (
+            "cw",
+            "cw",
+            500,
+            serde_json::json!({}),
+            serde_json::json!({"name": "cw", "attack": "CW", "report_l2": true, "carlini_box": true,
+                               "params": {"c": 1.0, "kappa": 0.0, "steps": 50, "lr": 0.01}}),
+        ),
+        (
+            "deepfool",
+            "deepfool",
+            40,
+            serde_json::json!({}),
+            serde_json::json!({"name": "deepfool", "attack": "DeepFool", "report_l2": true, "n": 40,
+                               "params": {"steps": 50, "overshoot": 0.02}}),
+        ),
+    ];
+    attacks.extend(min_norm_cases.iter().map(|c| c.4.clone()));
+    // torchattacks' own CW (pixels at 0 or 1 frozen at ±inf in tanh space), for the record
+    attacks.push(
+        serde_json::json!({"name": "cw-torchattacks-box", "attack": "CW", "report_l2": true,
+                                    "params": {"c": 1.0, "kappa": 0.0, "steps": 50, "lr": 0.01}}),
+    );
     let reference = torchattacks_reference(dir.path(), &attacks);
     let as_vec = |v: &serde_json::Value| -> Vec<bool> {
         v.as_array()
@@ -265,6 +296,108 @@ fn attacks_agree_with_torchattacks() {
             "{name} barely hurts: the check would prove nothing"
         );
         robust.insert(name, ours);
+    }
+    // CW and DeepFool: at L2 bound 0.5 and unbounded (--eps inf)
+    let l2_bound = 0.5;
+    let as_f64 = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_f64().unwrap())
+            .collect()
+    };
+    // torchattacks' result judged at the bound: a misclassified example beyond it does not count
+    let theirs_at = |name: &str| -> (Vec<bool>, f64, f64) {
+        let right = as_vec(&reference[name]);
+        let l2 = as_f64(&reference[format!("{name}_l2")]);
+        let bounded: Vec<bool> = (0..right.len())
+            .map(|i| {
+                if l2[i] <= l2_bound {
+                    right[i]
+                } else {
+                    ref_clean[i]
+                }
+            })
+            .collect();
+        let succ: Vec<f64> = (0..right.len())
+            .filter(|&i| ref_clean[i] && !right[i])
+            .map(|i| l2[i])
+            .collect();
+        let mean = succ.iter().sum::<f64>() / succ.len().max(1) as f64;
+        (
+            bounded,
+            mean,
+            100.0 * succ.len() as f64 / right.len() as f64,
+        )
+    };
+    for (name, plugin_name, n, config, _) in &min_norm_cases {
+        let p = reg.get(loader::Kind::Attack, plugin_name).unwrap();
+        let (xn, yn) = (x.narrow(0, 0, *n), y.narrow(0, 0, *n));
+        let clean_n = &ours_clean[..*n as usize];
+        let o = run_attack(p, &model, &xn, &yn, Norm::L2, l2_bound, 0, config, &|_| {}).unwrap();
+        let right = |adv: &Tensor| {
+            Vec::<bool>::try_from(ddbench_nn::predict(&model, adv, 500).eq_tensor(&yn)).unwrap()
+        };
+        let ours = right(&o.adversarial);
+        let mut unb_cfg = config.clone();
+        unb_cfg["bound"] = serde_json::json!(false);
+        let inf = f64::INFINITY;
+        let u = run_attack(p, &model, &xn, &yn, Norm::L2, inf, 0, &unb_cfg, &|_| {}).unwrap();
+        let u_right = right(&u.adversarial);
+        let u_l2 = Vec::<f64>::try_from(
+            ddbench_plugin_api::per_sample_norm(&(&u.adversarial - &xn), Norm::L2)
+                .to_kind(Kind::Double),
+        )
+        .unwrap();
+        let succ: Vec<f64> = (0..u_right.len())
+            .filter(|&i| clean_n[i] && !u_right[i])
+            .map(|i| u_l2[i])
+            .collect();
+        let ours_mean = succ.iter().sum::<f64>() / succ.len().max(1) as f64;
+        let ours_succ = 100.0 * succ.len() as f64 / u_right.len() as f64;
+        let (theirs, theirs_mean, theirs_succ) = theirs_at(name);
+        assert_eq!(theirs.len(), ours.len());
+        let diff = acc(&ours) - acc(&theirs);
+        let agree =
+            ours.iter().zip(&theirs).filter(|(a, b)| a == b).count() as f64 / ours.len() as f64;
+        eprintln!(
+            "{name:<10} {n} images, L2 ≤ {l2_bound}: ddbench {:5.1}%  torchattacks {:5.1}%  difference {diff:+.1}  per-sample agreement {:.1}%; unbounded: success {ours_succ:.1}% vs {theirs_succ:.1}%, mean L2 of successes {ours_mean:.3} vs {theirs_mean:.3}  ({} / {} forward / backward passes)",
+            acc(&ours),
+            acc(&theirs),
+            100.0 * agree,
+            o.forward_calls,
+            o.backward_calls
+        );
+        if *name == "cw" {
+            let (tb, tm, ts) = theirs_at("cw-torchattacks-box");
+            eprintln!(
+                "cw with torchattacks' own tanh box (0/1 pixels frozen): L2 ≤ {l2_bound} {:5.1}%, success {ts:.1}%, mean L2 {tm:.3}",
+                acc(&tb)
+            );
+        }
+        // 1 point, or one image when fewer than 100 are compared
+        let tol = (100.0 / *n as f64).max(1.0);
+        assert!(
+            diff.abs() <= tol + 1e-9,
+            "{name}: robust accuracy at L2 {l2_bound} differs by {diff:.2} points"
+        );
+        assert!(
+            (ours_mean / theirs_mean - 1.0).abs() <= 0.2,
+            "{name}: mean L2 of successful perturbations {ours_mean:.3} vs {theirs_mean:.3}"
+        );
+        assert!(
+            acc(&ours) < acc(clean_n) - 10.0,
+            "{name} barely hurts at L2 {l2_bound}: the check would prove nothing"
+        );
+        // the bound is honoured, and the unbounded run fools every point the bounded one did
+        let b_l2 = ddbench_plugin_api::per_sample_norm(&(&o.adversarial - &xn), Norm::L2)
+            .max()
+            .double_value(&[]);
+        assert!(b_l2 <= l2_bound * (1.0 + 1e-4), "{name}: L2 {b_l2} > bound");
+        assert!(
+            ours_succ >= acc(clean_n) - acc(&ours) - 1e-9,
+            "{name}: the unbounded attack fools fewer points than the bounded one"
+        );
     }
     autoattack_is_the_worst_case(&robust);
 }

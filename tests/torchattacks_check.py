@@ -5,7 +5,11 @@ DIR holds model.safetensors + spec.json (a ddbench ConvNet), inputs.safetensors 
 y) and attacks.json (a list of {"name", "attack", "params"}; attack "MultiAttack" takes
 params {"attacks": [{"attack", "params"}, ...]}, torchattacks.MultiAttack over those components,
 which is how torchattacks.AutoAttack is built). Writes DIR/torchattacks.json:
-{name: [1 if the adversarial prediction is right else 0, ...]} per sample.
+{name: [1 if the adversarial prediction is right else 0, ...]} per sample; an attack entry with
+"report_l2": true also gets {name}_l2, the per-sample L2 norms of its perturbations, and one
+with "carlini_box": true maps pixels to tanh space as Carlini's code does (x·(1−1e-6), so
+pixels at 0 or 1 stay movable) instead of torchattacks' ±inf; "n": k attacks the first k
+inputs only (for torchattacks' one-image-at-a-time DeepFool).
 """
 import json
 import sys
@@ -73,9 +77,15 @@ def main(d):
         out["clean"] = (net(x).argmax(1) == y).int().tolist()
     for a in json.load(open(f"{d}/attacks.json")):
         atk = build(net, a)
-        adv = atk(x, y)
+        if a.get("carlini_box"):
+            atk.inverse_tanh_space = lambda v: torch.atanh(torch.clamp(v * 2 - 1, -1, 1) * (1 - 1e-6))
+        n = a.get("n", len(x))
+        xa, ya = x[:n], y[:n]
+        adv = atk(xa, ya)
         with torch.no_grad():
-            out[a["name"]] = (net(adv).argmax(1) == y).int().tolist()
+            out[a["name"]] = (net(adv).argmax(1) == ya).int().tolist()
+        if a.get("report_l2"):
+            out[a["name"] + "_l2"] = (adv - xa).flatten(1).norm(dim=1).tolist()
     json.dump(out, open(f"{d}/torchattacks.json", "w"))
 
 

@@ -111,6 +111,7 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',')]
     pub attacks: Vec<String>,
     /// ε values, comma-separated; fractions allowed (8/255). Default: 8/255 (linf), 0.5 (l2).
+    /// `inf`: no bound (for the minimal-perturbation attacks cw and deepfool).
     #[arg(long, value_delimiter = ',')]
     pub eps: Vec<String>,
     #[arg(long, value_enum, default_value = "linf")]
@@ -164,14 +165,15 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// Parses `8/255`, `0.031`, `0.5`.
+/// Parses `8/255`, `0.031`, `0.5`, and `inf` (no bound: minimal-perturbation attacks such as
+/// `cw` and `deepfool` report their unbounded result; the ε-ball check passes everything).
 pub fn parse_eps(s: &str) -> Result<f64> {
     let v = match s.split_once('/') {
         Some((a, b)) => a.trim().parse::<f64>()? / b.trim().parse::<f64>()?,
         None => s.trim().parse::<f64>()?,
     };
-    if !(v.is_finite() && v >= 0.0) {
-        bail!("eps '{s}' must be a finite non-negative number");
+    if !((v.is_finite() && v >= 0.0) || (v == f64::INFINITY && s.trim() == "inf")) {
+        bail!("eps '{s}' must be a finite non-negative number, or inf for no bound");
     }
     Ok(v)
 }
@@ -264,6 +266,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let command_line = std::env::args().collect::<Vec<_>>().join(" ");
             let summary = pipeline::run(&cfg, &command_line)?;
             println!("{}", crate::summary::table(&summary.rows));
+            println!("{}", crate::sanity::summary_line(&summary.rows));
             println!(
                 "settings: {} {} width {} depth {}, {} epochs unless a method sets its own (DD protocol: 300), batch {}, lr {}, {} seed(s), {} attacked test images",
                 cfg.arch, cfg.norm_layer_name(), cfg.width, cfg.depth, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.seeds, cfg.n_attack

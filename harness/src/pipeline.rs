@@ -4,8 +4,10 @@
 use crate::data::{source, stratified_subset, DeviceDataset};
 use crate::device::{self, DeviceChoice};
 use crate::output::Ui;
+use crate::per_sample::{PerSampleFile, SampleRow};
 use crate::plugin::{self, Kind, Plugin, Registry};
 use crate::record::{cell_key, write_atomic, ResultRow, ResultsFile};
+use crate::sanity;
 use crate::student::{self, Protocol};
 use anyhow::{bail, Context, Result};
 use ddbench_nn::soft_label::SoftLabelConfig;
@@ -155,6 +157,8 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     let results_path = cfg.out.join("results.csv");
     let manifest_path = cfg.out.join("manifest.json");
     let mut results = ResultsFile::open(&results_path)?;
+    let mut per_sample =
+        PerSampleFile::open(&cfg.out.join("per_sample.csv"), |k| results.contains(k))?;
     let mut failures: Vec<String> = Vec::new();
     type TeacherEvals = std::collections::BTreeMap<String, (f64, f64)>;
     let manifest = |failures: &[String], teachers: &TeacherEvals, state: &str| -> Result<()> {
@@ -193,19 +197,15 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     // The attacked subset: fixed (seed 0), class-stratified, shared by every method and seed.
     let test_labels: Vec<i64> = Vec::<i64>::try_from(data.test_labels.to_device(tch::Device::Cpu))?;
     let n_attack = cfg.n_attack.min(test_labels.len());
-    let subset = Tensor::from_slice(&stratified_subset(
-        &test_labels,
-        data.num_classes,
-        n_attack,
-        0,
-    ))
-    .to_device(dev);
+    let subset_idx = stratified_subset(&test_labels, data.num_classes, n_attack, 0);
+    let subset = Tensor::from_slice(&subset_idx).to_device(dev);
     let sub_x = data
         .test_images
         .index_select(0, &subset)
         .to_kind(TKind::Float)
         / 255.0;
     let sub_y = data.test_labels.index_select(0, &subset);
+    let sub_y_vec = Vec::<i64>::try_from(sub_y.to_device(tch::Device::Cpu))?;
     let n_test = data.test_labels.size()[0];
     let eps_list = cfg.eps.clone().unwrap_or_else(|| {
         vec![if cfg.norm == Norm::Linf {
@@ -365,8 +365,9 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         &data.test_labels,
                         cfg.eval_batch,
                     );
-                let sub_clean =
-                    ddbench_nn::predict(&model, &sub_x, cfg.eval_batch).eq_tensor(&sub_y);
+                let sub_pred = ddbench_nn::predict(&model, &sub_x, cfg.eval_batch);
+                let sub_clean = sub_pred.eq_tensor(&sub_y);
+                let sub_pred_vec = Vec::<i64>::try_from(sub_pred.to_device(tch::Device::Cpu))?;
                 let subset_clean_acc = pct(&sub_clean);
                 ui.log(&format!(
                     "{cell}: clean accuracy {clean_acc:.2}% ({} protocol, {} epochs, {train_s:.1}s)",
@@ -406,7 +407,29 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     attack_s: 0.0,
                     forward_calls: 0,
                     backward_calls: 0,
+                    pert_mean: f64::NAN,
+                    pert_max: f64::NAN,
+                    pert_median_success: f64::NAN,
+                    pert_mean_success: f64::NAN,
+                    attack_config: String::new(),
+                    flags: String::new(),
                 };
+                // the per-sample outcomes of this cell's attack rows, for the sanity checks
+                // (rows a previous run finished come back from per_sample.csv)
+                let done: Vec<String> = keys
+                    .iter()
+                    .map(|k| k.2.clone())
+                    .filter(|k| results.contains(k))
+                    .collect();
+                let mut stored = per_sample.load(&done)?;
+                let mut outcomes: Vec<sanity::Outcome> = results
+                    .rows
+                    .iter()
+                    .filter(|r| done.contains(&r.key()))
+                    .map(|r| {
+                        sanity::Outcome::from_row(r, stored.remove(&r.key()).unwrap_or_default())
+                    })
+                    .collect();
                 // 4. attacks
                 for (attack, eps, key) in &keys {
                     if results.contains(key) {
@@ -426,6 +449,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     let bar = ui.bar(nb as u64, "attack");
                     bar.set_message(format!("{} eps {eps:.4} on {cell}", attack.name));
                     let mut robust = Vec::new();
+                    let (mut adv_pred, mut pert) = (Vec::new(), Vec::new());
                     let (mut fw, mut bw) = (0, 0);
                     let mut err = None;
                     for b in 0..nb {
@@ -446,10 +470,13 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                             Ok(o) => {
                                 fw += o.forward_calls;
                                 bw += o.backward_calls;
-                                robust.push(
-                                    ddbench_nn::predict(&model, &o.adversarial, cfg.eval_batch)
-                                        .eq_tensor(&y),
-                                );
+                                let p = ddbench_nn::predict(&model, &o.adversarial, cfg.eval_batch);
+                                robust.push(p.eq_tensor(&y));
+                                adv_pred.push(p);
+                                pert.push(ddbench_plugin_api::per_sample_norm(
+                                    &(&o.adversarial - &x),
+                                    cfg.norm,
+                                ));
                             }
                             Err(e) => {
                                 err = Some(e);
@@ -466,6 +493,23 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         continue;
                     }
                     let correct = Tensor::cat(&robust, 0).logical_and(&sub_clean);
+                    let adv_pred = Vec::<i64>::try_from(
+                        Tensor::cat(&adv_pred, 0).to_device(tch::Device::Cpu),
+                    )?;
+                    let pert = Vec::<f64>::try_from(
+                        Tensor::cat(&pert, 0)
+                            .to_kind(TKind::Double)
+                            .to_device(tch::Device::Cpu),
+                    )?;
+                    let samples: Vec<sanity::Sample> = (0..n_attack)
+                        .map(|i| sanity::Sample {
+                            index: subset_idx[i],
+                            label: sub_y_vec[i],
+                            clean_pred: sub_pred_vec[i],
+                            adv_pred: adv_pred[i],
+                        })
+                        .collect();
+                    let stats = PerturbationStats::new(&pert, &samples);
                     let row = ResultRow {
                         attack: attack.name.clone(),
                         attack_version: attack.version.clone(),
@@ -476,13 +520,51 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         attack_s: t.elapsed().as_secs_f64(),
                         forward_calls: fw,
                         backward_calls: bw,
+                        pert_mean: stats.mean,
+                        pert_max: stats.max,
+                        pert_median_success: stats.median_success,
+                        pert_mean_success: stats.mean_success,
+                        attack_config: aconf.to_string(),
                         ..base_row.clone()
                     };
                     ui.log(&format!(
                         "{cell}: {} eps {:.4}: robust accuracy {:.2}%",
                         attack.name, eps, row.robust_acc
                     ));
+                    let sample_rows: Vec<SampleRow> = samples
+                        .iter()
+                        .zip(&pert)
+                        .map(|(s, &p)| SampleRow {
+                            dataset: row.dataset.clone(),
+                            method: row.method.clone(),
+                            ipc: row.ipc,
+                            arch: row.arch.clone(),
+                            seed: row.seed,
+                            attack: row.attack.clone(),
+                            norm: row.norm.clone(),
+                            eps: row.eps,
+                            index: s.index,
+                            label: s.label,
+                            clean_pred: s.clean_pred,
+                            adv_pred: s.adv_pred,
+                            pert_norm: p,
+                        })
+                        .collect();
+                    // per-sample lines first: lines of a row that never reaches results.csv
+                    // are dropped when the file is next opened
+                    per_sample.append(&sample_rows)?;
+                    outcomes.push(sanity::Outcome::from_row(&row, samples));
                     results.push(row)?;
+                    let flags = sanity::check(&outcomes);
+                    results.set_flags(|k| {
+                        outcomes
+                            .iter()
+                            .any(|o| o.key == k)
+                            .then(|| sanity::flags_text(&flags, k))
+                    })?;
+                    for (k, f) in &flags {
+                        ui.log(&format!("sanity: {k}: {}", f.join(";")));
+                    }
                 }
             }
         }
@@ -502,6 +584,42 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
         rows: results.rows,
         failures,
     })
+}
+
+/// Perturbation norms of one attack row (see `ResultRow::pert_*`).
+struct PerturbationStats {
+    mean: f64,
+    max: f64,
+    median_success: f64,
+    mean_success: f64,
+}
+
+impl PerturbationStats {
+    fn new(pert: &[f64], samples: &[sanity::Sample]) -> PerturbationStats {
+        let n = pert.len().max(1) as f64;
+        let mut succ: Vec<f64> = pert
+            .iter()
+            .zip(samples)
+            .filter(|(_, s)| s.clean_pred == s.label && s.adv_pred != s.label)
+            .map(|(&p, _)| p)
+            .collect();
+        succ.sort_by(f64::total_cmp);
+        let median_success = match succ.len() {
+            0 => f64::NAN,
+            m if m % 2 == 1 => succ[m / 2],
+            m => 0.5 * (succ[m / 2 - 1] + succ[m / 2]),
+        };
+        PerturbationStats {
+            mean: pert.iter().sum::<f64>() / n,
+            max: pert.iter().cloned().fold(0.0, f64::max),
+            median_success,
+            mean_success: if succ.is_empty() {
+                f64::NAN
+            } else {
+                succ.iter().sum::<f64>() / succ.len() as f64
+            },
+        }
+    }
 }
 
 /// A teacher's clean accuracy on the whole test set and PGD-10 (L∞ 8/255) accuracy on the

@@ -56,6 +56,23 @@ pub struct ResultRow {
     pub teacher_clean_acc: f64,
     #[serde(default)]
     pub teacher_pgd_acc: f64,
+    /// Perturbation actually used, in the threat model's norm, over the attacked points: mean
+    /// and max; and over the points the attack turned from right to wrong: median and mean
+    /// (NaN when there are none, and for `none` rows). See harness/RECORDS.md.
+    #[serde(default)]
+    pub pert_mean: f64,
+    #[serde(default)]
+    pub pert_max: f64,
+    #[serde(default)]
+    pub pert_median_success: f64,
+    #[serde(default)]
+    pub pert_mean_success: f64,
+    /// The attack's JSON config as passed (`{}`: the plugin's defaults).
+    #[serde(default)]
+    pub attack_config: String,
+    /// Sanity-check flags (`sanity.rs`), semicolon-separated; empty when all checks pass.
+    #[serde(default)]
+    pub flags: String,
 }
 
 impl ResultRow {
@@ -115,6 +132,26 @@ impl ResultsFile {
 
     pub fn contains(&self, key: &str) -> bool {
         self.rows.iter().any(|r| r.key() == key)
+    }
+
+    /// Sets the `flags` of the rows whose key `flags_of` maps to a value, rewriting the file
+    /// (atomically) if any changed.
+    pub fn set_flags(&mut self, flags_of: impl Fn(&str) -> Option<String>) -> Result<()> {
+        let mut changed = false;
+        for r in &mut self.rows {
+            if let Some(f) = flags_of(&r.key()) {
+                changed |= r.flags != f;
+                r.flags = f;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for r in &self.rows {
+            w.serialize(r)?;
+        }
+        write_atomic(&self.path, &w.into_inner().context("serialising results")?)
     }
 
     /// Adds a row and rewrites the file atomically (write, fsync, rename).
@@ -183,6 +220,12 @@ mod tests {
             teacher_backward: 30,
             teacher_clean_acc: 90.0,
             teacher_pgd_acc: 20.0,
+            pert_mean: 0.02,
+            pert_max: 8.0 / 255.0,
+            pert_median_success: 8.0 / 255.0,
+            pert_mean_success: 0.03,
+            attack_config: r#"{"steps":20}"#.into(),
+            flags: String::new(),
         }
     }
 
@@ -198,6 +241,34 @@ mod tests {
         assert!(g.contains(&row(1).key()));
         assert!(!g.contains(&row(2).key()));
         assert!(!dir.path().join(".results.csv.tmp").exists());
+    }
+
+    #[test]
+    fn flags_are_written_and_rows_of_the_old_format_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("results.csv");
+        let mut f = ResultsFile::open(&p).unwrap();
+        f.push(row(0)).unwrap();
+        f.push(row(1)).unwrap();
+        let k1 = row(1).key();
+        f.set_flags(|k| (k == k1).then(|| "eps_not_monotone".to_string()))
+            .unwrap();
+        let g = ResultsFile::open(&p).unwrap();
+        assert_eq!(g.rows[0].flags, "");
+        assert_eq!(g.rows[1].flags, "eps_not_monotone");
+        // a CSV written before the perturbation / config / flags columns existed
+        let text = std::fs::read_to_string(&p).unwrap();
+        let old: String = text
+            .lines()
+            .map(|l| l.split(',').take(29).collect::<Vec<_>>().join(",") + "\n")
+            .collect();
+        assert!(
+            old.starts_with("dataset,") && old.lines().next().unwrap().ends_with("teacher_pgd_acc")
+        );
+        std::fs::write(&p, old).unwrap();
+        let h = ResultsFile::open(&p).unwrap();
+        assert_eq!(h.rows.len(), 2);
+        assert_eq!((h.rows[1].flags.as_str(), h.rows[1].pert_max), ("", 0.0));
     }
 
     #[test]

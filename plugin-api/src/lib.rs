@@ -8,10 +8,12 @@ mod attack;
 pub mod entry;
 mod host;
 mod method;
+mod min_norm;
 
 pub use attack::{Attack, AttackInput, Model, Norm};
 pub use host::Host;
 pub use method::{DistillInput, Distilled, Method};
+pub use min_norm::{keep_within_eps, per_sample_norm, read_bound};
 pub use serde_json;
 pub use tch;
 

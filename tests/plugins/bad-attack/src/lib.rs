@@ -1,5 +1,7 @@
 //! Test fixture: an attack plugin that breaks the rules on purpose
-//! (`{"mode": "outside-ball" | "outside-box" | "wrong-shape" | "query-outside" | "panic"}`).
+//! (`{"mode": "outside-ball" | "outside-box" | "wrong-shape" | "query-outside" | "panic"}`), or
+//! one that is valid but inconsistent: `{"mode": "clean-above", "threshold": t}` is FGSM for
+//! ε ≤ t and returns the clean images for ε > t (robust accuracy rising with ε).
 
 use ddbench_plugin_api::{config_get, declare_attack, Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
@@ -23,6 +25,16 @@ impl Attack for BadAttack {
                 Ok(x.copy())
             }
             "panic" => panic!("deliberate panic inside attack"),
+            "clean-above" => {
+                let threshold: f64 = config_get(&input.config, "threshold", 0.0)?;
+                if input.eps > threshold {
+                    return Ok(x.copy());
+                }
+                let (_, g) = input
+                    .model
+                    .value_and_grad(x, |l| ddbench_plugin_api::ce_sum(l, &input.labels))?;
+                Ok((x + g.sign() * input.eps).clamp(0.0, 1.0))
+            }
             other => Err(format!("unknown mode {other}").into()),
         }
     }

@@ -1,0 +1,42 @@
+//! Helpers for minimal-perturbation attacks (CW, DeepFool): per-sample norms, the `bound`
+//! config key, and keeping a found example only when it lies inside the threat model's ε-ball.
+
+use crate::{config_get, AttackInput, Norm, PluginResult};
+use tch::{Kind, Tensor};
+
+/// Per-sample norm of `delta` (`[B, ...]`) in the given norm: a float `[B]` tensor.
+pub fn per_sample_norm(delta: &Tensor, norm: Norm) -> Tensor {
+    let flat = delta.flatten(1, -1).to_kind(Kind::Float);
+    match norm {
+        Norm::Linf => flat.abs().amax([1], false),
+        Norm::L2 => flat.norm_scalaropt_dim(2.0, [1], false),
+    }
+}
+
+/// Reads the `bound` key (default true). `bound: false` asks for the unbounded attack, which the
+/// host runs with ε = inf (`--eps inf`); asking for it with a finite ε is an error, so a run
+/// can never report unbounded examples under a finite ε label.
+pub fn read_bound(input: &AttackInput, attack: &str) -> PluginResult<bool> {
+    let bound: bool = config_get(&input.config, "bound", true)?;
+    if !bound && input.eps.is_finite() {
+        return Err(format!(
+            "{attack}: config key 'bound': false means unbounded and needs --eps inf (got eps {})",
+            input.eps
+        )
+        .into());
+    }
+    Ok(bound)
+}
+
+/// Per sample: `adv` where `found` is true and its perturbation's norm is ≤ ε (always, for
+/// ε = inf), else the clean image `x`. `found`: bool `[B]`.
+pub fn keep_within_eps(adv: &Tensor, x: &Tensor, found: &Tensor, norm: Norm, eps: f64) -> Tensor {
+    let keep = if eps.is_finite() {
+        found.logical_and(&per_sample_norm(&(adv - x), norm).le(eps))
+    } else {
+        found.shallow_clone()
+    };
+    let mut shape = vec![1i64; x.dim()];
+    shape[0] = -1;
+    adv.where_self(&keep.view(shape.as_slice()), x)
+}
