@@ -162,6 +162,12 @@ impl Records {
         let head: Vec<String> = rd.headers()?.iter().map(String::from).collect();
         if self.header.is_empty() {
             self.header = head.clone();
+        } else if head.len() > self.header.len() && head.starts_with(&self.header) {
+            // a newer ddbench appended columns: older rows get them empty
+            for r in &mut self.rows {
+                r.fields.resize(head.len(), String::new());
+            }
+            self.header = head.clone();
         } else if self.header != head {
             bail!(
                 "{}: columns differ from {} (written by another ddbench version?); use another --out",
@@ -566,4 +572,41 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         return Ok(2);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_an_older_version_get_the_new_columns_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.csv");
+        let lead = LEAD_COLUMNS.join(",");
+        std::fs::write(
+            &path,
+            format!("{lead},attack,norm,eps\nold,a/b,h0,1.0,2.0,pgd,linf,0.1\n"),
+        )
+        .unwrap();
+        let mut recs = Records::open(&path, &|_| {}).unwrap();
+        let run_csv = dir.path().join("run.csv");
+        std::fs::write(&run_csv, "attack,norm,eps,flags\nfgsm,linf,0.2,\n").unwrap();
+        let cell = Cell {
+            id: "new/cell".into(),
+            hash: "h1".into(),
+            dataset: "d".into(),
+            method: "m".into(),
+            label: "m".into(),
+            seed: 0,
+            args: Vec::new(),
+            wanted: vec![("fgsm".into(), "linf".into(), 0.2)],
+        };
+        assert_eq!(recs.merge(&cell, &run_csv, 1.0, 2.0).unwrap(), 1);
+        assert_eq!(recs.header, ["attack", "norm", "eps", "flags"]);
+        assert_eq!(recs.rows[0].fields, ["pgd", "linf", "0.1", ""]);
+        // a header that is not an extension is still refused
+        std::fs::write(&run_csv, "attack,eps,norm\nfgsm,0.2,linf\n").unwrap();
+        let err = recs.merge(&cell, &run_csv, 1.0, 2.0).unwrap_err();
+        assert!(err.to_string().contains("columns differ"), "{err}");
+    }
 }
