@@ -19,8 +19,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tch::{Device, Kind, Tensor};
 
+/// The project's virtualenv python, or `DDBENCH_PYTHON` (the device check uses the GPU
+/// machine's own python with torchattacks beside it).
 fn venv_python() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python")
+    match std::env::var_os("DDBENCH_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
+    }
 }
 
 /// Runs tests/torchattacks_check.py on `attacks` ({"name", "attack", "params"}) in `dir`.
@@ -540,4 +545,116 @@ fn autoattack_standard_full_strength() {
             "{name}: robust accuracy differs by {diff:.2} points"
         );
     }
+}
+
+/// The device check: AutoAttack `standard` on a ConvNet-3 (width 128) trained on a real image
+/// folder (the CIFAR-10 JPEG copy), 1,000 class-stratified test images, on CUDA when present —
+/// ddbench's plugin against torchattacks' components at the same strength (100 steps, 5000 Square
+/// queries) on the same weights and inputs, with seconds and the host's forward / backward
+/// counts. Not in CI: `DDBENCH_XCHECK_IMAGEFOLDER=DIR [DDBENCH_XCHECK_EPOCHS=15] [DDBENCH_XCHECK_N=1000]
+/// [DDBENCH_XCHECK_DEVICE=cuda] [DDBENCH_PYTHON=python3]` and `--ignored
+/// autoattack_standard_image_folder`.
+#[test]
+#[ignore]
+fn autoattack_standard_image_folder() {
+    let dir = std::env::var_os("DDBENCH_XCHECK_IMAGEFOLDER")
+        .map(PathBuf::from)
+        .expect("DDBENCH_XCHECK_IMAGEFOLDER: an image folder with train/ and test/");
+    let epochs: i64 = std::env::var("DDBENCH_XCHECK_EPOCHS")
+        .map(|v| v.parse().expect("DDBENCH_XCHECK_EPOCHS: a number"))
+        .unwrap_or(15);
+    let (device, name) = ddbench::device::select(ddbench::device::DeviceChoice::Auto).unwrap();
+    eprintln!("device: {name}");
+    if device.is_cuda() {
+        std::env::set_var("DDBENCH_XCHECK_DEVICE", "cuda");
+    }
+    let raw = source::load(DatasetKind::Imagefolder, Some(&dir)).unwrap();
+    let data = DeviceDataset::new(&raw, device);
+    let spec = ModelSpec::convnet(data.shape, 10, data.mean.clone(), data.std.clone());
+    tch::manual_seed(0);
+    let mut model = Model::new(&spec, device);
+    let x_train = data.train_images.to_kind(Kind::Float) / 255.0;
+    let cfg = TrainConfig {
+        epochs,
+        ..Default::default()
+    };
+    let start = std::time::Instant::now();
+    ddbench_nn::train_classifier(
+        &mut model,
+        &x_train,
+        &data.train_labels,
+        &cfg,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    eprintln!(
+        "ConvNet-3 w128, {epochs} epochs on {} images: {:.0} s",
+        x_train.size()[0],
+        start.elapsed().as_secs_f64()
+    );
+    let test_labels = Vec::<i64>::try_from(data.test_labels.to_device(Device::Cpu)).unwrap();
+    let n: usize = std::env::var("DDBENCH_XCHECK_N")
+        .map(|v| v.parse().expect("DDBENCH_XCHECK_N: a number of images"))
+        .unwrap_or(1000);
+    let sub = Tensor::from_slice(&stratified_subset(&test_labels, 10, n, 0)).to_device(device);
+    let x = data.test_images.index_select(0, &sub).to_kind(Kind::Float) / 255.0;
+    let y = data.test_labels.index_select(0, &sub);
+    let tmp = tempfile::tempdir().unwrap();
+    model.vs.save(tmp.path().join("model.safetensors")).unwrap();
+    std::fs::write(
+        tmp.path().join("spec.json"),
+        serde_json::to_string(&spec).unwrap(),
+    )
+    .unwrap();
+    Tensor::write_safetensors(
+        &[
+            ("x", &x.to_device(Device::Cpu)),
+            ("y", &y.to_device(Device::Cpu)),
+        ],
+        tmp.path().join("inputs.safetensors"),
+    )
+    .unwrap();
+    // DDBENCH_XCHECK_EPS (in 255ths, default 8): a smaller ε leaves points for every component
+    let e8 = std::env::var("DDBENCH_XCHECK_EPS")
+        .map(|v| v.parse::<f64>().expect("DDBENCH_XCHECK_EPS: a number"))
+        .unwrap_or(8.0)
+        / 255.0;
+    let p = plugin::discover(&[]);
+    let p = p.get(loader::Kind::Attack, "autoattack").unwrap();
+    let start = std::time::Instant::now();
+    let config = serde_json::json!({"version": "standard"});
+    let o = run_attack(p, &model, &x, &y, Norm::Linf, e8, 0, &config, &|m| {
+        eprintln!("{m}")
+    })
+    .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    let rate = |adv: &Tensor| {
+        ddbench_nn::predict(&model, adv, 500)
+            .eq_tensor(&y)
+            .to_kind(Kind::Float)
+            .mean(Kind::Float)
+            .double_value(&[])
+            * 100.0
+    };
+    let (clean, ours) = (rate(&x), rate(&o.adversarial));
+    let attacks = [
+        serde_json::json!({"name": "autoattack", "attack": "MultiAttack",
+                                      "params": torchattacks_autoattack(e8, 100, 5000)}),
+    ];
+    let reference = torchattacks_reference(tmp.path(), &attacks);
+    let right = reference["autoattack"].as_array().unwrap();
+    let theirs =
+        100.0 * right.iter().filter(|b| b.as_i64() == Some(1)).count() as f64 / right.len() as f64;
+    let their_s = reference["seconds"]["autoattack"].as_f64().unwrap();
+    let diff = ours - theirs;
+    eprintln!(
+        "autoattack standard, ε {:.2}/255, {n} test images, {device:?}: clean {clean:.1}%; ddbench {ours:.1}% ({secs:.1} s, {} forward / {} backward calls), torchattacks {theirs:.1}% ({their_s:.1} s), difference {diff:+.1}",
+        e8 * 255.0,
+        o.forward_calls,
+        o.backward_calls
+    );
+    assert!(
+        diff.abs() <= 2.0,
+        "robust accuracy differs by {diff:.2} points"
+    );
 }

@@ -12,7 +12,9 @@ pixels at 0 or 1 stay movable) instead of torchattacks' ±inf; "n": k attacks th
 inputs only (for torchattacks' one-image-at-a-time DeepFool).
 """
 import json
+import os
 import sys
+import time
 
 import torch
 import torch.nn as nn
@@ -69,10 +71,12 @@ def build(net, a):
 
 def main(d):
     torch.manual_seed(0)
-    net = load(d)
+    # DDBENCH_XCHECK_DEVICE=cuda runs the reference on the GPU (the device check); default CPU
+    dev = os.environ.get("DDBENCH_XCHECK_DEVICE", "cpu")
+    net = load(d).to(dev)
     inp = load_file(f"{d}/inputs.safetensors")
-    x, y = inp["x"], inp["y"].long()
-    out = {}
+    x, y = inp["x"].to(dev), inp["y"].long().to(dev)
+    out = {"seconds": {}}
     with torch.no_grad():
         out["clean"] = (net(x).argmax(1) == y).int().tolist()
     for a in json.load(open(f"{d}/attacks.json")):
@@ -81,7 +85,11 @@ def main(d):
             atk.inverse_tanh_space = lambda v: torch.atanh(torch.clamp(v * 2 - 1, -1, 1) * (1 - 1e-6))
         n = a.get("n", len(x))
         xa, ya = x[:n], y[:n]
+        start = time.perf_counter()
         adv = atk(xa, ya)
+        if dev == "cuda":
+            torch.cuda.synchronize()
+        out["seconds"][a["name"]] = time.perf_counter() - start
         with torch.no_grad():
             out[a["name"]] = (net(adv).argmax(1) == ya).int().tolist()
         if a.get("report_l2"):
