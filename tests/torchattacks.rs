@@ -1,13 +1,11 @@
 //! Cross-check against the reference implementation: a ConvNet trained on real Fashion-MNIST,
 //! 500 test images, attacked by ddbench's plugins and by torchattacks (in the project's
-//! virtualenv, same weights, same inputs, CPU). Robust accuracies agree within 1 point (2 for
-//! Square and AutoAttack); PGD without random start agrees per sample on ≥ 98 % of the images.
-//! AutoAttack is at most each of its components per sample, and at most PGD. The
-//! minimal-perturbation attacks (CW, DeepFool) are compared at an L2 bound of 0.5 — the fraction
-//! of points where each finds a misclassified example within 0.5, computed from torchattacks'
-//! unbounded outputs — within 1 point, and on the mean L2 norm of their successful perturbations
-//! within 20 %. torchattacks' DeepFool works one image at a time, so DeepFool is compared on the
-//! first 40 images only: at most one image may disagree.
+//! virtualenv, same weights, same inputs, CPU). In CI: FGSM, PGD, PGD without random start,
+//! PGD-L2 and MIM agree within 1 point; PGD without random start agrees per sample on ≥ 98 % of
+//! the images. Ignored until confirmed: APGD-CE, APGD-T, FAB-T, Square, AutoAttack (within 1
+//! point, 2 for Square and AutoAttack; AutoAttack at most each component per sample and at most
+//! PGD), CW and DeepFool at an L2 bound of 0.5 (DeepFool on 40 images: torchattacks runs it one
+//! image at a time); the full-strength AutoAttack comparison; the CUDA device check.
 
 use ddbench::data::source::{self, DatasetKind};
 use ddbench::data::{stratified_subset, DeviceDataset};
@@ -107,6 +105,24 @@ fn fixture() -> (Model, Tensor, Tensor, tempfile::TempDir) {
 
 #[test]
 fn attacks_agree_with_torchattacks() {
+    cross_check(false);
+}
+
+/// The AutoAttack family, CW and DeepFool against torchattacks (same fixture, PGD as the
+/// yardstick). Built, but not yet seen to pass: the session that added them ran out of machine
+/// time before torchattacks' side finished on a shared 2-core CPU, so they stay out of CI until
+/// a run confirms the tolerances: `cargo test --release -p ddbench-tests --test torchattacks --
+/// --ignored --nocapture new_attacks_agree_with_torchattacks`.
+#[test]
+#[ignore]
+fn new_attacks_agree_with_torchattacks() {
+    cross_check(true);
+}
+
+/// Attacks confirmed against torchattacks (in CI) or, with `new_attacks`, the ones still to confirm.
+const CONFIRMED: [&str; 5] = ["fgsm", "pgd", "pgd-no-rs", "pgdl2", "mim"];
+
+fn cross_check(new_attacks: bool) {
     let (model, x, y, dir) = fixture();
     // (name, ddbench plugin, norm, eps, ddbench config, torchattacks class, torchattacks params)
     let e8 = 8.0 / 255.0;
@@ -209,6 +225,10 @@ fn attacks_agree_with_torchattacks() {
             torchattacks_autoattack(e8, 10, SQUARE_QUERIES),
         ),
     ];
+    let cases: Vec<_> = cases
+        .into_iter()
+        .filter(|c| CONFIRMED.contains(&c.0) != new_attacks || c.0 == "pgd")
+        .collect();
     let mut attacks: Vec<serde_json::Value> = cases
         .iter()
         .map(|c| serde_json::json!({"name": c.0, "attack": c.5, "params": c.6}))
@@ -233,12 +253,18 @@ fn attacks_agree_with_torchattacks() {
                                "params": {"steps": 50, "overshoot": 0.02}}),
         ),
     ];
+    let min_norm_cases: Vec<_> = min_norm_cases
+        .into_iter()
+        .filter(|_| new_attacks)
+        .collect();
     attacks.extend(min_norm_cases.iter().map(|c| c.4.clone()));
-    // torchattacks' own CW (pixels at 0 or 1 frozen at ±inf in tanh space), for the record
-    attacks.push(
-        serde_json::json!({"name": "cw-torchattacks-box", "attack": "CW", "report_l2": true,
-                                    "params": {"c": 1.0, "kappa": 0.0, "steps": 50, "lr": 0.01}}),
-    );
+    if new_attacks {
+        // torchattacks' own CW (pixels at 0 or 1 frozen at ±inf in tanh space), for the record
+        attacks.push(
+            serde_json::json!({"name": "cw-torchattacks-box", "attack": "CW", "report_l2": true,
+                                        "params": {"c": 1.0, "kappa": 0.0, "steps": 50, "lr": 0.01}}),
+        );
+    }
     let reference = torchattacks_reference(dir.path(), &attacks);
     let as_vec = |v: &serde_json::Value| -> Vec<bool> {
         v.as_array()
@@ -404,7 +430,9 @@ fn attacks_agree_with_torchattacks() {
             "{name}: the unbounded attack fools fewer points than the bounded one"
         );
     }
-    autoattack_is_the_worst_case(&robust);
+    if new_attacks {
+        autoattack_is_the_worst_case(&robust);
+    }
 }
 
 /// The ensemble keeps every point any component fools, so per sample it is robust only where
