@@ -253,10 +253,7 @@ fn cross_check(new_attacks: bool) {
                                "params": {"steps": 50, "overshoot": 0.02}}),
         ),
     ];
-    let min_norm_cases: Vec<_> = min_norm_cases
-        .into_iter()
-        .filter(|_| new_attacks)
-        .collect();
+    let min_norm_cases: Vec<_> = min_norm_cases.into_iter().filter(|_| new_attacks).collect();
     attacks.extend(min_norm_cases.iter().map(|c| c.4.clone()));
     if new_attacks {
         // torchattacks' own CW (pixels at 0 or 1 frozen at ±inf in tanh space), for the record
