@@ -190,7 +190,7 @@ mod tests {
         f.append(&rows("cw", 3)).unwrap(); // already there: not written again
         let cw_key = rows("cw", 1)[0].key();
         let g = PerSampleFile::open(&p, |_| true).unwrap();
-        let loaded = g.load(&[cw_key.clone()]).unwrap();
+        let loaded = g.load(std::slice::from_ref(&cw_key)).unwrap();
         let want: Vec<Sample> = rows("cw", 3).iter().map(|r| r.sample()).collect();
         assert_eq!(loaded[&cw_key], want);
         let all = csv::Reader::from_path(&p)
