@@ -1,11 +1,11 @@
 //! Cross-check against the reference implementation: a ConvNet trained on real Fashion-MNIST,
 //! 500 test images, attacked by ddbench's plugins and by torchattacks (in the project's
 //! virtualenv, same weights, same inputs, CPU). In CI: FGSM, PGD, PGD without random start,
-//! PGD-L2 and MIM agree within 1 point; PGD without random start agrees per sample on ≥ 98 % of
-//! the images. Ignored until confirmed: APGD-CE, APGD-T, FAB-T, Square, AutoAttack (within 1
-//! point, 2 for Square and AutoAttack; AutoAttack at most each component per sample and at most
-//! PGD), CW and DeepFool at an L2 bound of 0.5 (DeepFool on 40 images: torchattacks runs it one
-//! image at a time); the full-strength AutoAttack comparison; the CUDA device check.
+//! PGD-L2, MIM, APGD-CE, APGD-T, FAB-T, Square, AutoAttack and CW agree within 1 point (2 for
+//! Square and AutoAttack); PGD without random start agrees per sample on ≥ 98 % of the images;
+//! AutoAttack is at most each component per sample and at most PGD. Ignored (long, or run by
+//! hand): DeepFool (torchattacks runs it one image at a time), the full-strength AutoAttack
+//! comparison, the CUDA device check.
 
 use ddbench::data::source::{self, DatasetKind};
 use ddbench::data::{stratified_subset, DeviceDataset};
@@ -34,7 +34,11 @@ fn torchattacks_reference(dir: &Path, attacks: &[serde_json::Value]) -> serde_js
     )
     .unwrap();
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("torchattacks_check.py");
+    // the malloc settings ddbench itself runs with (harness/src/alloc.rs): without them glibc
+    // maps and unmaps every large tensor, and a third of the reference's time goes to the kernel
     let out = Command::new(venv_python())
+        .env("MALLOC_MMAP_MAX_", "0")
+        .env("MALLOC_TRIM_THRESHOLD_", "4294967295")
         .arg(&script)
         .arg(dir)
         .output()
@@ -88,7 +92,12 @@ fn fixture() -> (Model, Tensor, Tensor, tempfile::TempDir) {
     let x = data.test_images.index_select(0, &sub).to_kind(Kind::Float) / 255.0;
     let y = data.test_labels.index_select(0, &sub);
 
-    let dir = tempfile::tempdir().unwrap();
+    // DDBENCH_XCHECK_KEEP=1 keeps the folder (model, inputs, torchattacks.json) for a look by hand
+    let mut dir = tempfile::tempdir().unwrap();
+    if std::env::var_os("DDBENCH_XCHECK_KEEP").is_some() {
+        dir.disable_cleanup(true);
+        eprintln!("fixture kept in {}", dir.path().display());
+    }
     model.vs.save(dir.path().join("model.safetensors")).unwrap();
     std::fs::write(
         dir.path().join("spec.json"),
@@ -105,24 +114,11 @@ fn fixture() -> (Model, Tensor, Tensor, tempfile::TempDir) {
 
 #[test]
 fn attacks_agree_with_torchattacks() {
-    cross_check(false);
+    cross_check();
 }
 
-/// The AutoAttack family, CW and DeepFool against torchattacks (same fixture, PGD as the
-/// yardstick). Built, but not yet seen to pass: the session that added them ran out of machine
-/// time before torchattacks' side finished on a shared 2-core CPU, so they stay out of CI until
-/// a run confirms the tolerances: `cargo test --release -p ddbench-tests --test torchattacks --
-/// --ignored --nocapture new_attacks_agree_with_torchattacks`.
-#[test]
-#[ignore]
-fn new_attacks_agree_with_torchattacks() {
-    cross_check(true);
-}
-
-/// Attacks confirmed against torchattacks (in CI) or, with `new_attacks`, the ones still to confirm.
-const CONFIRMED: [&str; 5] = ["fgsm", "pgd", "pgd-no-rs", "pgdl2", "mim"];
-
-fn cross_check(new_attacks: bool) {
+fn cross_check() {
+    ddbench::alloc::tune_for_tensors();
     let (model, x, y, dir) = fixture();
     // (name, ddbench plugin, norm, eps, ddbench config, torchattacks class, torchattacks params)
     let e8 = 8.0 / 255.0;
@@ -225,10 +221,6 @@ fn cross_check(new_attacks: bool) {
             torchattacks_autoattack(e8, 10, SQUARE_QUERIES),
         ),
     ];
-    let cases: Vec<_> = cases
-        .into_iter()
-        .filter(|c| CONFIRMED.contains(&c.0) != new_attacks || c.0 == "pgd")
-        .collect();
     let mut attacks: Vec<serde_json::Value> = cases
         .iter()
         .map(|c| serde_json::json!({"name": c.0, "attack": c.5, "params": c.6}))
@@ -253,15 +245,12 @@ fn cross_check(new_attacks: bool) {
                                "params": {"steps": 50, "overshoot": 0.02}}),
         ),
     ];
-    let min_norm_cases: Vec<_> = min_norm_cases.into_iter().filter(|_| new_attacks).collect();
     attacks.extend(min_norm_cases.iter().map(|c| c.4.clone()));
-    if new_attacks {
-        // torchattacks' own CW (pixels at 0 or 1 frozen at ±inf in tanh space), for the record
-        attacks.push(
-            serde_json::json!({"name": "cw-torchattacks-box", "attack": "CW", "report_l2": true,
-                                        "params": {"c": 1.0, "kappa": 0.0, "steps": 50, "lr": 0.01}}),
-        );
-    }
+    // torchattacks' own CW (pixels at 0 or 1 frozen at ±inf in tanh space), for the record
+    attacks.push(
+        serde_json::json!({"name": "cw-torchattacks-box", "attack": "CW", "report_l2": true,
+                           "params": {"c": 1.0, "kappa": 0.0, "steps": 50, "lr": 0.01}}),
+    );
     let reference = torchattacks_reference(dir.path(), &attacks);
     let as_vec = |v: &serde_json::Value| -> Vec<bool> {
         v.as_array()
@@ -293,7 +282,9 @@ fn cross_check(new_attacks: bool) {
     let mut robust: std::collections::HashMap<&str, Vec<bool>> = Default::default();
     for (name, plugin_name, norm, eps, config, _, _) in &cases {
         let p = reg.get(loader::Kind::Attack, plugin_name).unwrap();
+        let start = std::time::Instant::now();
         let o = run_attack(p, &model, &x, &y, *norm, *eps, 0, config, &|_| {}).unwrap();
+        let secs = start.elapsed().as_secs_f64();
         let ours: Vec<bool> =
             Vec::<bool>::try_from(ddbench_nn::predict(&model, &o.adversarial, 500).eq_tensor(&y))
                 .unwrap();
@@ -302,10 +293,13 @@ fn cross_check(new_attacks: bool) {
             ours.iter().zip(&theirs).filter(|(a, b)| a == b).count() as f64 / ours.len() as f64;
         let diff = acc(&ours) - acc(&theirs);
         eprintln!(
-            "{name:<10} ddbench {:5.1}%  torchattacks {:5.1}%  difference {diff:+.1}  per-sample agreement {:.1}%",
+            "{name:<10} ddbench {:5.1}%  torchattacks {:5.1}%  difference {diff:+.1}  per-sample agreement {:.1}%  ({secs:.1} s vs {:.1} s; {} / {} forward / backward calls)",
             acc(&ours),
             acc(&theirs),
-            100.0 * agree
+            100.0 * agree,
+            reference["seconds"][*name].as_f64().unwrap_or(f64::NAN),
+            o.forward_calls,
+            o.backward_calls
         );
         let tolerance = if matches!(*name, "square" | "autoattack") {
             2.0
@@ -362,7 +356,9 @@ fn cross_check(new_attacks: bool) {
         let p = reg.get(loader::Kind::Attack, plugin_name).unwrap();
         let (xn, yn) = (x.narrow(0, 0, *n), y.narrow(0, 0, *n));
         let clean_n = &ours_clean[..*n as usize];
+        let start = std::time::Instant::now();
         let o = run_attack(p, &model, &xn, &yn, Norm::L2, l2_bound, 0, config, &|_| {}).unwrap();
+        let secs = start.elapsed().as_secs_f64();
         let right = |adv: &Tensor| {
             Vec::<bool>::try_from(ddbench_nn::predict(&model, adv, 500).eq_tensor(&yn)).unwrap()
         };
@@ -389,10 +385,11 @@ fn cross_check(new_attacks: bool) {
         let agree =
             ours.iter().zip(&theirs).filter(|(a, b)| a == b).count() as f64 / ours.len() as f64;
         eprintln!(
-            "{name:<10} {n} images, L2 ≤ {l2_bound}: ddbench {:5.1}%  torchattacks {:5.1}%  difference {diff:+.1}  per-sample agreement {:.1}%; unbounded: success {ours_succ:.1}% vs {theirs_succ:.1}%, mean L2 of successes {ours_mean:.3} vs {theirs_mean:.3}  ({} / {} forward / backward passes)",
+            "{name:<10} {n} images, L2 ≤ {l2_bound}: ddbench {:5.1}%  torchattacks {:5.1}%  difference {diff:+.1}  per-sample agreement {:.1}%; unbounded: success {ours_succ:.1}% vs {theirs_succ:.1}%, mean L2 of successes {ours_mean:.3} vs {theirs_mean:.3}  (bounded run {secs:.1} s vs {:.1} s; {} / {} forward / backward passes)",
             acc(&ours),
             acc(&theirs),
             100.0 * agree,
+            reference["seconds"][*name].as_f64().unwrap_or(f64::NAN),
             o.forward_calls,
             o.backward_calls
         );
@@ -403,12 +400,39 @@ fn cross_check(new_attacks: bool) {
                 acc(&tb)
             );
         }
-        // 1 point, or one image when fewer than 100 are compared
-        let tol = (100.0 / *n as f64).max(1.0);
-        assert!(
-            diff.abs() <= tol + 1e-9,
-            "{name}: robust accuracy at L2 {l2_bound} differs by {diff:.2} points"
-        );
+        if *name == "deepfool" {
+            // DeepFool stops just past the linearised boundary ((1 + overshoot) × the last,
+            // shrinking step), so whether its final image is misclassified can hinge on float
+            // rounding: the same image evaluated alone (torchattacks' own check) and in a batch
+            // (this test, ddbench's host) may get different labels. What must agree is the
+            // iterate: per point both sides fool (at least 40 % of the points), the same
+            // perturbation size.
+            let their_l2 = as_f64(&reference["deepfool_l2"]);
+            let their_right = as_vec(&reference["deepfool"]);
+            let both: Vec<usize> = (0..u_right.len())
+                .filter(|&i| clean_n[i] && !u_right[i] && !their_right[i])
+                .collect();
+            let same = both
+                .iter()
+                .filter(|&&i| (u_l2[i] - their_l2[i]).abs() <= 1e-3 * their_l2[i].max(1.0))
+                .count();
+            let right_n = clean_n.iter().filter(|&&b| b).count();
+            eprintln!(
+                "deepfool   per point fooled by both ({} of {right_n} clean-right): same L2 (±0.1 %) on {same}",
+                both.len()
+            );
+            assert!(
+                5 * both.len() >= 2 * right_n && same as f64 >= 0.95 * both.len() as f64,
+                "deepfool: {same} of {} common successes have the same L2 ({right_n} points right)",
+                both.len()
+            );
+        } else {
+            let tol = 1.0;
+            assert!(
+                diff.abs() <= tol + 1e-9,
+                "{name}: robust accuracy at L2 {l2_bound} differs by {diff:.2} points"
+            );
+        }
         assert!(
             (ours_mean / theirs_mean - 1.0).abs() <= 0.2,
             "{name}: mean L2 of successful perturbations {ours_mean:.3} vs {theirs_mean:.3}"
@@ -427,9 +451,7 @@ fn cross_check(new_attacks: bool) {
             "{name}: the unbounded attack fools fewer points than the bounded one"
         );
     }
-    if new_attacks {
-        autoattack_is_the_worst_case(&robust);
-    }
+    autoattack_is_the_worst_case(&robust);
 }
 
 /// The ensemble keeps every point any component fools, so per sample it is robust only where

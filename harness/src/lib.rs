@@ -7,6 +7,7 @@ pub mod charts;
 pub mod cli;
 pub mod data;
 pub mod device;
+pub mod device_memory;
 pub mod leaderboard;
 pub mod metrics;
 pub mod output;

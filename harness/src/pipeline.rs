@@ -3,6 +3,7 @@
 
 use crate::data::{source, stratified_subset, DeviceDataset};
 use crate::device::{self, DeviceChoice};
+use crate::device_memory::PeakMemory;
 use crate::output::Ui;
 use crate::per_sample::{PerSampleFile, SampleRow};
 use crate::plugin::{self, Kind, Plugin, Registry};
@@ -129,6 +130,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     let ui = Ui::new(cfg.quiet);
     let (dev, dev_desc) = device::select(cfg.device)?;
     ui.log(&format!("device: {dev_desc}"));
+    let memory = PeakMemory::start(dev);
     let reg = plugin::discover(&cfg.plugin_dirs);
     let methods = resolve(&reg, Kind::Method, &cfg.methods)?;
     let attacks = resolve(&reg, Kind::Attack, &cfg.attacks)?;
@@ -413,6 +415,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     pert_mean_success: f64::NAN,
                     attack_config: String::new(),
                     flags: String::new(),
+                    peak_device_mib: memory.peak_mib(dev),
                 };
                 // the per-sample outcomes of this cell's attack rows, for the sanity checks
                 // (rows a previous run finished come back from per_sample.csv)
@@ -525,6 +528,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         pert_median_success: stats.median_success,
                         pert_mean_success: stats.mean_success,
                         attack_config: aconf.to_string(),
+                        peak_device_mib: memory.peak_mib(dev),
                         ..base_row.clone()
                     };
                     ui.log(&format!(

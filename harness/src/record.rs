@@ -73,6 +73,14 @@ pub struct ResultRow {
     /// Sanity-check flags (`sanity.rs`), semicolon-separated; empty when all checks pass.
     #[serde(default)]
     pub flags: String,
+    /// Peak memory of the run's device so far (MiB; `device_memory.rs`): CPU, the process's peak
+    /// resident set; CUDA, device memory in use beyond what was in use when the run started.
+    #[serde(default = "nan")]
+    pub peak_device_mib: f64,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 impl ResultRow {
@@ -226,6 +234,7 @@ mod tests {
             pert_mean_success: 0.03,
             attack_config: r#"{"steps":20}"#.into(),
             flags: String::new(),
+            peak_device_mib: 512.5,
         }
     }
 
@@ -269,6 +278,10 @@ mod tests {
         let h = ResultsFile::open(&p).unwrap();
         assert_eq!(h.rows.len(), 2);
         assert_eq!((h.rows[1].flags.as_str(), h.rows[1].pert_max), ("", 0.0));
+        assert!(
+            h.rows[1].peak_device_mib.is_nan(),
+            "a missing peak is unknown, not 0"
+        );
     }
 
     #[test]

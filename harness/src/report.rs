@@ -69,7 +69,7 @@ struct Row {
     train_s: f64,
     attack_s: f64,
     passes: f64,
-    rss_mib: f64,
+    mem_mib: f64,
 }
 
 fn read_rows(path: &Path) -> Result<Vec<Row>> {
@@ -95,7 +95,7 @@ fn read_rows(path: &Path) -> Result<Vec<Row>> {
     );
     let (ids_, its, ias) = (need("distill_s")?, need("train_s")?, need("attack_s")?);
     let (ifw, ibw) = (need("forward_calls")?, need("backward_calls")?);
-    let (icell, irss) = (col("cell_id"), col("peak_rss_mib"));
+    let (icell, irss, idev) = (col("cell_id"), col("peak_rss_mib"), col("peak_device_mib"));
     let mut rows = Vec::new();
     for (i, rec) in rd.records().enumerate() {
         let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 2))?;
@@ -134,7 +134,12 @@ fn read_rows(path: &Path) -> Result<Vec<Row>> {
             train_s: num(its)?,
             attack_s: num(ias)?,
             passes: num(ifw)? + num(ibw)?,
-            rss_mib: irss.map(num).transpose()?.unwrap_or(f64::NAN),
+            // the run's device memory where recorded (CPU: the same process's peak RSS), else
+            // the peak RSS bench measured for the cell (older records)
+            mem_mib: match idev.map(num).transpose()?.filter(|v| v.is_finite()) {
+                Some(v) => v,
+                None => irss.map(num).transpose()?.unwrap_or(f64::NAN),
+            },
         });
     }
     Ok(rows)
@@ -337,7 +342,11 @@ pub fn build_with(dir: &Path, title: Option<&str>, published: Option<&Path>) -> 
             s.sub_clean = r.sub_clean;
             s.distill_s = r.distill_s;
             s.train_s = r.train_s;
-            s.rss = r.rss_mib;
+            // rows carry the peak so far: the seed's peak is their largest
+            s.rss = [s.rss, r.mem_mib]
+                .into_iter()
+                .filter(|v| v.is_finite() && *v > 0.0)
+                .fold(f64::NAN, f64::max);
             if r.attack != "none" {
                 let e = eps_text(&r.norm, r.eps);
                 s.robust.insert(
@@ -356,7 +365,7 @@ pub fn build_with(dir: &Path, title: Option<&str>, published: Option<&Path>) -> 
         }
     }
 
-    let mut md = format!("# {title}\n\nBuilt by `ddbench report` from `{}` ({} rows). Accuracies in %, mean ± std over seeds (95 % Student-t intervals in `summary.csv`); best per column in **bold**. Robust accuracy on the attacked subset; *worst* = worst case over attacks at the largest ε; *AUC* = normalised area under the worst-case robust-accuracy-vs-ε curve (from clean accuracy at ε = 0); RR, AE, CREI (BEARD) and I-RR (ROME) over all attacks and ε of a seed — see the README for definitions and weaknesses. Cost: seconds, forward + backward passes of the attacks, peak resident memory of the cell's process.\n", csv_path.display(), rows.len());
+    let mut md = format!("# {title}\n\nBuilt by `ddbench report` from `{}` ({} rows). Accuracies in %, mean ± std over seeds (95 % Student-t intervals in `summary.csv`); best per column in **bold**. Robust accuracy on the attacked subset; *worst* = worst case over attacks at the largest ε; *AUC* = normalised area under the worst-case robust-accuracy-vs-ε curve (from clean accuracy at ε = 0); RR, AE, CREI (BEARD) and I-RR (ROME) over all attacks and ε of a seed — see the README for definitions and weaknesses. Cost: seconds, forward + backward passes of the attacks, peak memory of the run's device (CPU: resident memory of the cell's process; CUDA: device memory used beyond the CUDA context).\n", csv_path.display(), rows.len());
     let mut summary = csv::Writer::from_writer(Vec::new());
     summary.write_record([
         "dataset",
