@@ -163,3 +163,37 @@ fn report_on_a_fixed_table_matches_the_hand_computation() {
         "bars chart lacks legend/axis"
     );
 }
+
+/// The memory column: per seed the largest `peak_device_mib` of its rows (each row holds the
+/// peak so far), bench's `peak_rss_mib` where a row has none (records of an older ddbench);
+/// then the mean over seeds. Here seed 0: max(300, 100) = 300 (not its last row's); seed 1: no device figure, RSS
+/// 500 → (300 + 500) / 2 = 400.
+#[test]
+fn report_memory_is_the_device_peak_with_the_process_rss_as_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "peak_rss_mib,dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls,peak_device_mib\n";
+    let rows = [
+        "900,toy,A,10,convnet,0,fgsm,linf,0.0313725,80,80,50,1,10,1,1,1,300",
+        "900,toy,A,10,convnet,0,pgd,linf,0.0313725,80,80,40,1,10,1,10,10,100",
+        "500,toy,A,10,convnet,1,fgsm,linf,0.0313725,70,70,50,1,10,1,1,1,",
+        "500,toy,A,10,convnet,1,pgd,linf,0.0313725,70,70,40,1,10,1,10,10,",
+    ];
+    std::fs::write(
+        dir.path().join("results.csv"),
+        format!("{head}{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let r = ddbench(&[
+        "report",
+        dir.path().to_str().unwrap(),
+        "--published",
+        "none",
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let md = std::fs::read_to_string(dir.path().join("leaderboard.md")).unwrap();
+    let line = md
+        .lines()
+        .find(|l| l.starts_with("| A |"))
+        .unwrap_or_else(|| panic!("no row for A in\n{md}"));
+    assert!(line.ends_with("| 400 |"), "{line}");
+}

@@ -607,14 +607,16 @@ pub fn build_with(dir: &Path, title: Option<&str>, published: Option<&Path>) -> 
             let acc = get(stats, "worst %")
                 .or_else(|| get(stats, "clean %"))
                 .unwrap();
-            pareto
-                .entry((ds.clone(), arch.clone()))
-                .or_default()
-                .push(ParetoPoint {
-                    label: format!("{m}, IPC {ipc}"),
-                    cost,
-                    acc,
-                });
+            // a whole-set method sits in every IPC's table: one point for it, not one per IPC
+            let label = if m.ends_with(" (whole set)") {
+                m.clone()
+            } else {
+                format!("{m}, IPC {ipc}")
+            };
+            let pts = pareto.entry((ds.clone(), arch.clone())).or_default();
+            if !pts.iter().any(|p| p.label == label) {
+                pts.push(ParetoPoint { label, cost, acc });
+            }
         }
     }
     for ((ds, arch), pts) in &pareto {
