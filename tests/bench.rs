@@ -27,9 +27,10 @@ eps = ["4/255", "8/255"]
 "#;
 
 /// Columns that depend on the clock or the process, not on the inputs.
-const TIMING: [&str; 5] = [
+const TIMING: [&str; 6] = [
     "cell_wall_s",
     "peak_rss_mib",
+    "peak_device_mib",
     "distill_s",
     "train_s",
     "attack_s",

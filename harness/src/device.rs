@@ -55,32 +55,44 @@ pub fn select(choice: DeviceChoice) -> Result<(Device, String)> {
     }
 }
 
-/// The CUDA device's name from the CUDA runtime libtorch already loaded (`cudaDeviceProp`
-/// starts with `char name[256]`, stable across CUDA versions).
-fn cuda_device_name(index: i32) -> String {
+/// The first of `names` found in the CUDA runtime libtorch_cuda already loaded; the library
+/// stays loaded for the process, so the pointer stays valid. None without CUDA.
+pub(crate) fn cudart_symbol<T: Copy>(names: &[&[u8]]) -> Option<T> {
     use libloading::Library;
-    type GetProps = unsafe extern "C" fn(*mut u8, i32) -> i32;
     for lib_name in ["libcudart.so.13", "libcudart.so.12", "libcudart.so"] {
-        // SAFETY: the CUDA runtime is already loaded by libtorch_cuda; this only looks it up.
+        // SAFETY: the CUDA runtime is already loaded by libtorch_cuda; this only looks it up,
+        // and `T` is the symbol's C function-pointer type at the call sites.
         let Ok(lib) = (unsafe { Library::new(lib_name) }) else {
             continue;
         };
-        for sym in [
-            &b"cudaGetDeviceProperties_v2\0"[..],
-            &b"cudaGetDeviceProperties\0"[..],
-        ] {
-            if let Ok(f) = unsafe { lib.get::<GetProps>(sym) } {
-                let mut buf = vec![0u8; 16 * 1024];
-                if unsafe { f(buf.as_mut_ptr(), index) } == 0 {
-                    let end = buf[..256].iter().position(|&b| b == 0).unwrap_or(256);
-                    std::mem::forget(lib);
-                    return String::from_utf8_lossy(&buf[..end]).into_owned();
-                }
-            }
-        }
+        let f = names
+            .iter()
+            .find_map(|n| unsafe { lib.get::<T>(n) }.ok().map(|s| *s));
         std::mem::forget(lib);
+        if f.is_some() {
+            return f;
+        }
     }
-    "unknown CUDA device".into()
+    None
+}
+
+/// The CUDA device's name (`cudaDeviceProp` starts with `char name[256]`, stable across CUDA
+/// versions).
+fn cuda_device_name(index: i32) -> String {
+    type GetProps = unsafe extern "C" fn(*mut u8, i32) -> i32;
+    let get = cudart_symbol::<GetProps>(&[
+        b"cudaGetDeviceProperties_v2\0",
+        b"cudaGetDeviceProperties\0",
+    ]);
+    let mut buf = vec![0u8; 16 * 1024];
+    // SAFETY: a buffer larger than any cudaDeviceProp, as the runtime API requires.
+    match get.map(|f| unsafe { f(buf.as_mut_ptr(), index) }) {
+        Some(0) => {
+            let end = buf[..256].iter().position(|&b| b == 0).unwrap_or(256);
+            String::from_utf8_lossy(&buf[..end]).into_owned()
+        }
+        _ => "unknown CUDA device".into(),
+    }
 }
 
 /// `-1` for CPU, the index for CUDA (the ABI's device code).

@@ -25,22 +25,7 @@ type MemGetInfo = unsafe extern "C" fn(*mut usize, *mut usize) -> i32;
 
 /// `cudaMemGetInfo` from the CUDA runtime libtorch_cuda already loaded (None without CUDA).
 fn mem_get_info() -> Option<MemGetInfo> {
-    use libloading::Library;
-    for lib_name in ["libcudart.so.13", "libcudart.so.12", "libcudart.so"] {
-        // SAFETY: the runtime is already loaded by libtorch_cuda; this only looks the symbol up,
-        // and the library is kept loaded for the process (forget), so the pointer stays valid.
-        let Ok(lib) = (unsafe { Library::new(lib_name) }) else {
-            continue;
-        };
-        let f = unsafe { lib.get::<MemGetInfo>(b"cudaMemGetInfo\0") }
-            .ok()
-            .map(|s| *s);
-        std::mem::forget(lib);
-        if f.is_some() {
-            return f;
-        }
-    }
-    None
+    crate::device::cudart_symbol(&[b"cudaMemGetInfo\0"])
 }
 
 /// Device memory in use (total − free), bytes, on the calling thread's current CUDA device.

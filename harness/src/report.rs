@@ -193,7 +193,7 @@ struct Seed {
     distill_s: f64,
     train_s: f64,
     passes: f64,
-    rss: f64,
+    mem: f64,
 }
 
 /// Metric name, higher-is-better, and the per-seed values.
@@ -250,7 +250,7 @@ fn seed_metrics(seeds: &BTreeMap<u64, Seed>, atk_cols: &[AtkKey]) -> Metrics {
         put("attack s", false, &|s| s.robust.values().map(|v| v.2).sum());
         put("passes", false, &|s| s.passes);
     }
-    put("peak MiB", false, &|s| s.rss);
+    put("peak MiB", false, &|s| s.mem);
     m
 }
 
@@ -343,7 +343,7 @@ pub fn build_with(dir: &Path, title: Option<&str>, published: Option<&Path>) -> 
             s.distill_s = r.distill_s;
             s.train_s = r.train_s;
             // rows carry the peak so far: the seed's peak is their largest
-            s.rss = [s.rss, r.mem_mib]
+            s.mem = [s.mem, r.mem_mib]
                 .into_iter()
                 .filter(|v| v.is_finite() && *v > 0.0)
                 .fold(f64::NAN, f64::max);
