@@ -197,3 +197,32 @@ fn report_memory_is_the_device_peak_with_the_process_rss_as_fallback() {
         .unwrap_or_else(|| panic!("no row for A in\n{md}"));
     assert!(line.ends_with("| 400 |"), "{line}");
 }
+
+/// AutoAttack's version is part of its column's name, so a `fast` run is never read as the
+/// reference `standard` one (whose config, the plugin's default, is `{}`).
+#[test]
+fn report_names_the_autoattack_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls,attack_config\n";
+    let rows = [
+        "toy,A,10,convnet,0,autoattack,linf,0.03137254901960784,80,80,30,1,10,1,1,1,\"{\"\"version\"\":\"\"fast\"\"}\"",
+        "toy,A,10,convnet,0,pgd,linf,0.03137254901960784,80,80,40,1,10,1,10,10,{}",
+    ];
+    std::fs::write(
+        dir.path().join("results.csv"),
+        format!("{head}{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let r = ddbench(&[
+        "report",
+        dir.path().to_str().unwrap(),
+        "--published",
+        "none",
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let md = std::fs::read_to_string(dir.path().join("leaderboard.md")).unwrap();
+    assert!(
+        md.contains("| clean % | autoattack (fast) 8/255 % | pgd 8/255 % |"),
+        "{md}"
+    );
+}

@@ -96,6 +96,7 @@ fn read_rows(path: &Path) -> Result<Vec<Row>> {
     let (ids_, its, ias) = (need("distill_s")?, need("train_s")?, need("attack_s")?);
     let (ifw, ibw) = (need("forward_calls")?, need("backward_calls")?);
     let (icell, irss, idev) = (col("cell_id"), col("peak_rss_mib"), col("peak_device_mib"));
+    let iconf = col("attack_config");
     let mut rows = Vec::new();
     for (i, rec) in rd.records().enumerate() {
         let rec = rec.with_context(|| format!("{}: line {}", path.display(), i + 2))?;
@@ -124,7 +125,7 @@ fn read_rows(path: &Path) -> Result<Vec<Row>> {
             all_ipc: cell.get(2) == Some(&"all"),
             arch: rec[iarch].to_string(),
             seed: num(iseed)? as u64,
-            attack: rec[ia].to_string(),
+            attack: attack_label(&rec[ia], iconf.map_or("", |j| &rec[j])),
             norm: rec[inorm].to_string(),
             eps: num(ieps)?,
             clean: num(ic)?,
@@ -143,6 +144,18 @@ fn read_rows(path: &Path) -> Result<Vec<Row>> {
         });
     }
     Ok(rows)
+}
+
+/// An attack's name in tables and charts: with the `version` of its config where one was given
+/// (`autoattack (fast)`), so rows of different versions never share a column.
+pub(crate) fn attack_label(name: &str, config: &str) -> String {
+    let version = serde_json::from_str::<serde_json::Value>(config)
+        .ok()
+        .and_then(|c| c.get("version")?.as_str().map(String::from));
+    match version {
+        Some(v) => format!("{name} ({v})"),
+        None => name.to_string(),
+    }
 }
 
 /// A published reference number (baselines/published.csv).

@@ -33,7 +33,7 @@ pub fn table(rows: &[ResultRow]) -> String {
                 r.method.clone(),
                 r.ipc,
                 r.arch.clone(),
-                r.attack.clone(),
+                crate::report::attack_label(&r.attack, &r.attack_config),
                 r.norm.clone(),
                 eps,
             ))
