@@ -164,23 +164,12 @@ fn report_on_a_fixed_table_matches_the_hand_computation() {
     );
 }
 
-/// The memory column: per seed the largest `peak_device_mib` of its rows (each row holds the
-/// peak so far), bench's `peak_rss_mib` where a row has none (records of an older ddbench);
-/// then the mean over seeds. Here seed 0: max(300, 100) = 300 (not its last row's); seed 1: no device figure, RSS
-/// 500 → (300 + 500) / 2 = 400.
-#[test]
-fn report_memory_is_the_device_peak_with_the_process_rss_as_fallback() {
+/// `ddbench report` on a results.csv of `head` (the header line) and `rows`; its leaderboard.md.
+fn leaderboard_of(head: &str, rows: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let head = "peak_rss_mib,dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls,peak_device_mib\n";
-    let rows = [
-        "900,toy,A,10,convnet,0,fgsm,linf,0.0313725,80,80,50,1,10,1,1,1,300",
-        "900,toy,A,10,convnet,0,pgd,linf,0.0313725,80,80,40,1,10,1,10,10,100",
-        "500,toy,A,10,convnet,1,fgsm,linf,0.0313725,70,70,50,1,10,1,1,1,",
-        "500,toy,A,10,convnet,1,pgd,linf,0.0313725,70,70,40,1,10,1,10,10,",
-    ];
     std::fs::write(
         dir.path().join("results.csv"),
-        format!("{head}{}\n", rows.join("\n")),
+        format!("{head}\n{}\n", rows.join("\n")),
     )
     .unwrap();
     let r = ddbench(&[
@@ -190,7 +179,24 @@ fn report_memory_is_the_device_peak_with_the_process_rss_as_fallback() {
         "none",
     ]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
-    let md = std::fs::read_to_string(dir.path().join("leaderboard.md")).unwrap();
+    std::fs::read_to_string(dir.path().join("leaderboard.md")).unwrap()
+}
+
+/// The memory column: per seed the largest `peak_device_mib` of its rows (each row holds the
+/// peak so far), bench's `peak_rss_mib` where a row has none (records of an older ddbench);
+/// then the mean over seeds. Here seed 0: max(300, 100) = 300 (not its last row's); seed 1: no
+/// device figure, RSS 500 → (300 + 500) / 2 = 400.
+#[test]
+fn report_memory_is_the_device_peak_with_the_process_rss_as_fallback() {
+    let md = leaderboard_of(
+        "peak_rss_mib,dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls,peak_device_mib",
+        &[
+            "900,toy,A,10,convnet,0,fgsm,linf,0.0313725,80,80,50,1,10,1,1,1,300",
+            "900,toy,A,10,convnet,0,pgd,linf,0.0313725,80,80,40,1,10,1,10,10,100",
+            "500,toy,A,10,convnet,1,fgsm,linf,0.0313725,70,70,50,1,10,1,1,1,",
+            "500,toy,A,10,convnet,1,pgd,linf,0.0313725,70,70,40,1,10,1,10,10,",
+        ],
+    );
     let line = md
         .lines()
         .find(|l| l.starts_with("| A |"))
@@ -202,25 +208,13 @@ fn report_memory_is_the_device_peak_with_the_process_rss_as_fallback() {
 /// reference `standard` one (whose config, the plugin's default, is `{}`).
 #[test]
 fn report_names_the_autoattack_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let head = "dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls,attack_config\n";
-    let rows = [
-        "toy,A,10,convnet,0,autoattack,linf,0.03137254901960784,80,80,30,1,10,1,1,1,\"{\"\"version\"\":\"\"fast\"\"}\"",
-        "toy,A,10,convnet,0,pgd,linf,0.03137254901960784,80,80,40,1,10,1,10,10,{}",
-    ];
-    std::fs::write(
-        dir.path().join("results.csv"),
-        format!("{head}{}\n", rows.join("\n")),
-    )
-    .unwrap();
-    let r = ddbench(&[
-        "report",
-        dir.path().to_str().unwrap(),
-        "--published",
-        "none",
-    ]);
-    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
-    let md = std::fs::read_to_string(dir.path().join("leaderboard.md")).unwrap();
+    let md = leaderboard_of(
+        "dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls,attack_config",
+        &[
+            "toy,A,10,convnet,0,autoattack,linf,0.03137254901960784,80,80,30,1,10,1,1,1,\"{\"\"version\"\":\"\"fast\"\"}\"",
+            "toy,A,10,convnet,0,pgd,linf,0.03137254901960784,80,80,40,1,10,1,10,10,{}",
+        ],
+    );
     assert!(
         md.contains("| clean % | autoattack (fast) 8/255 % | pgd 8/255 % |"),
         "{md}"
