@@ -11,10 +11,12 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
 /// Watches one device from `start` until dropped.
 pub struct PeakMemory {
+    dev: Device,
     cuda: Option<CudaSampler>,
 }
 
 struct CudaSampler {
+    mem_get_info: MemGetInfo,
     baseline: u64,
     peak_used: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
@@ -54,6 +56,7 @@ impl PeakMemory {
                     }
                 });
                 Some(CudaSampler {
+                    mem_get_info: f,
                     baseline,
                     peak_used,
                     stop,
@@ -62,15 +65,15 @@ impl PeakMemory {
             }),
             _ => None,
         };
-        PeakMemory { cuda }
+        PeakMemory { dev, cuda }
     }
 
     /// Peak so far in MiB: CUDA device memory above the baseline, or (CPU) the process's peak
     /// resident set. NaN when a CUDA device cannot be queried.
-    pub fn peak_mib(&self, dev: Device) -> f64 {
-        match (dev, &self.cuda) {
+    pub fn peak_mib(&self) -> f64 {
+        match (self.dev, &self.cuda) {
             (Device::Cuda(_), Some(c)) => {
-                if let Some(u) = mem_get_info().and_then(used) {
+                if let Some(u) = used(c.mem_get_info) {
                     c.peak_used.fetch_max(u, Ordering::Relaxed);
                 }
                 let peak = c.peak_used.load(Ordering::Relaxed);
@@ -110,12 +113,12 @@ mod tests {
     #[test]
     fn cpu_peak_is_the_resident_set_and_grows_with_an_allocation() {
         let mem = PeakMemory::start(Device::Cpu);
-        let before = mem.peak_mib(Device::Cpu);
+        let before = mem.peak_mib();
         assert!(before > 1.0, "peak RSS {before} MiB");
         // touch 256 MiB so it becomes resident
         let t = tch::Tensor::ones([64, 1024, 1024], (tch::Kind::Float, Device::Cpu));
         assert_eq!(t.size()[0], 64);
-        let after = mem.peak_mib(Device::Cpu);
+        let after = mem.peak_mib();
         assert!(after >= before + 200.0, "{before} MiB → {after} MiB");
     }
 }

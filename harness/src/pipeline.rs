@@ -415,7 +415,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     pert_mean_success: f64::NAN,
                     attack_config: String::new(),
                     flags: String::new(),
-                    peak_device_mib: memory.peak_mib(dev),
+                    peak_device_mib: memory.peak_mib(),
                 };
                 // the per-sample outcomes of this cell's attack rows, for the sanity checks
                 // (rows a previous run finished come back from per_sample.csv)
@@ -528,7 +528,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         pert_median_success: stats.median_success,
                         pert_mean_success: stats.mean_success,
                         attack_config: aconf.to_string(),
-                        peak_device_mib: memory.peak_mib(dev),
+                        peak_device_mib: memory.peak_mib(),
                         ..base_row.clone()
                     };
                     ui.log(&format!(
