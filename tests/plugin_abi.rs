@@ -1,6 +1,7 @@
 //! The plugin ABI seen from the host: version checks, ownership of tensors across the boundary
 //! (1,000 round trips with flat memory), and misbehaving plugins reported as errors.
 
+use ddbench::data::source::DatasetKind;
 use ddbench::data::{DeviceDataset, RawDataset, RawSplit};
 use ddbench::plugin::{self, loader, run_attack, run_distill};
 use ddbench_nn::{Model, ModelSpec};
@@ -24,7 +25,13 @@ fn tiny_dataset(n: usize) -> DeviceDataset {
         num_classes: 10,
         class_names: (0..10).map(|c| c.to_string()).collect(),
     };
-    DeviceDataset::new(&raw, Device::Cpu)
+    ddbench::data::resident::load(
+        &raw,
+        DatasetKind::Imagefolder,
+        ddbench::data::NormalizationChoice::Data,
+        Device::Cpu,
+    )
+    .unwrap()
 }
 
 fn tiny_model() -> Model {

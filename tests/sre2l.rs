@@ -18,7 +18,13 @@ fn fmnist() -> std::path::PathBuf {
 #[test]
 fn guard_lowers_the_teachers_input_gradient_norm() {
     let raw = source::load(DatasetKind::FashionMnist, Some(&fmnist())).unwrap();
-    let data = ddbench::data::DeviceDataset::new(&raw, Device::Cpu);
+    let data = ddbench::data::resident::load(
+        &raw,
+        DatasetKind::FashionMnist,
+        ddbench::data::NormalizationChoice::Auto,
+        Device::Cpu,
+    )
+    .unwrap();
     let labels = Vec::<i64>::try_from(&data.train_labels).unwrap();
     let idx = ddbench_nn::rng::pick_per_class(&labels, 10, |_| 300, 0).concat();
     let idx = Tensor::from_slice(&idx);

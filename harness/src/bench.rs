@@ -5,7 +5,7 @@
 
 use crate::leaderboard::{self, Cell};
 use crate::output::Ui;
-use crate::record::write_atomic;
+use crate::record::{read_whole_lines, write_atomic};
 use anyhow::{anyhow, bail, Context, Result};
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
@@ -83,17 +83,7 @@ impl Records {
         if !path.exists() {
             return Ok(r);
         }
-        let mut bytes =
-            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
-            let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-            warn(&format!(
-                "{}: dropping a torn last line ({} bytes without a newline)",
-                path.display(),
-                bytes.len() - keep
-            ));
-            bytes.truncate(keep);
-        }
+        let bytes = read_whole_lines(path, warn)?;
         let mut rd = csv::ReaderBuilder::new().from_reader(bytes.as_slice());
         let head: Vec<String> = rd.headers()?.iter().map(String::from).collect();
         if head.is_empty() {

@@ -85,6 +85,10 @@ pub struct RunArgs {
     /// Folder of the data set (default for fashion-mnist: Debian's /usr/share/datasets/fashion-mnist).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The models' per-channel normalisation: auto (the published values of the official
+    /// reader's set; the data's own for imagefolder), data, or a set's published values.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub normalization: crate::data::NormalizationChoice,
     /// Method plugins, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "random")]
     pub method: Vec<String>,
@@ -145,9 +149,13 @@ pub struct RunArgs {
     /// JSON config for an attack: NAME='{"steps": 20}' (repeatable).
     #[arg(long = "attack-config")]
     pub attack_config: Vec<String>,
-    /// Output folder (results.csv, manifest.json); a rerun skips rows already there.
+    /// Output folder (results.csv, manifest.json); a rerun skips rows recorded there with the
+    /// same inputs, and refuses rows recorded with other inputs (see --force).
     #[arg(long, default_value = "results/run")]
     pub out: PathBuf,
+    /// Move rows of --out recorded with other inputs to stale.csv and compute them anew.
+    #[arg(long)]
+    pub force: bool,
     /// Cache of expensive method artefacts (teachers), shared by runs.
     #[arg(long, default_value = "results/cache")]
     pub cache_dir: PathBuf,
@@ -165,18 +173,7 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-/// Parses `8/255`, `0.031`, `0.5`, and `inf` (no bound: minimal-perturbation attacks such as
-/// `cw` and `deepfool` report their unbounded result; the ε-ball check passes everything).
-pub fn parse_eps(s: &str) -> Result<f64> {
-    let v = match s.split_once('/') {
-        Some((a, b)) => a.trim().parse::<f64>()? / b.trim().parse::<f64>()?,
-        None => s.trim().parse::<f64>()?,
-    };
-    if !((v.is_finite() && v >= 0.0) || (v == f64::INFINITY && s.trim() == "inf")) {
-        bail!("eps '{s}' must be a finite non-negative number, or inf for no bound");
-    }
-    Ok(v)
-}
+pub use crate::threat::parse_eps;
 
 fn parse_configs(items: &[String], flag: &str) -> Result<BTreeMap<String, serde_json::Value>> {
     let mut m = BTreeMap::new();
@@ -196,19 +193,32 @@ fn parse_configs(items: &[String], flag: &str) -> Result<BTreeMap<String, serde_
 
 impl RunArgs {
     pub fn to_config(&self) -> Result<RunConfig> {
+        let norm = match self.norm {
+            NormArg::Linf => Norm::Linf,
+            NormArg::L2 => Norm::L2,
+        };
         let eps = if self.eps.is_empty() {
             None
         } else {
             Some(
                 self.eps
                     .iter()
-                    .map(|s| parse_eps(s).with_context(|| format!("--eps '{s}'")))
+                    .map(|s| {
+                        let e = parse_eps(s)?;
+                        crate::threat::check_eps(norm, e)?;
+                        Ok(e)
+                    })
+                    .map(|r: Result<f64>| r.with_context(|| "--eps"))
                     .collect::<Result<_>>()?,
             )
         };
+        if self.n_attack == 0 {
+            bail!("--n-attack must be ≥ 1 (the number of test images attacked)");
+        }
         Ok(RunConfig {
             dataset: self.dataset,
             data_dir: self.data_dir.clone(),
+            normalization: self.normalization,
             methods: self.method.clone(),
             ipcs: self.ipc.clone(),
             arch: self
@@ -226,10 +236,7 @@ impl RunArgs {
             first_seed: self.first_seed,
             attacks: self.attacks.clone(),
             eps,
-            norm: match self.norm {
-                NormArg::Linf => Norm::Linf,
-                NormArg::L2 => Norm::L2,
-            },
+            norm,
             n_attack: self.n_attack,
             train: TrainConfig {
                 epochs: self.epochs,
@@ -254,6 +261,7 @@ impl RunArgs {
             eval_batch: self.eval_batch,
             attack_batch: self.attack_batch,
             quiet: self.quiet,
+            force: self.force,
         })
     }
 }

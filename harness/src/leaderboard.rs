@@ -91,6 +91,7 @@ pub const STUDENT_KEYS: &[&str] = &[
     "soft_lr",
     "mixup",
     "n_attack",
+    "normalization",
     "eval_batch",
     "attack_batch",
 ];
@@ -340,9 +341,17 @@ impl Loaded {
                                     for e in &a.eps {
                                         let es =
                                             scalar(e, &format!("{f}: attack `{}` eps", a.name))?;
-                                        let v = crate::cli::parse_eps(&es).with_context(|| {
-                                            format!("{f}: attack `{}`: eps '{es}'", a.name)
-                                        })?;
+                                        let v = crate::threat::parse_eps(&es)
+                                            .and_then(|v| {
+                                                crate::threat::check_eps(
+                                                    crate::threat::parse_norm(norm)?,
+                                                    v,
+                                                )?;
+                                                Ok(v)
+                                            })
+                                            .with_context(|| {
+                                                format!("{f}: attack `{}`: eps '{es}'", a.name)
+                                            })?;
                                         wanted.push((a.name.clone(), norm.clone(), v));
                                         if !union.iter().any(|(u, _)| (u - v).abs() < 1e-12) {
                                             union.push((v, es));

@@ -3,20 +3,25 @@
 
 pub mod alloc;
 pub mod bench;
+pub mod cell_key;
 pub mod charts;
 pub mod cli;
 pub mod data;
 pub mod device;
 pub mod device_memory;
+pub mod folder_lock;
 pub mod leaderboard;
 pub mod metrics;
 pub mod output;
 pub mod per_sample;
 pub mod pipeline;
 pub mod plugin;
+pub mod preflight;
 pub mod record;
 pub mod report;
+pub mod reuse;
 pub mod sanity;
 pub mod speed;
 pub mod student;
 pub mod summary;
+pub mod threat;

@@ -3,7 +3,7 @@
 //! norm). Appended whole per row and fsynced; on open, lines of rows that never reached
 //! `results.csv` (an interrupted run) and a torn last line are dropped, so a rerun adds no twins.
 
-use crate::record::{cell_key, write_atomic};
+use crate::record::{cell_key, row_id, write_atomic};
 use crate::sanity::Sample;
 use anyhow::{bail, Context, Result};
 use std::collections::{HashMap, HashSet};
@@ -28,20 +28,26 @@ pub struct SampleRow {
     pub adv_pred: i64,
     /// Norm of the perturbation actually used, in the threat model's norm.
     pub pert_norm: f64,
+    /// The `key_hash` of the result row (empty in files of a ddbench without cell keys).
+    #[serde(default)]
+    pub key_hash: String,
 }
 
 impl SampleRow {
-    /// The key of the result row this point belongs to.
-    pub fn key(&self) -> String {
-        cell_key(
-            &self.dataset,
-            &self.method,
-            self.ipc,
-            &self.arch,
-            self.seed,
-            &self.attack,
-            &self.norm,
-            self.eps,
+    /// The id of the result row this point belongs to (`ResultRow::id`).
+    pub fn id(&self) -> String {
+        row_id(
+            &cell_key(
+                &self.dataset,
+                &self.method,
+                self.ipc,
+                &self.arch,
+                self.seed,
+                &self.attack,
+                &self.norm,
+                self.eps,
+            ),
+            &self.key_hash,
         )
     }
 
@@ -55,26 +61,49 @@ impl SampleRow {
     }
 }
 
-/// The per-sample file of a run folder; only the set of row keys it holds stays in memory.
+/// Every line of a per-sample file, parsed (a torn last line comes back as an error).
+fn read_rows(path: &Path) -> Result<Vec<csv::Result<SampleRow>>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(csv::Reader::from_reader(text.as_bytes())
+        .deserialize()
+        .collect())
+}
+
+/// Moves the lines of the rows `ids` names from `from` to the end of `to` (`stale.csv`'s
+/// companion when a forced rerun sets rows aside); returns how many lines moved.
+pub fn move_rows(from: &Path, to: &Path, ids: &HashSet<String>) -> Result<usize> {
+    if !from.exists() || ids.is_empty() {
+        return Ok(0);
+    }
+    let moving: Vec<SampleRow> = read_rows(from)?
+        .into_iter()
+        .filter_map(|r| r.ok())
+        .filter(|r| ids.contains(&r.id()))
+        .collect();
+    let mut dest = PerSampleFile::open(to, |_| true)?;
+    for chunk in moving.chunk_by(|a, b| a.id() == b.id()) {
+        dest.append(chunk)?;
+    }
+    Ok(moving.len())
+}
+
+/// The per-sample file of a run folder; only the set of row ids it holds stays in memory.
 pub struct PerSampleFile {
     pub path: PathBuf,
     keys: HashSet<String>,
 }
 
 impl PerSampleFile {
-    /// Opens `path` (none yet is fine), keeping the lines whose row key `recorded` accepts.
+    /// Opens `path` (none yet is fine), keeping the lines whose row id `recorded` accepts.
     pub fn open(path: &Path, recorded: impl Fn(&str) -> bool) -> Result<PerSampleFile> {
         let mut keys = HashSet::new();
         if path.exists() {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let mut rd = csv::Reader::from_reader(text.as_bytes());
-            let records: Vec<csv::Result<SampleRow>> = rd.deserialize().collect();
+            let records = read_rows(path)?;
             let last = records.len();
             let mut kept = Vec::new();
             for (i, r) in records.into_iter().enumerate() {
                 match r {
-                    Ok(row) if recorded(&row.key()) => kept.push(row),
+                    Ok(row) if recorded(&row.id()) => kept.push(row),
                     Ok(_) => {}
                     // a crash mid-append leaves at most a torn last line
                     Err(_) if i + 1 == last => {}
@@ -95,7 +124,7 @@ impl PerSampleFile {
                     &w.into_inner().context("serialising per-sample rows")?,
                 )?;
             }
-            keys = kept.iter().map(|r| r.key()).collect();
+            keys = kept.iter().map(|r| r.id()).collect();
         }
         Ok(PerSampleFile {
             path: path.to_path_buf(),
@@ -107,13 +136,13 @@ impl PerSampleFile {
         self.keys.contains(key)
     }
 
-    /// Appends the points of one result row (all with the same key) in one write, then fsyncs;
-    /// a key already in the file is not written again.
+    /// Appends the points of one result row (all with the same id) in one write, then fsyncs;
+    /// an id already in the file is not written again.
     pub fn append(&mut self, rows: &[SampleRow]) -> Result<()> {
         let Some(first) = rows.first() else {
             return Ok(());
         };
-        let key = first.key();
+        let key = first.id();
         if self.keys.contains(&key) {
             return Ok(());
         }
@@ -137,7 +166,7 @@ impl PerSampleFile {
         Ok(())
     }
 
-    /// The stored points of the given row keys, by key (for a cell a rerun finishes).
+    /// The stored points of the given row ids, by id (for a cell a rerun finishes).
     pub fn load(&self, wanted: &[String]) -> Result<HashMap<String, Vec<Sample>>> {
         let mut out: HashMap<String, Vec<Sample>> = HashMap::new();
         if !wanted.iter().any(|k| self.keys.contains(k)) {
@@ -147,7 +176,7 @@ impl PerSampleFile {
             .with_context(|| format!("reading {}", self.path.display()))?;
         for r in rd.deserialize::<SampleRow>() {
             let r = r.with_context(|| format!("reading {}", self.path.display()))?;
-            let k = r.key();
+            let k = r.id();
             if wanted.contains(&k) {
                 out.entry(k).or_default().push(r.sample());
             }
@@ -176,6 +205,7 @@ mod tests {
                 clean_pred: i % 10,
                 adv_pred: (i + 1) % 10,
                 pert_norm: 0.25 * i as f64,
+                key_hash: "h".into(),
             })
             .collect()
     }
@@ -188,7 +218,7 @@ mod tests {
         f.append(&rows("cw", 3)).unwrap();
         f.append(&rows("deepfool", 2)).unwrap();
         f.append(&rows("cw", 3)).unwrap(); // already there: not written again
-        let cw_key = rows("cw", 1)[0].key();
+        let cw_key = rows("cw", 1)[0].id();
         let g = PerSampleFile::open(&p, |_| true).unwrap();
         let loaded = g.load(std::slice::from_ref(&cw_key)).unwrap();
         let want: Vec<Sample> = rows("cw", 3).iter().map(|r| r.sample()).collect();
@@ -203,7 +233,7 @@ mod tests {
         bytes.extend_from_slice(b"d,m,10,convnet,0,cw,l2,inf,99,");
         std::fs::write(&p, bytes).unwrap();
         let h = PerSampleFile::open(&p, |k| k == cw_key).unwrap();
-        assert!(h.contains(&cw_key) && !h.contains(&rows("deepfool", 1)[0].key()));
+        assert!(h.contains(&cw_key) && !h.contains(&rows("deepfool", 1)[0].id()));
         let back: Vec<SampleRow> = csv::Reader::from_path(&p)
             .unwrap()
             .deserialize()

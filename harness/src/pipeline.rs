@@ -1,13 +1,16 @@
 //! `ddbench run`: distil → train students → clean accuracy → robust accuracy per attack and ε,
 //! one result row per cell, written as soon as it is finished; failures are reported, not fatal.
 
-use crate::data::{source, stratified_subset, DeviceDataset};
+use crate::cell_key::{AttackKey, CellKey, EvalKey, PluginKey, SharedKey};
+use crate::data::{resident, source, stratified_subset, DeviceDataset, NormalizationChoice};
 use crate::device::{self, DeviceChoice};
 use crate::device_memory::PeakMemory;
 use crate::output::Ui;
 use crate::per_sample::{PerSampleFile, SampleRow};
 use crate::plugin::{self, Kind, Plugin, Registry};
-use crate::record::{cell_key, write_atomic, ResultRow, ResultsFile};
+use crate::folder_lock::FolderLock;
+use crate::record::{cell_key, row_id, write_atomic, ResultRow, ResultsFile};
+use crate::reuse;
 use crate::sanity;
 use crate::student::{self, Protocol};
 use anyhow::{bail, Context, Result};
@@ -24,6 +27,8 @@ use tch::{Kind as TKind, Tensor};
 pub struct RunConfig {
     pub dataset: source::DatasetKind,
     pub data_dir: Option<PathBuf>,
+    /// The models' per-channel normalisation (`data::normalization`).
+    pub normalization: NormalizationChoice,
     pub methods: Vec<String>,
     pub ipcs: Vec<i64>,
     pub arch: Arch,
@@ -54,18 +59,15 @@ pub struct RunConfig {
     pub eval_batch: i64,
     pub attack_batch: i64,
     pub quiet: bool,
+    /// Move recorded rows made with other inputs to `stale.csv` instead of refusing.
+    pub force: bool,
 }
 
 fn ser_norm<S: serde::Serializer>(n: &Norm, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(norm_name(*n))
 }
 
-pub fn norm_name(n: Norm) -> &'static str {
-    match n {
-        Norm::Linf => "linf",
-        Norm::L2 => "l2",
-    }
-}
+pub use crate::threat::norm_name;
 
 /// What a finished run produced.
 pub struct RunSummary {
@@ -128,6 +130,7 @@ fn pct(correct: &Tensor) -> f64 {
 /// a failing cell is reported and the run goes on.
 pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     let ui = Ui::new(cfg.quiet);
+    let _lock = FolderLock::acquire(&cfg.out)?;
     let (dev, dev_desc) = device::select(cfg.device)?;
     ui.log(&format!("device: {dev_desc}"));
     let memory = PeakMemory::start(dev);
@@ -137,10 +140,13 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     if cfg.seeds == 0 || cfg.ipcs.is_empty() || cfg.ipcs.iter().any(|&i| i < 1) {
         bail!("--seeds must be ≥ 1 and --ipc a list of positive integers");
     }
+    if cfg.n_attack == 0 {
+        bail!("--n-attack must be ≥ 1 (the number of test images attacked)");
+    }
 
     let t = Instant::now();
     let raw = source::load(cfg.dataset, cfg.data_dir.as_deref())?;
-    let data = DeviceDataset::new(&raw, dev);
+    let data = resident::load(&raw, cfg.dataset, cfg.normalization, dev)?;
     drop(raw);
     ui.log(&format!(
         "data: {} — {} train / {} test, {:?}, {} classes, sha256 {} ({:.1}s)",
@@ -158,12 +164,105 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
         .with_context(|| format!("creating {}", cfg.cache_dir.display()))?;
     let results_path = cfg.out.join("results.csv");
     let manifest_path = cfg.out.join("manifest.json");
-    let mut results = ResultsFile::open(&results_path)?;
+    let mut results = ResultsFile::open(&results_path, &|m| ui.log(&format!("warning: {m}")))?;
+    let mut known_keys = reuse::recorded_keys(&manifest_path);
+
+    // The attacked subset: fixed (seed 0), class-stratified, shared by every method and seed;
+    // a split with fewer images of some class gives fewer than asked.
+    let test_labels: Vec<i64> = Vec::<i64>::try_from(data.test_labels.to_device(tch::Device::Cpu))?;
+    let subset_idx = stratified_subset(&test_labels, data.num_classes, cfg.n_attack, 0);
+    let n_attack = subset_idx.len();
+    if n_attack < cfg.n_attack {
+        ui.log(&format!(
+            "the test split gives {n_attack} of the {} images asked for the attacked subset (class-stratified); attacking {n_attack}",
+            cfg.n_attack
+        ));
+    }
+    let subset = Tensor::from_slice(&subset_idx).to_device(dev);
+    let sub_x = data
+        .test_images
+        .index_select(0, &subset)
+        .to_kind(TKind::Float)
+        / 255.0;
+    let sub_y = data.test_labels.index_select(0, &subset);
+    let sub_y_vec = Vec::<i64>::try_from(sub_y.to_device(tch::Device::Cpu))?;
+    let n_test = data.test_labels.size()[0];
+    let eps_list = cfg.eps.clone().unwrap_or_else(|| {
+        vec![if cfg.norm == Norm::Linf {
+            8.0 / 255.0
+        } else {
+            0.5
+        }]
+    });
+    crate::preflight::check_attacks(
+        &attacks,
+        &cfg.attack_config,
+        cfg.norm,
+        &eps_list,
+        &sub_x.narrow(0, 0, n_attack.min(2) as i64),
+        &sub_y.narrow(0, 0, n_attack.min(2) as i64),
+        data.num_classes,
+    )?;
+
+    // every row this run asks for, with its key; recorded rows with other inputs are refused
+    // (or, with --force, set aside) before any work
+    let train_per_class = data.train_labels.size()[0] / data.num_classes;
+    let shared = SharedKey::new(
+        &data,
+        cfg.arch,
+        cfg.width,
+        cfg.depth,
+        cfg.norm_layer,
+        cfg.protocol,
+        &cfg.train,
+        &cfg.soft,
+        EvalKey {
+            n_attack: cfg.n_attack,
+            subset_seed: 0,
+            attack_batch: cfg.attack_batch,
+        },
+    );
+    let grid = RowGrid {
+        cfg,
+        data: &data,
+        shared: &shared,
+        attacks: &attacks,
+        eps: &eps_list,
+    };
+    let wanted: std::collections::HashMap<String, CellKey> = methods
+        .iter()
+        .flat_map(|m| grid.ipcs(m, train_per_class).into_iter().map(move |i| (m, i)))
+        .flat_map(|(m, ipc)| (cfg.first_seed..cfg.first_seed + cfg.seeds).map(move |s| (m, ipc, s)))
+        .flat_map(|(m, ipc, seed)| grid.rows(m, ipc, seed))
+        .map(|r| (r.slot, r.key))
+        .collect();
+    let found = reuse::conflicts(&results.rows, &known_keys, &wanted, &shared);
+    if !found.is_empty() {
+        ui.log(&format!(
+            "--force: moving {} row(s) made with other inputs to {}",
+            found.len(),
+            cfg.out.join("stale.csv").display()
+        ));
+    }
+    let stale_hashes = reuse::settle(&cfg.out, &mut results, found, cfg.force)?;
+    let stale_keys: std::collections::BTreeMap<String, CellKey> = stale_hashes
+        .iter()
+        .filter_map(|h| known_keys.get(h).map(|k| (h.clone(), k.clone())))
+        .chain(reuse::recorded_keys(&manifest_path).into_iter().filter(|(h, _)| !results.rows.iter().any(|r| &r.key_hash == h)))
+        .collect();
+    known_keys.retain(|h, _| results.rows.iter().any(|r| &r.key_hash == h));
+    for k in wanted.values() {
+        known_keys.insert(k.hash(), k.clone());
+    }
     let mut per_sample =
         PerSampleFile::open(&cfg.out.join("per_sample.csv"), |k| results.contains(k))?;
     let mut failures: Vec<String> = Vec::new();
     type TeacherEvals = std::collections::BTreeMap<String, (f64, f64)>;
-    let manifest = |failures: &[String], teachers: &TeacherEvals, state: &str| -> Result<()> {
+    let manifest = |rows: &[ResultRow],
+                    failures: &[String],
+                    teachers: &TeacherEvals,
+                    state: &str|
+     -> Result<()> {
         let teachers: serde_json::Map<String, serde_json::Value> = teachers
             .iter()
             .map(|(w, (c, r))| {
@@ -187,48 +286,26 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
             "config": cfg,
             "dataset": {"name": data.name, "sha256": data.hash, "shape": data.shape, "classes": data.num_classes,
                         "train": data.train_labels.size()[0], "test": data.test_labels.size()[0],
-                        "mean": data.mean, "std": data.std},
+                        "normalization": data.normalization},
+            "n_attack": {"asked": cfg.n_attack, "attacked": n_attack},
+            "keys": rows.iter().filter_map(|r| known_keys.get(&r.key_hash).map(|k| (r.key_hash.clone(), k))).collect::<std::collections::BTreeMap<_, _>>(),
+            "stale_keys": &stale_keys,
             "plugins": plugins,
             "failures": failures,
             "teachers": teachers,
         });
         write_atomic(&manifest_path, serde_json::to_string_pretty(&m)?.as_bytes())
     };
-    manifest(&failures, &TeacherEvals::new(), "running")?;
+    manifest(&results.rows, &failures, &TeacherEvals::new(), "running")?;
 
-    // The attacked subset: fixed (seed 0), class-stratified, shared by every method and seed.
-    let test_labels: Vec<i64> = Vec::<i64>::try_from(data.test_labels.to_device(tch::Device::Cpu))?;
-    let n_attack = cfg.n_attack.min(test_labels.len());
-    let subset_idx = stratified_subset(&test_labels, data.num_classes, n_attack, 0);
-    let subset = Tensor::from_slice(&subset_idx).to_device(dev);
-    let sub_x = data
-        .test_images
-        .index_select(0, &subset)
-        .to_kind(TKind::Float)
-        / 255.0;
-    let sub_y = data.test_labels.index_select(0, &subset);
-    let sub_y_vec = Vec::<i64>::try_from(sub_y.to_device(tch::Device::Cpu))?;
-    let n_test = data.test_labels.size()[0];
-    let eps_list = cfg.eps.clone().unwrap_or_else(|| {
-        vec![if cfg.norm == Norm::Linf {
-            8.0 / 255.0
-        } else {
-            0.5
-        }]
-    });
     let arch = cfg.arch.to_string();
     // the teachers methods hand over, evaluated once each: (clean %, PGD-10 8/255 %)
     let mut teacher_evals = TeacherEvals::new();
     let pgd_plugin = reg.get(Kind::Attack, "pgd").ok().cloned();
-    let train_per_class = data.train_labels.size()[0] / data.num_classes;
 
     for method in &methods {
         let ignores_ipc = method.flags & ddbench_plugin_api::abi::FLAG_IGNORES_IPC != 0;
-        let ipcs: Vec<i64> = if ignores_ipc {
-            vec![train_per_class]
-        } else {
-            cfg.ipcs.clone()
-        };
+        let ipcs = grid.ipcs(method, train_per_class);
         let mconf = cfg
             .method_config
             .get(&method.name)
@@ -236,35 +313,8 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
             .unwrap_or_else(|| serde_json::json!({}));
         for &ipc in &ipcs {
             for seed in cfg.first_seed..cfg.first_seed + cfg.seeds {
-                let keys: Vec<(Option<&Plugin>, f64, String)> = if attacks.is_empty() {
-                    vec![(
-                        None,
-                        0.0,
-                        cell_key(&data.name, &method.name, ipc, &arch, seed, "none", "", 0.0),
-                    )]
-                } else {
-                    attacks
-                        .iter()
-                        .flat_map(|a| eps_list.iter().map(move |&e| (a, e)))
-                        .map(|(a, e)| {
-                            (
-                                Some(a),
-                                e,
-                                cell_key(
-                                    &data.name,
-                                    &method.name,
-                                    ipc,
-                                    &arch,
-                                    seed,
-                                    &a.name,
-                                    norm_name(cfg.norm),
-                                    e,
-                                ),
-                            )
-                        })
-                        .collect()
-                };
-                if keys.iter().all(|(_, _, k)| results.contains(k)) {
+                let keys = grid.rows(method, ipc, seed);
+                if keys.iter().all(|r| results.contains(&r.id())) {
                     ui.log(&format!(
                         "skip {} ipc {ipc} seed {seed}: already in {}",
                         method.name,
@@ -297,7 +347,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     Err(e) => {
                         ui.log(&format!("error: {cell}: {e}"));
                         failures.push(format!("{cell}: {e}"));
-                        manifest(&failures, &teacher_evals, "running")?;
+                        manifest(&results.rows, &failures, &teacher_evals, "running")?;
                         continue;
                     }
                 };
@@ -416,30 +466,35 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     attack_config: String::new(),
                     flags: String::new(),
                     peak_device_mib: memory.peak_mib(),
+                    key_hash: String::new(),
                 };
                 // the per-sample outcomes of this cell's attack rows, for the sanity checks
                 // (rows a previous run finished come back from per_sample.csv)
                 let done: Vec<String> = keys
                     .iter()
-                    .map(|k| k.2.clone())
+                    .map(|k| k.id())
                     .filter(|k| results.contains(k))
                     .collect();
                 let mut stored = per_sample.load(&done)?;
                 let mut outcomes: Vec<sanity::Outcome> = results
                     .rows
                     .iter()
-                    .filter(|r| done.contains(&r.key()))
+                    .filter(|r| done.contains(&r.id()))
                     .map(|r| {
-                        sanity::Outcome::from_row(r, stored.remove(&r.key()).unwrap_or_default())
+                        sanity::Outcome::from_row(r, stored.remove(&r.id()).unwrap_or_default())
                     })
                     .collect();
                 // 4. attacks
-                for (attack, eps, key) in &keys {
-                    if results.contains(key) {
+                for wanted_row in &keys {
+                    if results.contains(&wanted_row.id()) {
                         continue;
                     }
-                    let Some(attack) = attack else {
-                        results.push(base_row.clone())?;
+                    let key_hash = wanted_row.key.hash();
+                    let (Some(attack), eps) = (wanted_row.attack, &wanted_row.eps) else {
+                        results.push(ResultRow {
+                            key_hash,
+                            ..base_row.clone()
+                        })?;
                         continue;
                     };
                     let aconf = cfg
@@ -492,7 +547,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                     if let Some(e) = err {
                         ui.log(&format!("error: {cell}, attack {}: {e}", attack.name));
                         failures.push(format!("{cell}, attack {} eps {eps}: {e}", attack.name));
-                        manifest(&failures, &teacher_evals, "running")?;
+                        manifest(&results.rows, &failures, &teacher_evals, "running")?;
                         continue;
                     }
                     let correct = Tensor::cat(&robust, 0).logical_and(&sub_clean);
@@ -529,6 +584,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                         pert_mean_success: stats.mean_success,
                         attack_config: aconf.to_string(),
                         peak_device_mib: memory.peak_mib(),
+                        key_hash,
                         ..base_row.clone()
                     };
                     ui.log(&format!(
@@ -552,6 +608,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
                             clean_pred: s.clean_pred,
                             adv_pred: s.adv_pred,
                             pert_norm: p,
+                            key_hash: row.key_hash.clone(),
                         })
                         .collect();
                     // per-sample lines first: lines of a row that never reaches results.csv
@@ -574,6 +631,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
         }
     }
     manifest(
+        &results.rows,
         &failures,
         &teacher_evals,
         if failures.is_empty() {
@@ -588,6 +646,85 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
         rows: results.rows,
         failures,
     })
+}
+
+/// The rows a run asks for, each with its slot and cell key.
+struct RowGrid<'a> {
+    cfg: &'a RunConfig,
+    data: &'a DeviceDataset,
+    shared: &'a SharedKey,
+    attacks: &'a [Plugin],
+    eps: &'a [f64],
+}
+
+/// One wanted row: its attack (none for a clean-only run), ε, slot and key.
+struct WantedRow<'a> {
+    attack: Option<&'a Plugin>,
+    eps: f64,
+    slot: String,
+    key: CellKey,
+}
+
+impl WantedRow<'_> {
+    fn id(&self) -> String {
+        row_id(&self.slot, &self.key.hash())
+    }
+}
+
+fn plugin_key(p: &Plugin, configs: &BTreeMap<String, serde_json::Value>) -> PluginKey {
+    PluginKey {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        config: configs
+            .get(&p.name)
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({})),
+    }
+}
+
+impl<'a> RowGrid<'a> {
+    /// The IPCs `method` runs at: the asked ones, or once at the whole set's count.
+    fn ipcs(&self, method: &Plugin, train_per_class: i64) -> Vec<i64> {
+        if method.flags & ddbench_plugin_api::abi::FLAG_IGNORES_IPC != 0 {
+            vec![train_per_class]
+        } else {
+            self.cfg.ipcs.clone()
+        }
+    }
+
+    fn rows(&self, method: &Plugin, ipc: i64, seed: u64) -> Vec<WantedRow<'a>> {
+        let arch = self.cfg.arch.to_string();
+        let key = |attack: Option<AttackKey>| CellKey {
+            shared: self.shared.clone(),
+            method: plugin_key(method, &self.cfg.method_config),
+            ipc,
+            seed,
+            attack,
+        };
+        if self.attacks.is_empty() {
+            return vec![WantedRow {
+                attack: None,
+                eps: 0.0,
+                slot: cell_key(&self.data.name, &method.name, ipc, &arch, seed, "none", "", 0.0),
+                key: key(None),
+            }];
+        }
+        let norm = norm_name(self.cfg.norm);
+        self.attacks
+            .iter()
+            .flat_map(|a| self.eps.iter().map(move |&e| (a, e)))
+            .map(|(a, eps)| WantedRow {
+                attack: Some(a),
+                eps,
+                slot: cell_key(&self.data.name, &method.name, ipc, &arch, seed, &a.name, norm, eps),
+                key: key(Some(AttackKey {
+                    plugin: plugin_key(a, &self.cfg.attack_config),
+                    norm: norm.into(),
+                    eps,
+                })),
+            })
+            .collect()
+    }
 }
 
 /// Perturbation norms of one attack row (see `ResultRow::pert_*`).

@@ -77,6 +77,10 @@ pub struct ResultRow {
     /// resident set; CUDA, device memory in use beyond what was in use when the run started.
     #[serde(default = "nan")]
     pub peak_device_mib: f64,
+    /// Hash of the row's `CellKey` (every input that made it; `cell_key.rs`). Empty in rows of
+    /// a ddbench that had no cell key: such rows are never reused.
+    #[serde(default)]
+    pub key_hash: String,
 }
 
 fn nan() -> f64 {
@@ -84,7 +88,13 @@ fn nan() -> f64 {
 }
 
 impl ResultRow {
-    /// The identity of the cell; a rerun skips rows whose key is already recorded.
+    /// The row's id (`row_id`): what per-sample lines point at.
+    pub fn id(&self) -> String {
+        row_id(&self.key(), &self.key_hash)
+    }
+
+    /// The row's slot in a results folder (data set, method, IPC, arch, seed, attack, norm, ε):
+    /// at most one row per slot; whether it may be reused is `key_hash`'s business.
     pub fn key(&self) -> String {
         cell_key(
             &self.dataset,
@@ -97,6 +107,11 @@ impl ResultRow {
             self.eps,
         )
     }
+}
+
+/// A row's id: its slot and its key hash (two rows with one id have the same inputs).
+pub fn row_id(slot: &str, key_hash: &str) -> String {
+    format!("{slot}#{key_hash}")
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -120,12 +135,13 @@ pub struct ResultsFile {
 }
 
 impl ResultsFile {
-    /// Opens `path`, reading the rows already there (none if it does not exist).
-    pub fn open(path: &Path) -> Result<ResultsFile> {
+    /// Opens `path`, reading the rows already there (none if it does not exist); a torn last
+    /// line (no newline at its end) is dropped with a warning, so its row is computed again.
+    pub fn open(path: &Path, warn: &dyn Fn(&str)) -> Result<ResultsFile> {
         let mut rows = Vec::new();
         if path.exists() {
-            let mut rd = csv::Reader::from_path(path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let bytes = read_whole_lines(path, warn)?;
+            let mut rd = csv::Reader::from_reader(bytes.as_slice());
             for (i, r) in rd.deserialize().enumerate() {
                 rows.push(r.with_context(|| {
                     format!("{}: row {} does not match the results format (move the file away to start afresh)", path.display(), i + 2)
@@ -138,8 +154,9 @@ impl ResultsFile {
         })
     }
 
-    pub fn contains(&self, key: &str) -> bool {
-        self.rows.iter().any(|r| r.key() == key)
+    /// Whether a row with this id (slot and key hash) is recorded.
+    pub fn contains(&self, id: &str) -> bool {
+        self.rows.iter().any(|r| r.id() == id)
     }
 
     /// Sets the `flags` of the rows whose key `flags_of` maps to a value, rewriting the file
@@ -155,42 +172,78 @@ impl ResultsFile {
         if !changed {
             return Ok(());
         }
-        let mut w = csv::Writer::from_writer(Vec::new());
-        for r in &self.rows {
-            w.serialize(r)?;
-        }
-        write_atomic(&self.path, &w.into_inner().context("serialising results")?)
+        self.save()
     }
 
     /// Adds a row and rewrites the file atomically (write, fsync, rename).
     pub fn push(&mut self, row: ResultRow) -> Result<()> {
         self.rows.push(row);
-        let mut w = csv::Writer::from_writer(Vec::new());
-        for r in &self.rows {
-            w.serialize(r)?;
+        self.save()
+    }
+
+    /// Takes the rows `stale` picks out of the file (rewriting it) and returns them.
+    pub fn take(&mut self, stale: impl Fn(&ResultRow) -> bool) -> Result<Vec<ResultRow>> {
+        let (out, keep): (Vec<ResultRow>, Vec<ResultRow>) =
+            self.rows.drain(..).partition(|r| stale(r));
+        self.rows = keep;
+        if !out.is_empty() {
+            self.save()?;
         }
-        write_atomic(&self.path, &w.into_inner().context("serialising results")?)
+        Ok(out)
+    }
+
+    fn save(&self) -> Result<()> {
+        write_atomic(&self.path, &rows_csv(&self.rows)?)
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+/// The CSV text of `rows`, header first.
+pub fn rows_csv(rows: &[ResultRow]) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    w.into_inner().context("serialising results")
+}
+
+/// The bytes of `path` up to its last newline: a torn last line (a copy or write cut short) is
+/// dropped and `warn` says so.
+pub fn read_whole_lines(path: &Path, warn: &dyn Fn(&str)) -> Result<Vec<u8>> {
+    let mut bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        warn(&format!(
+            "{}: dropping a torn last line ({} bytes without a newline)",
+            path.display(),
+            bytes.len() - keep
+        ));
+        bytes.truncate(keep);
+    }
+    Ok(bytes)
+}
+
+/// Writes `bytes` to `path` through a uniquely named temporary file in the same folder, fsync
+/// and a rename: readers see the old file or the new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
-    ));
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(
+            ".{}.",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("out")
+        ))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(path)
+        .map(|_| ())
+        .with_context(|| format!("renaming a temporary file to {}", path.display()))
 }
 
 #[cfg(test)]
@@ -235,6 +288,7 @@ mod tests {
             attack_config: r#"{"steps":20}"#.into(),
             flags: String::new(),
             peak_device_mib: 512.5,
+            key_hash: "0123456789abcdef".into(),
         }
     }
 
@@ -242,27 +296,28 @@ mod tests {
     fn rows_survive_a_reopen_and_keys_find_them() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("results.csv");
-        let mut f = ResultsFile::open(&p).unwrap();
+        let mut f = ResultsFile::open(&p, &|_| {}).unwrap();
         f.push(row(0)).unwrap();
         f.push(row(1)).unwrap();
-        let g = ResultsFile::open(&p).unwrap();
+        let g = ResultsFile::open(&p, &|_| {}).unwrap();
         assert_eq!(g.rows, vec![row(0), row(1)]);
-        assert!(g.contains(&row(1).key()));
-        assert!(!g.contains(&row(2).key()));
-        assert!(!dir.path().join(".results.csv.tmp").exists());
+        assert!(g.contains(&row(1).id()));
+        assert!(!g.contains(&row(2).id()));
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
     }
 
     #[test]
     fn flags_are_written_and_rows_of_the_old_format_still_load() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("results.csv");
-        let mut f = ResultsFile::open(&p).unwrap();
+        let mut f = ResultsFile::open(&p, &|_| {}).unwrap();
         f.push(row(0)).unwrap();
         f.push(row(1)).unwrap();
         let k1 = row(1).key();
         f.set_flags(|k| (k == k1).then(|| "eps_not_monotone".to_string()))
             .unwrap();
-        let g = ResultsFile::open(&p).unwrap();
+        let g = ResultsFile::open(&p, &|_| {}).unwrap();
         assert_eq!(g.rows[0].flags, "");
         assert_eq!(g.rows[1].flags, "eps_not_monotone");
         // a CSV written before the perturbation / config / flags columns existed
@@ -275,13 +330,14 @@ mod tests {
             old.starts_with("dataset,") && old.lines().next().unwrap().ends_with("teacher_pgd_acc")
         );
         std::fs::write(&p, old).unwrap();
-        let h = ResultsFile::open(&p).unwrap();
+        let h = ResultsFile::open(&p, &|_| {}).unwrap();
         assert_eq!(h.rows.len(), 2);
         assert_eq!((h.rows[1].flags.as_str(), h.rows[1].pert_max), ("", 0.0));
         assert!(
             h.rows[1].peak_device_mib.is_nan(),
             "a missing peak is unknown, not 0"
         );
+        assert_eq!(h.rows[1].key_hash, "", "an old row has no key: never reused");
     }
 
     #[test]
@@ -289,7 +345,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("results.csv");
         std::fs::write(&p, "a,b\n1,2\n").unwrap();
-        let e = format!("{:#}", ResultsFile::open(&p).err().unwrap());
+        let e = format!("{:#}", ResultsFile::open(&p, &|_| {}).err().unwrap());
         assert!(e.contains("results.csv: row 2"), "{e}");
+    }
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_every_whole_row_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("results.csv");
+        let mut f = ResultsFile::open(&p, &|_| {}).unwrap();
+        for seed in 0..3 {
+            f.push(row(seed)).unwrap();
+        }
+        let text = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &text[..text.len() - 20]).unwrap();
+        let warned = std::cell::RefCell::new(String::new());
+        let g = ResultsFile::open(&p, &|m| warned.borrow_mut().push_str(m)).unwrap();
+        assert_eq!(g.rows.iter().map(|r| r.seed).collect::<Vec<_>>(), [0, 1]);
+        assert!(warned.borrow().contains("torn last line"), "{}", warned.borrow());
     }
 }

@@ -5,9 +5,11 @@ pub mod cifar;
 pub mod fetch;
 pub mod idx;
 pub mod image_folder;
+pub mod normalization;
 pub mod resident;
 pub mod source;
 
+pub use normalization::{Normalization, NormalizationChoice};
 pub use resident::{stratified_subset, DeviceDataset};
 
 use std::path::PathBuf;

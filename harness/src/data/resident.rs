@@ -1,6 +1,8 @@
 //! The data set as the pipeline uses it: uint8 tensors resident on the run's device, loaded
 //! once, with a content hash for the manifest and per-channel statistics for the model.
 
+use super::normalization::{Normalization, NormalizationChoice};
+use super::source::DatasetKind;
 use super::RawDataset;
 use sha2::{Digest, Sha256};
 use tch::{Device, Tensor};
@@ -20,9 +22,10 @@ pub struct DeviceDataset {
     pub shape: [i64; 3],
     /// SHA-256 over both splits' pixels and labels (hex).
     pub hash: String,
-    /// Per-channel normalisation the models use (pixel units).
+    /// Per-channel normalisation the models use (pixel units): `normalization`'s values.
     pub mean: Vec<f64>,
     pub std: Vec<f64>,
+    pub normalization: Normalization,
 }
 
 /// Content hash of a raw data set: pixels and labels of both splits, with their shapes.
@@ -40,18 +43,6 @@ pub fn content_hash(raw: &RawDataset) -> String {
     hex::encode(h.finalize())
 }
 
-/// The normalisation used by the DD reference code for the standard sets; other sets get their
-/// training set's own per-channel mean and std.
-fn known_stats(name: &str) -> Option<(Vec<f64>, Vec<f64>)> {
-    match name {
-        "cifar10" => Some((vec![0.4914, 0.4822, 0.4465], vec![0.2023, 0.1994, 0.2010])),
-        "cifar100" => Some((vec![0.5071, 0.4866, 0.4409], vec![0.2673, 0.2564, 0.2762])),
-        "fashion-mnist" => Some((vec![0.2861], vec![0.3530])),
-        "mnist" => Some((vec![0.1307], vec![0.3081])),
-        _ => None,
-    }
-}
-
 fn split_tensors(s: &super::RawSplit, device: Device) -> (Tensor, Tensor) {
     let shape = [
         s.n as i64,
@@ -66,8 +57,10 @@ fn split_tensors(s: &super::RawSplit, device: Device) -> (Tensor, Tensor) {
 }
 
 impl DeviceDataset {
-    /// Moves a raw data set onto `device` (one host-to-device copy per split).
-    pub fn new(raw: &RawDataset, device: Device) -> DeviceDataset {
+    /// Moves a raw data set onto `device` (one host-to-device copy per split); its models
+    /// normalise with `normalization` (resolve it with `Normalization::resolve`, or
+    /// `data::resident::load`).
+    pub fn new(raw: &RawDataset, device: Device, normalization: Normalization) -> DeviceDataset {
         let hash = content_hash(raw);
         let (train_images, train_labels) = split_tensors(&raw.train, device);
         let (test_images, test_labels) = split_tensors(&raw.test, device);
@@ -76,8 +69,6 @@ impl DeviceDataset {
             raw.train.height as i64,
             raw.train.width as i64,
         ];
-        let (mean, std) =
-            known_stats(&raw.name).unwrap_or_else(|| ddbench_nn::channel_stats(&train_images));
         DeviceDataset {
             name: raw.name.clone(),
             device,
@@ -89,10 +80,23 @@ impl DeviceDataset {
             class_names: raw.class_names.clone(),
             shape,
             hash,
-            mean,
-            std,
+            mean: normalization.mean.clone(),
+            std: normalization.std.clone(),
+            normalization,
         }
     }
+}
+
+/// Moves a raw data set of reader `kind` onto `device` with the normalisation `choice` resolves to.
+pub fn load(
+    raw: &RawDataset,
+    kind: DatasetKind,
+    choice: NormalizationChoice,
+    device: Device,
+) -> anyhow::Result<DeviceDataset> {
+    let (train_images, _) = split_tensors(&raw.train, Device::Cpu);
+    let normalization = Normalization::resolve(choice, kind, &train_images)?;
+    Ok(DeviceDataset::new(raw, device, normalization))
 }
 
 /// A class-stratified subset of `labels`: `n / classes` indices per class (the remainder goes to
