@@ -30,8 +30,8 @@ pub struct BenchArgs {
     /// Cells run at once (each its own process; one GPU each when CUDA_VISIBLE_DEVICES lists several).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
-    /// Use this folder for every data set of the file (its cells keep their keys: the data
-    /// folder is not part of a cell's hash).
+    /// Use this folder for every data set of the file (the folder is not part of a cell's
+    /// hash; the data's content hash is).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
@@ -284,13 +284,75 @@ fn run_cell(
     ))
 }
 
+/// Whether the data a child run recorded (its manifest) is not the data the bench hashed.
+fn data_mismatch(cell_dir: &Path, expected: &str) -> Option<String> {
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cell_dir.join("manifest.json")).ok()?)
+            .ok()?;
+    let got = m["dataset"]["sha256"].as_str()?;
+    (got != expected).then(|| {
+        format!("the cell ran on data with sha256 {got}, not the {expected} this bench hashed at its start (did the data change?)")
+    })
+}
+
 fn sha256_file(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The content hash of each data set of the leaderboard (`data::resident::content_hash`, as
+/// `ddbench run` records it), by name: part of every cell's hash.
+fn data_hashes(lb: &leaderboard::Loaded, ui: &Ui) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for ds in &lb.spec.datasets {
+        let kind = <crate::data::source::DatasetKind as clap::ValueEnum>::from_str(&ds.name, true)
+            .map_err(|_| {
+                anyhow!(
+                    "{}: data set `{}`: expected fashion-mnist, mnist, cifar10, cifar100 or imagefolder",
+                    lb.path.display(),
+                    ds.name
+                )
+            })?;
+        let t = Instant::now();
+        let raw = crate::data::source::load(kind, ds.data_dir.as_deref())
+            .with_context(|| format!("{}: data set `{}`", lb.path.display(), ds.name))?;
+        let hash = crate::data::resident::content_hash(&raw);
+        ui.log(&format!(
+            "data: {} sha256 {} ({:.1}s)",
+            ds.name,
+            &hash[..16],
+            t.elapsed().as_secs_f64()
+        ));
+        out.insert(ds.name.clone(), hash);
+    }
+    Ok(out)
+}
+
+/// What a cell's hash covers beyond its `run` arguments: its data set's content hash and the
+/// versions of the plugins it runs.
+fn cell_extras(
+    cell: &Cell,
+    data: &BTreeMap<String, String>,
+    reg: &crate::plugin::Registry,
+) -> Vec<String> {
+    let version = |kind, name: &str| {
+        reg.get(kind, name)
+            .map(|p| format!("{kind} {name} {}", p.version))
+            .unwrap_or_default()
+    };
+    let mut extras = vec![
+        format!("data {}", data.get(&cell.dataset).cloned().unwrap_or_default()),
+        version(crate::plugin::Kind::Method, &cell.method),
+    ];
+    let mut attacks: Vec<&str> = cell.wanted.iter().map(|w| w.0.as_str()).collect();
+    attacks.dedup();
+    extras.extend(attacks.iter().map(|a| version(crate::plugin::Kind::Attack, a)));
+    extras
 }
 
 /// Runs the leaderboard; exit code 0 when every cell is recorded, 2 when some failed.
 pub fn run(args: &BenchArgs) -> Result<i32> {
     let ui = Ui::new(args.quiet);
+    let _lock = crate::folder_lock::FolderLock::acquire(&args.out)?;
     let mut lb = leaderboard::load(&args.file)?;
     if let Some(d) = &args.data_dir {
         let d = std::path::absolute(d).unwrap_or_else(|_| d.clone());
@@ -311,7 +373,12 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         reg.get(crate::plugin::Kind::Method, m)
             .is_ok_and(|p| p.flags & ddbench_plugin_api::abi::FLAG_IGNORES_IPC != 0)
     };
-    let cells = lb.cells(&ignores)?;
+    let mut cells = lb.cells(&ignores)?;
+    let data = data_hashes(&lb, &ui)?;
+    for c in &mut cells {
+        let extras = cell_extras(c, &data, &reg);
+        c.seal(&extras);
+    }
     for f in &args.force {
         if !cells.iter().any(|c| &c.id == f || &c.folder() == f) {
             bail!(
@@ -381,7 +448,6 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
                           state: &str|
      -> Result<()> {
         let mut device = serde_json::Value::Null;
-        let mut datasets = serde_json::Map::new();
         let mut cell_list = Vec::new();
         for (i, c) in cells.iter().enumerate() {
             let m: Option<serde_json::Value> = std::fs::read_to_string(
@@ -396,7 +462,6 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
                 if device.is_null() {
                     device = m["device"].clone();
                 }
-                datasets.insert(c.dataset.clone(), m["dataset"]["sha256"].clone());
             }
             let recorded = records.count(c);
             let mut e = serde_json::json!({
@@ -431,7 +496,7 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
             "device": device,
             "jobs": args.jobs,
             "leaderboard": {"path": lb.path, "title": lb.title, "sha256": sha256_file(&lb.text), "text": lb.text},
-            "datasets_sha256": datasets,
+            "datasets_sha256": &data,
             "plugins": plugins,
             "cells": cell_list,
         });
@@ -505,8 +570,14 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         }
         drop(tx);
         for o in rx {
-            let o = o?;
+            let mut o = o?;
             let c = &cells[o.cell];
+            let cell_dir = args.out.join("cells").join(c.folder());
+            if let Some(e) = data_mismatch(&cell_dir, &data[&c.dataset]) {
+                // the data changed under the bench: the cell's rows are not this leaderboard's
+                std::fs::remove_file(cell_dir.join("results.csv")).ok();
+                o.last_error = Some(e);
+            }
             let n = records.merge(
                 c,
                 &args.out.join("cells").join(c.folder()).join("results.csv"),

@@ -123,6 +123,14 @@ impl Cell {
     pub fn expected_rows(&self) -> usize {
         self.wanted.len().max(1)
     }
+
+    /// Folds inputs that are not in the arguments (the data set's content hash, the plugins'
+    /// versions) into the cell's hash, so a change of either makes a new cell.
+    pub fn seal(&mut self, extras: &[String]) {
+        let mut all = self.args.clone();
+        all.extend(extras.iter().cloned());
+        self.hash = input_hash(&all);
+    }
 }
 
 /// SHA-256 (16 hex digits) of a cell's `run` arguments, leaving out the data folder (where the

@@ -31,6 +31,34 @@ pub const CIFAR10_CLASSES: [&str; 10] = [
     "truck",
 ];
 
+/// How many records each file must hold: the official release's counts (10,000 per CIFAR-10
+/// batch and test file, 50,000 / 10,000 for CIFAR-100), or any whole number (format tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Records {
+    Official,
+    #[cfg(test)]
+    Any,
+}
+
+/// Refuses a file of the official name that holds another number of records than the release.
+fn check_count(
+    path: &Path,
+    split: &RawSplit,
+    official: usize,
+    records: Records,
+) -> Result<(), DataError> {
+    if records == Records::Official && split.n != official {
+        return Err(DataError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "holds {} records; the official release has exactly {official} in this file (an incomplete copy, or another data set under an official name?)",
+                split.n
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Which CIFAR-100 label becomes the class: the 100 fine classes or the 20 coarse superclasses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Cifar100Label {
@@ -181,6 +209,10 @@ fn class_names(
 /// Loads the official CIFAR-10 binary release from `dir` or `dir/cifar-10-batches-bin/`:
 /// `data_batch_1.bin`..`data_batch_5.bin` (train, 50,000) and `test_batch.bin` (test, 10,000).
 pub fn load_cifar10(dir: &Path) -> Result<RawDataset, DataError> {
+    load_cifar10_records(dir, Records::Official)
+}
+
+fn load_cifar10_records(dir: &Path, records: Records) -> Result<RawDataset, DataError> {
     let fields = [LabelField {
         pos: 0,
         num_classes: 10,
@@ -190,6 +222,7 @@ pub fn load_cifar10(dir: &Path) -> Result<RawDataset, DataError> {
     for b in 1..=5 {
         let path = locate(dir, CIFAR10_SUBDIR, &format!("data_batch_{b}.bin"))?;
         let batch = read_batch(&path, CIFAR10_RECORD, &fields, 0)?;
+        check_count(&path, &batch, 10_000, records)?;
         match train.as_mut() {
             None => train = Some(batch),
             Some(acc) => append(acc, batch),
@@ -198,6 +231,7 @@ pub fn load_cifar10(dir: &Path) -> Result<RawDataset, DataError> {
     let train = train.expect("five batches were read");
     let test_path = locate(dir, CIFAR10_SUBDIR, "test_batch.bin")?;
     let test = read_batch(&test_path, CIFAR10_RECORD, &fields, 0)?;
+    check_count(&test_path, &test, 10_000, records)?;
     let folder = test_path.parent().unwrap_or(dir);
     let class_names = class_names(folder, "batches.meta.txt", 10, || {
         CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect()
@@ -215,6 +249,14 @@ pub fn load_cifar10(dir: &Path) -> Result<RawDataset, DataError> {
 /// `train.bin` (50,000) and `test.bin` (10,000). Both label bytes of every record are checked
 /// (coarse < 20, fine < 100); `label` picks which one becomes the class.
 pub fn load_cifar100(dir: &Path, label: Cifar100Label) -> Result<RawDataset, DataError> {
+    load_cifar100_records(dir, label, Records::Official)
+}
+
+fn load_cifar100_records(
+    dir: &Path,
+    label: Cifar100Label,
+    records: Records,
+) -> Result<RawDataset, DataError> {
     let fields = [
         LabelField {
             pos: 0,
@@ -234,8 +276,10 @@ pub fn load_cifar100(dir: &Path, label: Cifar100Label) -> Result<RawDataset, Dat
     let num_classes = fields[keep].num_classes;
     let train_path = locate(dir, CIFAR100_SUBDIR, "train.bin")?;
     let train = read_batch(&train_path, CIFAR100_RECORD, &fields, keep)?;
+    check_count(&train_path, &train, 50_000, records)?;
     let test_path = locate(dir, CIFAR100_SUBDIR, "test.bin")?;
     let test = read_batch(&test_path, CIFAR100_RECORD, &fields, keep)?;
+    check_count(&test_path, &test, 10_000, records)?;
     let folder = test_path.parent().unwrap_or(dir);
     let class_names = class_names(folder, names_file, num_classes, || {
         (0..num_classes).map(|i| format!("class_{i}")).collect()
@@ -253,6 +297,37 @@ pub fn load_cifar100(dir: &Path, label: Cifar100Label) -> Result<RawDataset, Dat
 mod tests {
     use super::*;
     use std::fs;
+
+    /// The readers without the official record counts: format checks on files of a few records.
+    fn lenient10(dir: &Path) -> Result<RawDataset, DataError> {
+        load_cifar10_records(dir, Records::Any)
+    }
+
+    fn lenient100(dir: &Path, label: Cifar100Label) -> Result<RawDataset, DataError> {
+        load_cifar100_records(dir, label, Records::Any)
+    }
+
+    #[test]
+    fn official_names_need_the_official_record_counts() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_cifar10(tmp.path(), 10_000);
+        let ds = load_cifar10(tmp.path()).unwrap();
+        assert_eq!((ds.train.n, ds.test.n), (50_000, 10_000));
+        // a copy short by whole records: every byte well-formed, one record missing
+        let path = tmp.path().join("test_batch.bin");
+        let bytes = fs::read(&path).unwrap();
+        fs::write(&path, &bytes[..bytes.len() - CIFAR10_RECORD]).unwrap();
+        let msg = load_cifar10(tmp.path()).unwrap_err().to_string();
+        assert!(msg.contains("test_batch.bin: holds 9999 records"), "{msg}");
+        assert!(msg.contains("exactly 10000"), "{msg}");
+        let c100 = tmp.path().join("c100");
+        write_cifar100(&c100, &[rec100(1, 2, 0)], &[rec100(1, 2, 1)]);
+        let msg = load_cifar100(&c100, Cifar100Label::Fine)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("train.bin: holds 1 records"), "{msg}");
+        assert!(msg.contains("exactly 50000"), "{msg}");
+    }
 
     /// Pixel bytes of test record `seed`: distinct per plane and position.
     fn pixels(seed: u8) -> Vec<u8> {
@@ -304,7 +379,7 @@ mod tests {
     fn cifar10_reads_records_exactly() {
         let tmp = tempfile::tempdir().unwrap();
         write_cifar10(tmp.path(), 3);
-        let ds = load_cifar10(tmp.path()).unwrap();
+        let ds = lenient10(tmp.path()).unwrap();
         assert_eq!(ds.name, "cifar10");
         assert_eq!(ds.num_classes, 10);
         assert_eq!(ds.class_names, CIFAR10_CLASSES.map(String::from).to_vec());
@@ -333,7 +408,7 @@ mod tests {
         write_cifar10(&sub, 1);
         let names: Vec<String> = (0..10).map(|i| format!("name{i}")).collect();
         fs::write(sub.join("batches.meta.txt"), names.join("\n") + "\n\n").unwrap();
-        let ds = load_cifar10(tmp.path()).unwrap();
+        let ds = lenient10(tmp.path()).unwrap();
         assert_eq!(ds.train.n, 5);
         assert_eq!(ds.class_names, names);
     }
@@ -343,7 +418,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         write_cifar10(tmp.path(), 1);
         fs::write(tmp.path().join("batches.meta.txt"), "a\nb\n").unwrap();
-        let msg = load_cifar10(tmp.path()).unwrap_err().to_string();
+        let msg = lenient10(tmp.path()).unwrap_err().to_string();
         assert!(msg.contains("batches.meta.txt"), "{msg}");
         assert!(msg.contains("expected 10 class names"), "{msg}");
         assert!(msg.contains("found 2"), "{msg}");
@@ -354,7 +429,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         write_cifar10(tmp.path(), 1);
         fs::remove_file(tmp.path().join("data_batch_3.bin")).unwrap();
-        let msg = load_cifar10(tmp.path()).unwrap_err().to_string();
+        let msg = lenient10(tmp.path()).unwrap_err().to_string();
         assert!(msg.contains("data_batch_3.bin"), "{msg}");
         assert!(msg.contains("file not found"), "{msg}");
         assert!(
@@ -375,7 +450,7 @@ mod tests {
         let mut bytes = fs::read(&path).unwrap();
         bytes.truncate(2 * CIFAR10_RECORD - 100);
         fs::write(&path, &bytes).unwrap();
-        let msg = load_cifar10(tmp.path()).unwrap_err().to_string();
+        let msg = lenient10(tmp.path()).unwrap_err().to_string();
         assert!(msg.contains("data_batch_2.bin"), "{msg}");
         assert!(msg.contains("file size 6046 bytes"), "{msg}");
         assert!(msg.contains("3073-byte records"), "{msg}");
@@ -387,7 +462,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         write_cifar10(tmp.path(), 1);
         fs::write(tmp.path().join("test_batch.bin"), b"").unwrap();
-        let msg = load_cifar10(tmp.path()).unwrap_err().to_string();
+        let msg = lenient10(tmp.path()).unwrap_err().to_string();
         assert!(msg.contains("test_batch.bin"), "{msg}");
         assert!(msg.contains("empty file"), "{msg}");
         assert!(msg.contains("3073-byte records"), "{msg}");
@@ -401,7 +476,7 @@ mod tests {
         let mut bytes = fs::read(&path).unwrap();
         bytes[2 * CIFAR10_RECORD] = 10;
         fs::write(&path, &bytes).unwrap();
-        let msg = load_cifar10(tmp.path()).unwrap_err().to_string();
+        let msg = lenient10(tmp.path()).unwrap_err().to_string();
         assert!(msg.contains("data_batch_4.bin"), "{msg}");
         assert!(msg.contains("at byte offset 6146:"), "{msg}");
         assert!(msg.contains("label 10"), "{msg}");
@@ -422,7 +497,7 @@ mod tests {
         let test = vec![rec100(4, 11, 9)];
         write_cifar100(&sub, &train, &test);
 
-        let fine = load_cifar100(tmp.path(), Cifar100Label::default()).unwrap();
+        let fine = lenient100(tmp.path(), Cifar100Label::default()).unwrap();
         assert_eq!(fine.name, "cifar100");
         assert_eq!(fine.num_classes, 100);
         assert_eq!(fine.class_names.len(), 100);
@@ -443,7 +518,7 @@ mod tests {
 
         let coarse_names: Vec<String> = (0..20).map(|i| format!("super{i}")).collect();
         fs::write(sub.join("coarse_label_names.txt"), coarse_names.join("\n")).unwrap();
-        let coarse = load_cifar100(tmp.path(), Cifar100Label::Coarse).unwrap();
+        let coarse = lenient100(tmp.path(), Cifar100Label::Coarse).unwrap();
         assert_eq!(coarse.num_classes, 20);
         assert_eq!(coarse.class_names, coarse_names);
         assert_eq!(coarse.train.labels, vec![19, 0, 7]);
@@ -460,7 +535,7 @@ mod tests {
             &[rec100(1, 1, 0)],
             &[rec100(1, 1, 0), rec100(2, 100, 0)],
         );
-        let msg = load_cifar100(tmp.path(), Cifar100Label::Coarse)
+        let msg = lenient100(tmp.path(), Cifar100Label::Coarse)
             .unwrap_err()
             .to_string();
         assert!(msg.contains("test.bin"), "{msg}");
@@ -470,7 +545,7 @@ mod tests {
 
         // Coarse label 20 in record 0 of train.bin: offset 0.
         write_cifar100(tmp.path(), &[rec100(20, 1, 0)], &[rec100(1, 1, 0)]);
-        let msg = load_cifar100(tmp.path(), Cifar100Label::Fine)
+        let msg = lenient100(tmp.path(), Cifar100Label::Fine)
             .unwrap_err()
             .to_string();
         assert!(msg.contains("train.bin"), "{msg}");
@@ -485,7 +560,7 @@ mod tests {
         // A CIFAR-10-sized record is not a CIFAR-100 record.
         fs::write(tmp.path().join("train.bin"), rec10(1, 0)).unwrap();
         fs::write(tmp.path().join("test.bin"), rec100(1, 1, 0)).unwrap();
-        let msg = load_cifar100(tmp.path(), Cifar100Label::Fine)
+        let msg = lenient100(tmp.path(), Cifar100Label::Fine)
             .unwrap_err()
             .to_string();
         assert!(msg.contains("train.bin"), "{msg}");
@@ -493,7 +568,7 @@ mod tests {
         assert!(msg.contains("3074-byte records"), "{msg}");
 
         fs::write(tmp.path().join("train.bin"), b"").unwrap();
-        let msg = load_cifar100(tmp.path(), Cifar100Label::Fine)
+        let msg = lenient100(tmp.path(), Cifar100Label::Fine)
             .unwrap_err()
             .to_string();
         assert!(msg.contains("train.bin"), "{msg}");
@@ -501,7 +576,7 @@ mod tests {
 
         fs::remove_file(tmp.path().join("test.bin")).unwrap();
         fs::write(tmp.path().join("train.bin"), rec100(1, 1, 0)).unwrap();
-        let msg = load_cifar100(tmp.path(), Cifar100Label::Fine)
+        let msg = lenient100(tmp.path(), Cifar100Label::Fine)
             .unwrap_err()
             .to_string();
         assert!(msg.contains("test.bin"), "{msg}");
