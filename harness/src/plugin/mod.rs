@@ -4,4 +4,4 @@ pub mod call;
 pub mod loader;
 
 pub use call::{run_attack, run_distill, AttackOutcome, DistillOutcome};
-pub use loader::{default_plugin_dirs, discover, Kind, Plugin, Registry};
+pub use loader::{default_plugin_dirs, discover, discover_named, Kind, Plugin, Registry};
