@@ -4,13 +4,19 @@
 
 pub mod abi;
 mod attack;
+mod config;
 #[doc(hidden)]
 pub mod entry;
 mod host;
 mod method;
 mod min_norm;
+pub mod testing;
 
 pub use attack::{Attack, AttackInput, Model, Norm};
+pub use config::{
+    check_in, config_expect_keys, config_get, config_get_in, config_get_min, ConfigNumber,
+    ValueRange,
+};
 pub use host::Host;
 pub use method::{DistillInput, Distilled, Method};
 pub use min_norm::{keep_within_eps, per_sample_norm, read_bound};
@@ -29,40 +35,6 @@ impl<E: std::fmt::Display> From<E> for PluginError {
 }
 
 pub type PluginResult<T> = Result<T, PluginError>;
-
-/// Reads `key` from a JSON config object, falling back to `default` when absent; a present key
-/// of the wrong type is an error naming the key.
-pub fn config_get<T: serde::de::DeserializeOwned>(
-    config: &serde_json::Value,
-    key: &str,
-    default: T,
-) -> PluginResult<T> {
-    match config.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(default),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| PluginError(format!("config key '{key}': {e} (got {v})"))),
-    }
-}
-
-/// Checks that a JSON config names only known keys (a typo must not silently fall back to a default).
-pub fn config_expect_keys(config: &serde_json::Value, known: &[&str]) -> PluginResult<()> {
-    match config {
-        serde_json::Value::Object(map) => {
-            for k in map.keys() {
-                if !known.contains(&k.as_str()) {
-                    return Err(PluginError(format!(
-                        "unknown config key '{k}' (known: {})",
-                        known.join(", ")
-                    )));
-                }
-            }
-            Ok(())
-        }
-        other => Err(PluginError(format!(
-            "config must be a JSON object, got {other}"
-        ))),
-    }
-}
 
 /// Projection onto the threat model's ball around `x`, then onto the pixel box [0, 1].
 /// `adv`, `x`: float `[B, C, H, W]`; the L2 radius is per sample.

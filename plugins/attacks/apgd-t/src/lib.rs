@@ -72,3 +72,47 @@ declare_attack!(
     description =
         "APGD-T (targeted DLR, top-k target classes), L-infinity and L2 (torchattacks.APGDT)"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::serde_json::json;
+    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::Norm;
+
+    #[test]
+    fn out_of_range_settings_are_refused_before_any_model_call() {
+        for (cfg, msg) in [
+            (
+                json!({"rho": 1.5}),
+                "config 'rho' = 1.5: expected a finite number in (0, 1]",
+            ),
+            (
+                json!({"steps": -5}),
+                "config 'steps' = -5: expected an integer ≥ 1",
+            ),
+            (
+                json!({"n_target_classes": 0}),
+                "config 'n_target_classes' = 0: expected an integer in [1, 9]",
+            ),
+            (
+                json!({"n_target_classes": 10}),
+                "config 'n_target_classes' = 10: expected an integer in [1, 9]",
+            ),
+        ] {
+            let run = run_attack::<ApgdT>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
+            assert_eq!(run.error(), msg);
+            assert_eq!(run.forwards, 0);
+        }
+        let cfg = json!({"n_classes": 11});
+        let run = run_attack::<ApgdT>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
+        assert!(run.error().contains("'n_classes' is 11"));
+        assert_eq!(run.forwards, 0);
+    }
+
+    #[test]
+    fn runs_on_two_images_of_any_shape_and_any_model() {
+        check_preflight::<ApgdT>(10, Norm::Linf, 1.0 / 255.0, json!({})).unwrap();
+        check_preflight::<ApgdT>(10, Norm::L2, 0.1, json!({"n_target_classes": 2})).unwrap();
+    }
+}

@@ -5,7 +5,7 @@
 
 use ddbench_attacks::autoattack::{self, AutoAttackConfig, Version};
 use ddbench_attacks::targets::resolve_count;
-use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
+use ddbench_plugin_api::{config_expect_keys, config_get, config_get_min, declare_attack};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
 
@@ -31,8 +31,9 @@ impl Attack for AutoAttack {
             input.model.num_classes(),
         )?;
         let mut c = AutoAttackConfig::new(version, k);
-        c.steps = config_get(cfg, "steps", c.steps)?;
-        c.n_queries = config_get(cfg, "n_queries", c.n_queries)?;
+        c.steps = config_get_min(cfg, "steps", c.steps, 1)?;
+        c.n_queries = config_get_min(cfg, "n_queries", c.n_queries, 1)?;
+        c.validate()?;
         let (x, y) = (&input.images, &input.labels);
         tch::manual_seed(input.seed as i64);
         let out = autoattack::run(
@@ -55,3 +56,62 @@ declare_attack!(
     version = "0.1.0",
     description = "AutoAttack (apgd-ce, apgd-t, fab-t, square), L-infinity and L2; config version=standard (default, 100 it.) or fast (10 it.), logged per run"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::serde_json::json;
+    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::Norm;
+
+    #[test]
+    fn out_of_range_settings_are_refused_before_any_model_call() {
+        for (cfg, msg) in [
+            (
+                json!({"n_queries": 0}),
+                "config 'n_queries' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"steps": -1}),
+                "config 'steps' = -1: expected an integer ≥ 1",
+            ),
+            (
+                json!({"n_target_classes": 0}),
+                "config 'n_target_classes' = 0: expected an integer in [1, 9]",
+            ),
+        ] {
+            let run = run_attack::<AutoAttack>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
+            assert_eq!(run.error(), msg);
+            assert_eq!(run.forwards, 0);
+        }
+        let run = run_attack::<AutoAttack>(
+            [2, 1, 28, 28],
+            10,
+            Norm::Linf,
+            8.0 / 255.0,
+            json!({"version": "quick"}),
+        );
+        assert!(run.error().contains("'version'"));
+        // Square, the last component, cannot attack 4×4 images under L2: refused up front
+        let run = run_attack::<AutoAttack>([2, 1, 4, 4], 10, Norm::L2, 0.5, json!({}));
+        assert!(run.error().contains("at least 5×5"), "{}", run.error());
+        assert_eq!(run.forwards, 0);
+    }
+
+    #[test]
+    fn runs_on_two_images_of_any_shape_and_any_model() {
+        // a tiny ε keeps the points robust, so every component runs
+        for (norm, eps) in [(Norm::Linf, 1e-4), (Norm::L2, 1e-3), (Norm::Linf, 0.3)] {
+            let cfg = json!({"version": "fast", "n_queries": 200});
+            check_preflight::<AutoAttack>(10, norm, eps, cfg).unwrap();
+        }
+        let run = run_attack::<AutoAttack>([2, 1, 28, 28], 10, Norm::Linf, 1e-4, json!({}));
+        run.check().unwrap();
+        assert!(run.logs[0].contains("version=standard"), "{:?}", run.logs);
+        assert!(
+            run.logs.last().unwrap().contains("after square"),
+            "{:?}",
+            run.logs
+        );
+    }
+}

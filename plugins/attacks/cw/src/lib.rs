@@ -5,9 +5,9 @@
 //! its example only if its L2 norm is ≤ ε, else the clean image comes back; `--eps inf` (with
 //! `"bound": false` for clarity) is the unbounded attack.
 
-use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
+use ddbench_plugin_api::{config_expect_keys, config_get_in, config_get_min, declare_attack};
 use ddbench_plugin_api::{
-    keep_within_eps, read_bound, Attack, AttackInput, Host, Norm, PluginResult,
+    keep_within_eps, read_bound, Attack, AttackInput, Host, Norm, PluginResult, ValueRange,
 };
 use tch::{Kind, Tensor};
 
@@ -31,20 +31,13 @@ impl Attack for Cw {
     fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
         let cfg = &input.config;
         config_expect_keys(cfg, &["c", "kappa", "steps", "lr", "bound"])?;
-        let c: f64 = config_get(cfg, "c", 1.0)?;
-        let kappa: f64 = config_get(cfg, "kappa", 0.0)?;
-        let steps: i64 = config_get(cfg, "steps", 50)?;
-        let lr: f64 = config_get(cfg, "lr", 0.01)?;
+        let c: f64 = config_get_in(cfg, "c", 1.0, ValueRange::above(0.0))?;
+        let kappa: f64 = config_get_min(cfg, "kappa", 0.0, 0.0)?;
+        let steps: i64 = config_get_min(cfg, "steps", 50, 1)?;
+        let lr: f64 = config_get_in(cfg, "lr", 0.01, ValueRange::above(0.0))?;
         read_bound(input, "cw")?;
         if input.norm != Norm::L2 {
             return Err("cw is an L2 attack: run it with --norm l2".into());
-        }
-        let bad = |v: f64| v.is_nan() || v < 0.0;
-        if steps < 1 || bad(lr) || lr == 0.0 || bad(c) || bad(kappa) {
-            return Err(format!(
-                "cw: expected steps ≥ 1, lr > 0, c ≥ 0, kappa ≥ 0 (got {steps}, {lr}, {c}, {kappa})"
-            )
-            .into());
         }
         let (x, y) = (&input.images, &input.labels);
         let b = x.size()[0];
@@ -102,3 +95,52 @@ declare_attack!(
     version = "0.1.0",
     description = "Carlini & Wagner L2 (torchattacks.CW), epsilon-bounded unless --eps inf"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::serde_json::json;
+    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+
+    #[test]
+    fn out_of_range_settings_are_refused_before_any_model_call() {
+        for (cfg, msg) in [
+            (
+                json!({"c": -1}),
+                "config 'c' = -1: expected a finite number > 0",
+            ),
+            (
+                json!({"c": 0}),
+                "config 'c' = 0: expected a finite number > 0",
+            ),
+            (
+                json!({"kappa": -0.1}),
+                "config 'kappa' = -0.1: expected a finite number ≥ 0",
+            ),
+            (
+                json!({"steps": 0}),
+                "config 'steps' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"lr": 0}),
+                "config 'lr' = 0: expected a finite number > 0",
+            ),
+        ] {
+            let run = run_attack::<Cw>([2, 1, 28, 28], 10, Norm::L2, 0.5, cfg);
+            assert_eq!(run.error(), msg);
+            assert_eq!(run.forwards, 0);
+        }
+    }
+
+    #[test]
+    fn runs_on_two_images_of_any_shape_and_any_model() {
+        check_preflight::<Cw>(10, Norm::L2, 0.5, json!({"steps": 10, "lr": 0.1})).unwrap();
+        check_preflight::<Cw>(
+            10,
+            Norm::L2,
+            f64::INFINITY,
+            json!({"steps": 10, "lr": 0.1, "bound": false}),
+        )
+        .unwrap();
+    }
+}

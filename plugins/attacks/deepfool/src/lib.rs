@@ -5,7 +5,7 @@
 //! if it is misclassified and its L2 norm is ≤ ε, else the clean image comes back; `--eps inf`
 //! (with `"bound": false` for clarity) is the unbounded attack.
 
-use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
+use ddbench_plugin_api::{config_expect_keys, config_get_min, declare_attack};
 use ddbench_plugin_api::{
     keep_within_eps, read_bound, Attack, AttackInput, Host, Norm, PluginResult,
 };
@@ -17,17 +17,11 @@ impl Attack for DeepFool {
     fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
         let cfg = &input.config;
         config_expect_keys(cfg, &["steps", "overshoot", "bound"])?;
-        let steps: i64 = config_get(cfg, "steps", 50)?;
-        let overshoot: f64 = config_get(cfg, "overshoot", 0.02)?;
+        let steps: i64 = config_get_min(cfg, "steps", 50, 1)?;
+        let overshoot: f64 = config_get_min(cfg, "overshoot", 0.02, 0.0)?;
         read_bound(input, "deepfool")?;
         if input.norm != Norm::L2 {
             return Err("deepfool is an L2 attack: run it with --norm l2".into());
-        }
-        if steps < 1 || overshoot.is_nan() || overshoot < 0.0 {
-            return Err(format!(
-                "deepfool: expected steps ≥ 1, overshoot ≥ 0 (got {steps}, {overshoot})"
-            )
-            .into());
         }
         let (x, y) = (&input.images, &input.labels);
         let nc = input.model.num_classes();
@@ -65,7 +59,11 @@ impl Attack for DeepFool {
             let w_hat = w_prime
                 .gather(1, &hat.view([-1, 1, 1]).expand([n, 1, d], false), false)
                 .squeeze_dim(1); // [n, D]
-            let delta = w_hat * (f_hat / n_hat.square());
+
+            // no boundary direction (every class has the same gradient, e.g. a flat model):
+            // no step, where the reference divides 0 by 0 and returns NaN images
+            let scale = (&f_hat / n_hat.square()).where_self(&n_hat.gt(0.0), &f_hat.zeros_like());
+            let delta = w_hat * scale;
             let step_adv = (&xa + delta.view_as(&xa) * (1.0 + overshoot)).clamp(0.0, 1.0);
             adv = adv.index_copy(0, &idx, &step_adv);
             host.progress((step + 1) as u64, steps as u64);
@@ -81,3 +79,40 @@ declare_attack!(
     version = "0.1.0",
     description = "DeepFool, L2 (torchattacks.DeepFool), epsilon-bounded unless --eps inf"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::serde_json::json;
+    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+
+    #[test]
+    fn out_of_range_settings_are_refused_before_any_model_call() {
+        for (cfg, msg) in [
+            (
+                json!({"steps": 0}),
+                "config 'steps' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"overshoot": -0.02}),
+                "config 'overshoot' = -0.02: expected a finite number ≥ 0",
+            ),
+        ] {
+            let run = run_attack::<DeepFool>([2, 1, 28, 28], 10, Norm::L2, 0.5, cfg);
+            assert_eq!(run.error(), msg);
+            assert_eq!(run.forwards, 0);
+        }
+    }
+
+    #[test]
+    fn runs_on_two_images_of_any_shape_and_any_model() {
+        check_preflight::<DeepFool>(10, Norm::L2, 0.5, json!({"steps": 10})).unwrap();
+        check_preflight::<DeepFool>(
+            10,
+            Norm::L2,
+            f64::INFINITY,
+            json!({"steps": 10, "bound": false}),
+        )
+        .unwrap();
+    }
+}

@@ -78,3 +78,52 @@ declare_attack!(
     version = "0.1.0",
     description = "FAB-T (targeted FAB as in AutoAttack), L-infinity and L2 (torchattacks.FAB, multi_targeted)"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::serde_json::json;
+    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::Norm;
+
+    #[test]
+    fn out_of_range_settings_are_refused_before_any_model_call() {
+        for (cfg, msg) in [
+            (
+                json!({"steps": 0}),
+                "config 'steps' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"n_restarts": 0}),
+                "config 'n_restarts' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"alpha_max": 1.1}),
+                "config 'alpha_max' = 1.1: expected a finite number in [0, 1]",
+            ),
+            (
+                json!({"eta": 0.5}),
+                "config 'eta' = 0.5: expected a finite number ≥ 1",
+            ),
+            (
+                json!({"beta": 0}),
+                "config 'beta' = 0: expected a finite number in (0, 1]",
+            ),
+            (
+                json!({"n_target_classes": 12}),
+                "config 'n_target_classes' = 12: expected an integer in [1, 9]",
+            ),
+        ] {
+            let run = run_attack::<FabT>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
+            assert_eq!(run.error(), msg);
+            assert_eq!(run.forwards, 0);
+        }
+    }
+
+    #[test]
+    fn runs_on_two_images_of_any_shape_and_any_model() {
+        check_preflight::<FabT>(10, Norm::Linf, 1.0 / 255.0, json!({"n_restarts": 2})).unwrap();
+        check_preflight::<FabT>(10, Norm::L2, 0.1, json!({})).unwrap();
+        check_preflight::<FabT>(10, Norm::Linf, 0.3, json!({})).unwrap();
+    }
+}

@@ -26,3 +26,22 @@ declare_attack!(
     version = "0.1.0",
     description = "FGSM, L-infinity (torchattacks.FGSM)"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::serde_json::json;
+    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+
+    #[test]
+    fn has_no_settings() {
+        let run = run_attack::<Fgsm>([2, 1, 28, 28], 10, Norm::Linf, 0.1, json!({"steps": 1}));
+        assert!(run.error().starts_with("unknown config key 'steps'"));
+        assert_eq!(run.forwards, 0);
+    }
+
+    #[test]
+    fn runs_on_two_images_of_any_shape_and_any_model() {
+        check_preflight::<Fgsm>(10, Norm::Linf, 8.0 / 255.0, json!({})).unwrap();
+    }
+}

@@ -2,7 +2,8 @@
 //! gradient is divided by its per-sample mean absolute value (L1 normalisation), accumulated with
 //! `decay`, and its sign taken (alpha 2/255, steps 10, decay 1.0).
 
-use ddbench_plugin_api::{ce_sum, config_expect_keys, config_get, declare_attack, project};
+use ddbench_plugin_api::{ce_sum, config_expect_keys, declare_attack, project};
+use ddbench_plugin_api::{config_get_in, config_get_min, ValueRange};
 use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
 use tch::{Kind, Tensor};
 
@@ -12,9 +13,9 @@ impl Attack for Mim {
     fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
         let cfg = &input.config;
         config_expect_keys(cfg, &["alpha", "steps", "decay"])?;
-        let alpha: f64 = config_get(cfg, "alpha", 2.0 / 255.0)?;
-        let steps: i64 = config_get(cfg, "steps", 10)?;
-        let decay: f64 = config_get(cfg, "decay", 1.0)?;
+        let alpha: f64 = config_get_in(cfg, "alpha", 2.0 / 255.0, ValueRange::above(0.0))?;
+        let steps: i64 = config_get_min(cfg, "steps", 10, 1)?;
+        let decay: f64 = config_get_min(cfg, "decay", 1.0, 0.0)?;
         if input.norm != Norm::Linf {
             return Err("mim is an L-infinity attack".into());
         }
@@ -37,3 +38,38 @@ declare_attack!(
     version = "0.1.0",
     description = "MIM / MI-FGSM, L-infinity (torchattacks.MIFGSM)"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::serde_json::json;
+    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+
+    #[test]
+    fn out_of_range_settings_are_refused_before_any_model_call() {
+        for (cfg, msg) in [
+            (
+                json!({"steps": 0}),
+                "config 'steps' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"alpha": 0}),
+                "config 'alpha' = 0: expected a finite number > 0",
+            ),
+            (
+                json!({"decay": -0.5}),
+                "config 'decay' = -0.5: expected a finite number ≥ 0",
+            ),
+        ] {
+            let run = run_attack::<Mim>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
+            assert_eq!(run.error(), msg);
+            assert_eq!(run.forwards, 0);
+        }
+    }
+
+    #[test]
+    fn runs_on_two_images_of_any_shape_and_any_model() {
+        check_preflight::<Mim>(10, Norm::Linf, 8.0 / 255.0, json!({})).unwrap();
+        check_preflight::<Mim>(10, Norm::Linf, 8.0 / 255.0, json!({"decay": 0})).unwrap();
+    }
+}

@@ -3,6 +3,7 @@
 //! sample, the first adversarial example found.
 
 use ddbench_plugin_api::{ce_sum, config_expect_keys, config_get, declare_attack, project};
+use ddbench_plugin_api::{config_get_in, config_get_min, ValueRange};
 use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
 use tch::{Kind, Tensor};
 
@@ -12,10 +13,10 @@ impl Attack for Pgd {
     fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
         let cfg = &input.config;
         config_expect_keys(cfg, &["alpha", "steps", "random_start", "restarts"])?;
-        let alpha: f64 = config_get(cfg, "alpha", 2.0 / 255.0)?;
-        let steps: i64 = config_get(cfg, "steps", 10)?;
+        let alpha: f64 = config_get_in(cfg, "alpha", 2.0 / 255.0, ValueRange::above(0.0))?;
+        let steps: i64 = config_get_min(cfg, "steps", 10, 1)?;
         let random_start: bool = config_get(cfg, "random_start", true)?;
-        let restarts: i64 = config_get(cfg, "restarts", 1)?;
+        let restarts: i64 = config_get_min(cfg, "restarts", 1, 1)?;
         if input.norm != Norm::Linf {
             return Err("pgd is the L-infinity attack; use pgdl2 for L2".into());
         }
@@ -52,3 +53,45 @@ declare_attack!(
     version = "0.1.0",
     description = "PGD, L-infinity (torchattacks.PGD)"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::serde_json::json;
+    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+
+    #[test]
+    fn out_of_range_settings_are_refused_before_any_model_call() {
+        for (cfg, msg) in [
+            (
+                json!({"steps": -5}),
+                "config 'steps' = -5: expected an integer ≥ 1",
+            ),
+            (
+                json!({"restarts": 0}),
+                "config 'restarts' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"alpha": 0.0}),
+                "config 'alpha' = 0: expected a finite number > 0",
+            ),
+        ] {
+            let run = run_attack::<Pgd>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
+            assert_eq!(run.error(), msg);
+            assert_eq!(run.forwards, 0);
+        }
+    }
+
+    #[test]
+    fn runs_on_two_images_of_any_shape_and_any_model() {
+        check_preflight::<Pgd>(
+            10,
+            Norm::Linf,
+            8.0 / 255.0,
+            json!({"steps": 3, "restarts": 2}),
+        )
+        .unwrap();
+        check_preflight::<Pgd>(10, Norm::Linf, 8.0 / 255.0, json!({"random_start": false}))
+            .unwrap();
+    }
+}

@@ -4,6 +4,7 @@
 //! convention is 0.5; torchattacks' default is 1.0).
 
 use ddbench_plugin_api::{ce_sum, config_expect_keys, config_get, declare_attack, project};
+use ddbench_plugin_api::{config_get_in, config_get_min, ValueRange};
 use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
 use tch::{Kind, Tensor};
 
@@ -20,8 +21,8 @@ impl Attack for PgdL2 {
     fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
         let cfg = &input.config;
         config_expect_keys(cfg, &["alpha", "steps", "random_start"])?;
-        let alpha: f64 = config_get(cfg, "alpha", 0.2)?;
-        let steps: i64 = config_get(cfg, "steps", 10)?;
+        let alpha: f64 = config_get_in(cfg, "alpha", 0.2, ValueRange::above(0.0))?;
+        let steps: i64 = config_get_min(cfg, "steps", 10, 1)?;
         let random_start: bool = config_get(cfg, "random_start", true)?;
         if input.norm != Norm::L2 {
             return Err("pgdl2 is the L2 attack: run it with --norm l2".into());
@@ -50,3 +51,33 @@ declare_attack!(
     version = "0.1.0",
     description = "PGD, L2 (torchattacks.PGDL2)"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::serde_json::json;
+    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+
+    #[test]
+    fn out_of_range_settings_are_refused_before_any_model_call() {
+        for (cfg, msg) in [
+            (
+                json!({"steps": 0}),
+                "config 'steps' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"alpha": -0.2}),
+                "config 'alpha' = -0.2: expected a finite number > 0",
+            ),
+        ] {
+            let run = run_attack::<PgdL2>([2, 1, 28, 28], 10, Norm::L2, 0.5, cfg);
+            assert_eq!(run.error(), msg);
+            assert_eq!(run.forwards, 0);
+        }
+    }
+
+    #[test]
+    fn runs_on_two_images_of_any_shape_and_any_model() {
+        check_preflight::<PgdL2>(10, Norm::L2, 0.5, json!({})).unwrap();
+    }
+}

@@ -1,9 +1,10 @@
 //! `full`: the whole training set, the upper-bound row of every table. Its config can set the
 //! student's `epochs`, `batch_size` and `lr` (passed on as training hints), since the DD
-//! protocol's 300 epochs at batch 256 are meant for tiny sets.
+//! protocol's 300 epochs at batch 256 are meant for tiny sets; `epochs` and `batch_size` must be
+//! integers ≥ 1 and `lr` a number > 0.
 
 use ddbench_plugin_api::serde_json;
-use ddbench_plugin_api::{config_expect_keys, config_get, declare_method};
+use ddbench_plugin_api::{check_in, config_expect_keys, config_get, declare_method, ValueRange};
 use ddbench_plugin_api::{DistillInput, Distilled, Host, Method, PluginResult};
 use tch::Kind;
 
@@ -12,12 +13,21 @@ pub struct Full;
 impl Method for Full {
     fn distill(input: &DistillInput, host: &Host) -> PluginResult<Distilled> {
         config_expect_keys(&input.config, &["epochs", "batch_size", "lr"])?;
+        let cfg = &input.config;
         let mut hints = serde_json::Map::new();
-        for key in ["epochs", "batch_size", "lr"] {
-            let v: Option<serde_json::Value> = config_get(&input.config, key, None)?;
-            if let Some(v) = v {
-                hints.insert(key.to_string(), v);
+        for key in ["epochs", "batch_size"] {
+            if let Some(n) = config_get::<Option<i64>>(cfg, key, None)? {
+                hints.insert(
+                    key.into(),
+                    check_in(key, n, ValueRange::at_least(1))?.into(),
+                );
             }
+        }
+        if let Some(lr) = config_get::<Option<f64>>(cfg, "lr", None)? {
+            hints.insert(
+                "lr".into(),
+                check_in("lr", lr, ValueRange::above(0.0))?.into(),
+            );
         }
         host.progress(1, 1);
         Ok(Distilled {
@@ -36,3 +46,52 @@ declare_method!(
     description = "the whole training set (upper bound)",
     flags = ddbench_plugin_api::abi::FLAG_IGNORES_IPC,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddbench_plugin_api::testing::TestHost;
+    use serde_json::json;
+    use tch::Tensor;
+
+    fn distill(config: serde_json::Value) -> PluginResult<Distilled> {
+        let input = DistillInput {
+            images: Tensor::zeros([4, 1, 2, 2], (Kind::Uint8, tch::Device::Cpu)),
+            labels: Tensor::from_slice(&[0i64, 1, 0, 1]),
+            num_classes: 2,
+            image_shape: [1, 2, 2],
+            dataset: "test".into(),
+            dataset_hash: String::new(),
+            ipc: 1,
+            seed: 0,
+            device: tch::Device::Cpu,
+            config,
+            cache_dir: std::env::temp_dir(),
+        };
+        Full::distill(&input, &TestHost::new().host())
+    }
+
+    #[test]
+    fn training_hints_are_checked_and_passed_on() {
+        let d = distill(json!({"epochs": 2, "lr": 1})).unwrap();
+        assert_eq!(d.hints.unwrap(), json!({"epochs": 2, "lr": 1.0}));
+        assert!(distill(json!({})).unwrap().hints.is_none());
+        for (cfg, msg) in [
+            (
+                json!({"epochs": 0}),
+                "config 'epochs' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"batch_size": -8}),
+                "config 'batch_size' = -8: expected an integer ≥ 1",
+            ),
+            (
+                json!({"lr": 0}),
+                "config 'lr' = 0: expected a finite number > 0",
+            ),
+        ] {
+            assert_eq!(distill(cfg).err().unwrap().0, msg);
+        }
+        assert!(distill(json!({"epochs": 1.5})).is_err());
+    }
+}

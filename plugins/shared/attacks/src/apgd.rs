@@ -4,7 +4,7 @@
 
 use crate::losses::{self, Loss};
 use crate::{check_images, per_image, Outcome};
-use ddbench_plugin_api::{project, Model, Norm, PluginResult};
+use ddbench_plugin_api::{check_in, project, Model, Norm, PluginResult, ValueRange};
 use tch::{Kind, Tensor};
 
 /// APGD's parameters (torchattacks names; `eps` and the norm come from the threat model).
@@ -17,20 +17,12 @@ pub struct ApgdConfig {
 }
 
 impl ApgdConfig {
+    /// Checks the ranges: steps ≥ 1, n_restarts ≥ 1, rho (the fraction of improving steps below
+    /// which the step size halves at a checkpoint) in (0, 1].
     pub fn validate(&self) -> PluginResult<()> {
-        if self.steps < 1 {
-            return Err(format!("config key 'steps' must be ≥ 1, got {}", self.steps).into());
-        }
-        if self.n_restarts < 1 {
-            return Err(format!(
-                "config key 'n_restarts' must be ≥ 1, got {}",
-                self.n_restarts
-            )
-            .into());
-        }
-        if !(self.rho > 0.0 && self.rho <= 1.0) {
-            return Err(format!("config key 'rho' must be in (0, 1], got {}", self.rho).into());
-        }
+        check_in("steps", self.steps, ValueRange::at_least(1))?;
+        check_in("n_restarts", self.n_restarts, ValueRange::at_least(1))?;
+        check_in("rho", self.rho, ValueRange::left_open(0.0, 1.0))?;
         Ok(())
     }
 }

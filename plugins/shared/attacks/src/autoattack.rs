@@ -8,7 +8,7 @@ use crate::losses::Loss;
 use crate::square::{self, SquareConfig};
 use crate::targets::top_k_targets;
 use crate::Outcome;
-use ddbench_plugin_api::{Model, Norm, PluginResult};
+use ddbench_plugin_api::{check_in, Model, Norm, PluginResult, ValueRange};
 use tch::Tensor;
 
 /// `standard`: the reference (100 iterations for APGD and FAB, 5000 Square queries);
@@ -87,6 +87,18 @@ impl AutoAttackConfig {
             p_init: 0.8,
         }
     }
+    /// Checks every component's settings (steps ≥ 1, n_queries ≥ 1, n_target_classes ≥ 1).
+    pub fn validate(&self) -> PluginResult<()> {
+        self.apgd(Loss::Ce).validate()?;
+        self.fab().validate()?;
+        self.square().validate()?;
+        check_in(
+            "n_target_classes",
+            self.n_target_classes,
+            ValueRange::at_least(1),
+        )?;
+        Ok(())
+    }
 }
 
 /// The components in the order they run, for logs and records.
@@ -105,7 +117,9 @@ pub fn run(
     seed: u64,
     log: &dyn Fn(&str),
 ) -> PluginResult<Outcome> {
-    crate::check_images(x)?;
+    // everything that can be refused is refused before the first component runs
+    cfg.validate()?;
+    square::check_input(x, norm)?;
     let clean_logits = model.predict(x)?;
     let targets = top_k_targets(&clean_logits, y, cfg.n_target_classes)?;
     let mut out = Outcome::from_clean_logits(x, y, &clean_logits);

@@ -6,7 +6,7 @@
 
 use crate::boxproj::project_onto_hyperplane_in_box;
 use crate::{check_images, norm_per_sample, per_image, Outcome};
-use ddbench_plugin_api::{project, Model, Norm, PluginResult};
+use ddbench_plugin_api::{check_in, project, Model, Norm, PluginResult, ValueRange};
 use tch::{Kind, Tensor};
 
 /// FAB's parameters (torchattacks names; ε and the norm come from the threat model).
@@ -20,27 +20,15 @@ pub struct FabConfig {
 }
 
 impl FabConfig {
+    /// Checks the ranges: steps ≥ 1, n_restarts ≥ 1, alpha_max (the largest weight of the step
+    /// from the clean point) in [0, 1], eta (extrapolation) ≥ 1, beta (the backward step after a
+    /// success) in (0, 1].
     pub fn validate(&self) -> PluginResult<()> {
-        if self.steps < 1 || self.n_restarts < 1 {
-            return Err(format!(
-                "config keys 'steps' and 'n_restarts' must be ≥ 1, got {} and {}",
-                self.steps, self.n_restarts
-            )
-            .into());
-        }
-        if !(0.0..=1.0).contains(&self.alpha_max) {
-            return Err(format!(
-                "config key 'alpha_max' must be in [0, 1], got {}",
-                self.alpha_max
-            )
-            .into());
-        }
-        if self.eta.is_nan() || self.eta < 1.0 {
-            return Err(format!("config key 'eta' must be ≥ 1, got {}", self.eta).into());
-        }
-        if !(self.beta > 0.0 && self.beta <= 1.0) {
-            return Err(format!("config key 'beta' must be in (0, 1], got {}", self.beta).into());
-        }
+        check_in("steps", self.steps, ValueRange::at_least(1))?;
+        check_in("n_restarts", self.n_restarts, ValueRange::at_least(1))?;
+        check_in("alpha_max", self.alpha_max, ValueRange::closed(0.0, 1.0))?;
+        check_in("eta", self.eta, ValueRange::at_least(1.0))?;
+        check_in("beta", self.beta, ValueRange::left_open(0.0, 1.0))?;
         Ok(())
     }
 }

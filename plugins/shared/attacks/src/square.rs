@@ -6,7 +6,7 @@
 
 use crate::losses::margin;
 use crate::{check_images, per_image, Outcome};
-use ddbench_plugin_api::{Model, Norm, PluginResult};
+use ddbench_plugin_api::{check_in, Model, Norm, PluginResult, ValueRange};
 use tch::{Kind, Tensor};
 
 /// Square's parameters (torchattacks names; ε and the norm come from the threat model).
@@ -21,19 +21,12 @@ pub struct SquareConfig {
 const COMPACT_EVERY: i64 = 20;
 
 impl SquareConfig {
+    /// Checks the ranges: n_queries ≥ 1, n_restarts ≥ 1, p_init (the first squares' fraction
+    /// of the image) in (0, 1].
     pub fn validate(&self) -> PluginResult<()> {
-        if self.n_queries < 1 || self.n_restarts < 1 {
-            return Err(format!(
-                "config keys 'n_queries' and 'n_restarts' must be ≥ 1, got {} and {}",
-                self.n_queries, self.n_restarts
-            )
-            .into());
-        }
-        if !(self.p_init > 0.0 && self.p_init <= 1.0) {
-            return Err(
-                format!("config key 'p_init' must be in (0, 1], got {}", self.p_init).into(),
-            );
-        }
+        check_in("n_queries", self.n_queries, ValueRange::at_least(1))?;
+        check_in("n_restarts", self.n_restarts, ValueRange::at_least(1))?;
+        check_in("p_init", self.p_init, ValueRange::left_open(0.0, 1.0))?;
         Ok(())
     }
 }
@@ -255,6 +248,22 @@ pub fn run_once(
     })
 }
 
+/// Refuses images Square cannot attack: not `[B, C, H, W]`, or smaller than 2 × 2 pixels (L∞)
+/// or 5 × 5 (L2, the initial grid of bumps).
+pub fn check_input(x: &Tensor, norm: Norm) -> PluginResult<()> {
+    check_images(x)?;
+    let s = x.size();
+    let min_side = if norm == Norm::L2 { 5 } else { 2 };
+    if s[2].min(s[3]) < min_side {
+        return Err(format!(
+            "square needs images of at least {min_side}×{min_side} pixels, got {}×{}",
+            s[2], s[3]
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// Square with restarts on the points still robust.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -266,17 +275,8 @@ pub fn run(
     cfg: &SquareConfig,
     outcome: &mut Outcome,
 ) -> PluginResult<()> {
-    check_images(x)?;
     cfg.validate()?;
-    let s = x.size();
-    let min_side = if norm == Norm::L2 { 5 } else { 2 };
-    if s[2].min(s[3]) < min_side {
-        return Err(format!(
-            "square needs images of at least {min_side}×{min_side} pixels, got {}×{}",
-            s[2], s[3]
-        )
-        .into());
-    }
+    check_input(x, norm)?;
     for _ in 0..cfg.n_restarts {
         let more = outcome.run_on_robust(x, y, None, false, |xs, ys, _| {
             run_once(model, xs, ys, norm, eps, cfg)

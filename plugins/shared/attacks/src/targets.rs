@@ -1,7 +1,7 @@
 //! Target classes of the targeted attacks (APGD-T, FAB-T): per point, the non-true classes
 //! ranked by the clean logits, most likely first, as in AutoAttack's multi-targeted runs.
 
-use ddbench_plugin_api::PluginResult;
+use ddbench_plugin_api::{check_in, PluginResult, ValueRange};
 use tch::Tensor;
 
 /// Default number of target classes in AutoAttack (9, capped at `num_classes − 1`).
@@ -26,19 +26,30 @@ pub fn top_k_targets(clean_logits: &Tensor, y: &Tensor, k: i64) -> PluginResult<
 }
 
 /// Resolves the target-class count from the config's `n_target_classes` (AutoAttack's name) or
-/// `n_classes` (torchattacks' name, meaning `n_classes − 1` targets); the default is 9, and
-/// both are capped at `num_classes − 1` only when left at the default.
+/// `n_classes` (torchattacks' name, meaning `n_classes − 1` targets, so it must equal the
+/// model's class count); the default is 9, capped at `num_classes − 1`. An explicit
+/// `n_target_classes` must be in `1..=num_classes − 1`; the model needs at least 2 classes.
 pub fn resolve_count(
     n_target_classes: Option<i64>,
     n_classes: Option<i64>,
     num_classes: i64,
 ) -> PluginResult<i64> {
+    if num_classes < 2 {
+        return Err(format!(
+            "targeted attacks need a model with at least 2 classes, got {num_classes}"
+        )
+        .into());
+    }
     match (n_target_classes, n_classes) {
         (Some(_), Some(_)) => Err(
             "give either 'n_target_classes' or 'n_classes' (torchattacks' name: n_classes − 1 targets), not both"
                 .into(),
         ),
-        (Some(k), None) => Ok(k),
+        (Some(k), None) => check_in(
+            "n_target_classes",
+            k,
+            ValueRange::closed(1, num_classes - 1),
+        ),
         (None, Some(n)) => {
             if n != num_classes {
                 return Err(format!(

@@ -1,6 +1,8 @@
 //! The JSON configuration shared by the SRe2L family, with the official CIFAR defaults.
 
+use crate::regularizer::GuardVariant;
 use ddbench_nn::{Arch, NormKind};
+use ddbench_plugin_api::{check_in, PluginError, PluginResult, ValueRange};
 
 /// Every key is optional; defaults follow the official SRe2L / GUARD CIFAR scripts.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -88,17 +90,55 @@ impl Sre2lConfig {
     pub fn from_json(v: &serde_json::Value) -> Result<Self, String> {
         let cfg: Sre2lConfig =
             serde_json::from_value(v.clone()).map_err(|e| format!("config: {e}"))?;
-        if cfg.teacher_epochs < 1
-            || cfg.teacher_batch < 1
-            || cfg.iterations < 1
-            || cfg.ipc_per_batch < 1
-        {
-            return Err(
-                "config: teacher_epochs, teacher_batch, iterations and ipc_per_batch must be ≥ 1"
-                    .into(),
-            );
-        }
+        cfg.validate().map_err(|e| e.0)?;
         Ok(cfg)
+    }
+
+    /// Checks every setting's range (floats finite), so that a bad value is refused before the
+    /// teacher is trained: counts and sizes ≥ 1, learning rates, `h`, `at_alpha` and the
+    /// temperature > 0, weights and `jitter` ≥ 0, `teacher_momentum` in [0, 1), `at_eps` in
+    /// [0, 1] (pixel space), and `variant` one of GUARD's variants.
+    pub fn validate(&self) -> PluginResult<()> {
+        let at_least_one = ValueRange::at_least(1);
+        let positive = ValueRange::above(0.0);
+        let non_negative = ValueRange::at_least(0.0);
+        check_in("teacher_width", self.teacher_width, at_least_one)?;
+        check_in("teacher_depth", self.teacher_depth, at_least_one)?;
+        check_in("teacher_epochs", self.teacher_epochs, at_least_one)?;
+        check_in("teacher_batch", self.teacher_batch, at_least_one)?;
+        check_in("teacher_lr", self.teacher_lr, positive)?;
+        check_in(
+            "teacher_momentum",
+            self.teacher_momentum,
+            ValueRange::right_open(0.0, 1.0),
+        )?;
+        check_in(
+            "teacher_weight_decay",
+            self.teacher_weight_decay,
+            non_negative,
+        )?;
+        if let Some(per_class) = self.teacher_subset {
+            check_in("teacher_subset", per_class, at_least_one)?;
+        }
+        self.variant.parse::<GuardVariant>().map_err(PluginError)?;
+        check_in("h", self.h, positive)?;
+        check_in("lambda", self.lambda, non_negative)?;
+        check_in("beta", self.beta, non_negative)?;
+        check_in("at_eps", self.at_eps, ValueRange::closed(0.0, 1.0))?;
+        check_in("at_alpha", self.at_alpha, positive)?;
+        check_in("at_steps", self.at_steps, at_least_one)?;
+        check_in("iterations", self.iterations, at_least_one)?;
+        check_in("recover_lr", self.recover_lr, positive)?;
+        check_in("r_bn", self.r_bn, non_negative)?;
+        check_in(
+            "first_bn_multiplier",
+            self.first_bn_multiplier,
+            non_negative,
+        )?;
+        check_in("jitter", self.jitter, ValueRange::at_least(0))?;
+        check_in("ipc_per_batch", self.ipc_per_batch, at_least_one)?;
+        check_in("temperature", self.temperature, positive)?;
+        Ok(())
     }
 
     /// The norm layer of a ConvNet teacher: BatchNorm (recovery matches BatchNorm statistics).
@@ -130,5 +170,63 @@ impl Sre2lConfig {
             _ => {}
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        assert_eq!(
+            Sre2lConfig::from_json(&json!({})).unwrap(),
+            Sre2lConfig::default()
+        );
+        Sre2lConfig::from_json(&json!({"jitter": 0, "lambda": 0, "teacher_subset": 1})).unwrap();
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused_with_key_value_and_range() {
+        for (cfg, msg) in [
+            (
+                json!({"iterations": 0}),
+                "config 'iterations' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"recover_lr": -0.25}),
+                "config 'recover_lr' = -0.25: expected a finite number > 0",
+            ),
+            (
+                json!({"jitter": -1}),
+                "config 'jitter' = -1: expected an integer ≥ 0",
+            ),
+            (
+                json!({"teacher_momentum": 1.0}),
+                "config 'teacher_momentum' = 1: expected a finite number in [0, 1)",
+            ),
+            (
+                json!({"teacher_subset": 0}),
+                "config 'teacher_subset' = 0: expected an integer ≥ 1",
+            ),
+            (
+                json!({"at_eps": 1.5}),
+                "config 'at_eps' = 1.5: expected a finite number in [0, 1]",
+            ),
+            (
+                json!({"temperature": 0}),
+                "config 'temperature' = 0: expected a finite number > 0",
+            ),
+            (
+                json!({"variant": "cifra"}),
+                "config key 'variant': unknown 'cifra' (cifar, simplified, cure)",
+            ),
+        ] {
+            assert_eq!(Sre2lConfig::from_json(&cfg).unwrap_err(), msg);
+        }
+        // wrong types and unknown keys are still refused by serde
+        assert!(Sre2lConfig::from_json(&json!({"iterations": 1.5})).is_err());
+        assert!(Sre2lConfig::from_json(&json!({"iteration": 10})).is_err());
     }
 }
