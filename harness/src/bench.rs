@@ -313,7 +313,7 @@ fn data_hashes(lb: &leaderboard::Loaded, ui: &Ui) -> Result<BTreeMap<String, Str
                 )
             })?;
         let t = Instant::now();
-        let raw = crate::data::source::load(kind, ds.data_dir.as_deref())
+        let raw = crate::data::source::load(kind, lb.data_dir(ds).as_deref())
             .with_context(|| format!("{}: data set `{}`", lb.path.display(), ds.name))?;
         let hash = crate::data::resident::content_hash(&raw);
         ui.log(&format!(
@@ -360,7 +360,19 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
             ds.data_dir = Some(d.clone());
         }
     }
-    let reg = crate::plugin::discover(&args.plugin_dirs);
+    let named: Vec<(crate::plugin::Kind, &str)> = lb
+        .spec
+        .methods
+        .iter()
+        .map(|m| (crate::plugin::Kind::Method, m.name.as_str()))
+        .chain(
+            lb.spec
+                .attacks
+                .iter()
+                .map(|a| (crate::plugin::Kind::Attack, a.name.as_str())),
+        )
+        .collect();
+    let reg = crate::plugin::discover_named(&args.plugin_dirs, &named);
     for m in &lb.spec.methods {
         reg.get(crate::plugin::Kind::Method, &m.name)
             .map_err(|e| anyhow!("{}: {e}", args.file.display()))?;

@@ -277,7 +277,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             println!("{}", crate::sanity::summary_line(&summary.rows));
             println!(
                 "settings: {} {} width {} depth {}, {} epochs unless a method sets its own (DD protocol: 300), batch {}, lr {}, {} seed(s), {} attacked test images",
-                cfg.arch, cfg.norm_layer_name(), cfg.width, cfg.depth, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.seeds, cfg.n_attack
+                cfg.arch, cfg.norm_layer_name(), cfg.width, cfg.depth, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.seeds, summary.n_attacked
             );
             println!(
                 "results: {}\nmanifest: {}",

@@ -204,6 +204,11 @@ fn scalar(v: &toml::Value, what: &str) -> Result<String> {
 }
 
 impl Loaded {
+    /// The folder of a data set of the file (relative paths are relative to the file).
+    pub fn data_dir(&self, ds: &DatasetSpec) -> Option<PathBuf> {
+        ds.data_dir.as_ref().map(|d| self.rel(d))
+    }
+
     fn rel(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
@@ -258,7 +263,7 @@ impl Loaded {
         }
         let mut cells = Vec::new();
         for ds in &s.datasets {
-            let data_dir = ds.data_dir.as_ref().map(|d| self.rel(d));
+            let data_dir = self.data_dir(ds);
             for m in &s.methods {
                 let config = match (&m.config, &m.config_file) {
                     (Some(_), Some(_)) => {

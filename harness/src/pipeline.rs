@@ -71,6 +71,8 @@ pub use crate::threat::norm_name;
 
 /// What a finished run produced.
 pub struct RunSummary {
+    /// Test images attacked (what the split could give of `--n-attack`).
+    pub n_attacked: usize,
     pub results: PathBuf,
     pub manifest: PathBuf,
     pub rows: Vec<ResultRow>,
@@ -134,7 +136,15 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     let (dev, dev_desc) = device::select(cfg.device)?;
     ui.log(&format!("device: {dev_desc}"));
     let memory = PeakMemory::start(dev);
-    let reg = plugin::discover(&cfg.plugin_dirs);
+    // only the plugins this run names are loaded (and `pgd`, which evaluates teachers)
+    let named: Vec<(Kind, &str)> = cfg
+        .methods
+        .iter()
+        .map(|m| (Kind::Method, m.as_str()))
+        .chain(cfg.attacks.iter().map(|a| (Kind::Attack, a.as_str())))
+        .chain([(Kind::Attack, "pgd")])
+        .collect();
+    let reg = plugin::discover_named(&cfg.plugin_dirs, &named);
     let methods = resolve(&reg, Kind::Method, &cfg.methods)?;
     let attacks = resolve(&reg, Kind::Attack, &cfg.attacks)?;
     if cfg.seeds == 0 || cfg.ipcs.is_empty() || cfg.ipcs.iter().any(|&i| i < 1) {
@@ -641,6 +651,7 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
         },
     )?;
     Ok(RunSummary {
+        n_attacked: n_attack,
         results: results_path,
         manifest: manifest_path,
         rows: results.rows,
