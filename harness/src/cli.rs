@@ -204,11 +204,12 @@ impl RunArgs {
                 self.eps
                     .iter()
                     .map(|s| {
-                        let e = parse_eps(s)?;
-                        crate::threat::check_eps(norm, e)?;
-                        Ok(e)
+                        let e = parse_eps(s).and_then(|e| {
+                            crate::threat::check_eps(norm, e)?;
+                            Ok(e)
+                        });
+                        e.with_context(|| format!("--eps '{s}'"))
                     })
-                    .map(|r: Result<f64>| r.with_context(|| "--eps"))
                     .collect::<Result<_>>()?,
             )
         };

@@ -1,7 +1,8 @@
 //! Before any expensive work: every attack of the run is called once, with its config, norm and
 //! each ε, on two test images and a tiny untrained model. A setting the plugin refuses (a
 //! negative step count, an unknown key, a norm it does not support) is reported then, not after
-//! the first student has trained.
+//! the first student has trained. A plugin that is broken (it panics, or returns what the host
+//! refuses) is left to the run, which reports it per cell and goes on with the others.
 
 use crate::plugin::{self, Plugin};
 use anyhow::{bail, Result};
@@ -36,12 +37,14 @@ pub fn check_attacks(
     for a in attacks {
         let config = configs.get(&a.name).unwrap_or(&empty);
         for &e in eps {
-            if let Err(why) = plugin::run_attack(a, &model, &x, &y, norm, e, 0, config, &|_| {}) {
-                bail!(
+            match plugin::run_attack(a, &model, &x, &y, norm, e, 0, config, &|_| {}) {
+                // a broken plugin is the run's business: reported per cell, the others go on
+                Err(why) if why.refused => bail!(
                     "attack '{}' refuses its settings (config {config}, norm {}, eps {e}): {why}",
                     a.name,
                     crate::threat::norm_name(norm)
-                );
+                ),
+                _ => {}
             }
         }
     }

@@ -291,6 +291,44 @@ pub struct AttackOutcome {
 
 /// Runs an attack plugin on a batch and checks the output: shape, finiteness, [0, 1], ε-ball.
 #[allow(clippy::too_many_arguments)]
+/// Why an attack call gave no usable result. Reads as its message (`Display`, `Deref<str>`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttackError {
+    /// The plugin itself answered with an error (a setting it refuses, a norm it lacks): its
+    /// verdict on the request. Otherwise the plugin is broken (it panicked, or the host refused
+    /// what it returned).
+    pub refused: bool,
+    pub message: String,
+}
+
+impl std::fmt::Display for AttackError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::ops::Deref for AttackError {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<String> for AttackError {
+    fn from(message: String) -> Self {
+        AttackError {
+            refused: false,
+            message,
+        }
+    }
+}
+
+impl From<&str> for AttackError {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
 pub fn run_attack(
     plugin: &Plugin,
     model: &Model,
@@ -301,7 +339,7 @@ pub fn run_attack(
     seed: u64,
     config: &serde_json::Value,
     log: &dyn Fn(&str),
-) -> Result<AttackOutcome, String> {
+) -> Result<AttackOutcome, AttackError> {
     let f = plugin.desc.attack.ok_or("not an attack plugin")?;
     let nothing = |_: u64, _: u64| {};
     let state = HostState {
@@ -339,10 +377,13 @@ pub fn run_attack(
     let status = unsafe { f(&req, &host, &mut out) };
     let adv = unsafe { take(out) };
     if let Some(e) = ms.error.borrow().clone() {
-        return Err(format!("attack plugin '{}': {e}", plugin.name));
+        return Err(format!("attack plugin '{}': {e}", plugin.name).into());
     }
     if status != STATUS_OK {
-        return Err(status_error(plugin, status, &state));
+        return Err(AttackError {
+            refused: status == STATUS_ERROR,
+            message: status_error(plugin, status, &state),
+        });
     }
     let bad = |what: String| format!("attack plugin '{}' returned {what}", plugin.name);
     let adv = adv.ok_or_else(|| bad("no tensor".into()))?;
@@ -356,7 +397,8 @@ pub fn run_attack(
         return Err(format!(
             "attack plugin '{}' queried the model outside [0, 1]",
             plugin.name
-        ));
+        )
+        .into());
     }
     catch_unwind(AssertUnwindSafe(|| {
         check_adversarial(&adv, images, norm, eps)

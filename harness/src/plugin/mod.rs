@@ -3,5 +3,5 @@
 pub mod call;
 pub mod loader;
 
-pub use call::{run_attack, run_distill, AttackOutcome, DistillOutcome};
+pub use call::{run_attack, run_distill, AttackError, AttackOutcome, DistillOutcome};
 pub use loader::{default_plugin_dirs, discover, discover_named, Kind, Plugin, Registry};
