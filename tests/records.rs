@@ -8,6 +8,7 @@ use ddbench_tests::{ddbench, ddbench_bin, read_rows, text, write_tiny_idx};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use tempfile::TempDir;
 
 /// A quick run of `random` at IPC 5 (width 8, 2 epochs, 20 attacked images, FGSM and PGD).
 fn base<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
@@ -45,6 +46,22 @@ fn with<'a>(args: &[&'a str], flag: &'a str, value: &'a str) -> Vec<&'a str> {
         None => v.extend([flag, value]),
     }
     v
+}
+
+/// A tiny IDX data set (200 train / 60 test images) and an empty output folder.
+fn tiny_data_and_out() -> (TempDir, TempDir) {
+    let data = tempfile::tempdir().unwrap();
+    write_tiny_idx(data.path(), 200, 60);
+    (data, tempfile::tempdir().unwrap())
+}
+
+/// Runs `ddbench ARGS`, which must stop with exit code 1 saying `want`; returns what it said.
+fn refused(args: &[&str], want: &str) -> String {
+    let r = ddbench(args);
+    let t = text(&r);
+    assert_eq!(r.status.code(), Some(1), "{args:?} must be refused:\n{t}");
+    assert!(t.contains(want), "{args:?}: expected `{want}` in:\n{t}");
+    t
 }
 
 fn manifest(out: &Path) -> serde_json::Value {
@@ -136,14 +153,8 @@ fn a_rerun_reuses_only_rows_with_the_same_inputs() {
     ];
     for (changed, field) in &cases {
         let t0 = Instant::now();
-        let r = ddbench(changed);
-        let t = text(&r);
-        assert_eq!(r.status.code(), Some(1), "{changed:?} must refuse:\n{t}");
+        let t = refused(changed, field);
         assert!(t.contains("made with other inputs"), "{t}");
-        assert!(
-            t.contains(field),
-            "{changed:?}: expected `{field}` in:\n{t}"
-        );
         assert!(t.contains("--force") && t.contains("another --out"), "{t}");
         assert_eq!(
             std::fs::read(out.path().join("results.csv")).unwrap(),
@@ -203,17 +214,15 @@ fn a_rerun_reuses_only_rows_with_the_same_inputs() {
     ];
     let a = ddbench(&[&full[..], &["--method-config", r#"full={"epochs":1}"#]].concat());
     assert_eq!(a.status.code(), Some(0), "{}", text(&a));
-    let b = ddbench(&[&full[..], &["--method-config", r#"full={"epochs":2}"#]].concat());
-    let t = text(&b);
-    assert_eq!(b.status.code(), Some(1), "{t}");
-    assert!(t.contains("method.config.epochs: 1 → 2"), "{t}");
+    refused(
+        &[&full[..], &["--method-config", r#"full={"epochs":2}"#]].concat(),
+        "method.config.epochs: 1 → 2",
+    );
 }
 
 #[test]
 fn a_second_writer_on_a_folder_is_refused_at_once() {
-    let data = tempfile::tempdir().unwrap();
-    write_tiny_idx(data.path(), 200, 60);
-    let out = tempfile::tempdir().unwrap();
+    let (data, out) = tiny_data_and_out();
     let (d, o) = (data.path().to_str().unwrap(), out.path().to_str().unwrap());
     // a long first run: 1,000 epochs of one step
     let long = with(&base(d, o), "--epochs", "1000");
@@ -301,17 +310,15 @@ fn the_attacked_subset_takes_what_the_split_has() {
     let rows = read_rows(&big.path().join("results.csv"));
     assert!(rows.iter().all(|r| r["n_attack"] == "60"), "{rows:?}");
     // zero is refused up front
-    let r = ddbench(&with(&base(d, o), "--n-attack", "0"));
-    let t = text(&r);
-    assert_eq!(r.status.code(), Some(1), "{t}");
-    assert!(t.contains("--n-attack must be ≥ 1"), "{t}");
+    refused(
+        &with(&base(d, o), "--n-attack", "0"),
+        "--n-attack must be ≥ 1",
+    );
 }
 
 #[test]
 fn a_torn_last_line_is_redone_and_every_whole_row_kept() {
-    let data = tempfile::tempdir().unwrap();
-    write_tiny_idx(data.path(), 200, 60);
-    let out = tempfile::tempdir().unwrap();
+    let (data, out) = tiny_data_and_out();
     let (d, o) = (data.path().to_str().unwrap(), out.path().to_str().unwrap());
     let args = with(&base(d, o), "--seeds", "2");
     assert_eq!(ddbench(&args).status.code(), Some(0));
@@ -351,9 +358,7 @@ fn a_torn_last_line_is_redone_and_every_whole_row_kept() {
 
 #[test]
 fn bad_settings_are_refused_before_any_training() {
-    let data = tempfile::tempdir().unwrap();
-    write_tiny_idx(data.path(), 200, 60);
-    let out = tempfile::tempdir().unwrap();
+    let (data, out) = tiny_data_and_out();
     let (d, o) = (data.path().to_str().unwrap(), out.path().to_str().unwrap());
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
@@ -377,10 +382,7 @@ fn bad_settings_are_refused_before_any_training() {
         // 100,000 epochs: a refusal after training would not finish in time
         let args = with(args, "--epochs", "100000");
         let t0 = Instant::now();
-        let r = ddbench(&args);
-        let t = text(&r);
-        assert_eq!(r.status.code(), Some(1), "{args:?}:\n{t}");
-        assert!(t.contains(want), "{args:?}: expected `{want}` in:\n{t}");
+        refused(&args, want);
         assert!(t0.elapsed() < Duration::from_secs(60), "{args:?}");
         assert!(!out.path().join("results.csv").exists());
     }

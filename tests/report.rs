@@ -220,3 +220,29 @@ fn report_names_the_autoattack_version() {
         "{md}"
     );
 }
+
+/// Two rows of one slot (two runs' CSVs pasted together) are refused, not averaged or overwritten.
+#[test]
+fn report_refuses_two_rows_of_one_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls";
+    let row = "d,A,10,convnet,0,pgd,linf,0.0313725,80,80,40,1,10,5,10,10";
+    let twin = "d,A,10,convnet,0,pgd,linf,0.0313725,70,70,30,1,10,5,10,10";
+    std::fs::write(
+        dir.path().join("results.csv"),
+        format!("{head}\n{row}\n{twin}\n"),
+    )
+    .unwrap();
+    let r = ddbench(&[
+        "report",
+        dir.path().to_str().unwrap(),
+        "--published",
+        "none",
+    ]);
+    let t = text(&r);
+    assert_eq!(r.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("two rows for d convnet ipc 10 A seed 0 pgd linf"),
+        "{t}"
+    );
+}

@@ -146,6 +146,39 @@ fn read_rows(path: &Path) -> Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// Two rows for one table entry (data set, arch, IPC, method, seed, attack, norm, ε) would
+/// silently replace each other: such a file (two runs' CSVs pasted together, say) is refused.
+fn refuse_twins(rows: &[Row], path: &Path) -> Result<()> {
+    let mut seen = BTreeSet::new();
+    for r in rows {
+        let slot = (
+            &r.dataset,
+            &r.arch,
+            r.ipc,
+            &r.method,
+            r.seed,
+            &r.attack,
+            &r.norm,
+            eps_text(&r.norm, r.eps),
+        );
+        if !seen.insert(slot) {
+            bail!(
+                "{}: two rows for {} {} ipc {} {} seed {} {} {} {}: rows of different runs are never mixed (keep one, or report each folder on its own)",
+                path.display(),
+                r.dataset,
+                r.arch,
+                r.ipc,
+                r.method,
+                r.seed,
+                r.attack,
+                r.norm,
+                eps_text(&r.norm, r.eps)
+            );
+        }
+    }
+    Ok(())
+}
+
 /// An attack's name in tables and charts: with the `version` of its config where one was given
 /// (`autoattack (fast)`), so rows of different versions never share a column.
 pub(crate) fn attack_label(name: &str, config: &str) -> String {
@@ -298,6 +331,7 @@ pub fn build_with(dir: &Path, title: Option<&str>, published: Option<&Path>) -> 
     if rows.is_empty() {
         bail!("{}: no result rows", csv_path.display());
     }
+    refuse_twins(&rows, &csv_path)?;
     let published: Vec<Published> = match published {
         Some(p) if p == Path::new("none") => Vec::new(),
         Some(p) => read_published(p)?,
