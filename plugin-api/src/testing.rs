@@ -297,6 +297,75 @@ pub fn run_attack_on<A: Attack>(
     }
 }
 
+/// Calls attack `A` as [`run_attack`] does and asserts that it refused `config` before any
+/// model pass (no forward, no backward); returns the error message. Panics naming the case
+/// where the attack succeeded or called the model.
+pub fn refused_up_front<A: Attack>(
+    shape: [i64; 4],
+    num_classes: i64,
+    norm: Norm,
+    eps: f64,
+    config: serde_json::Value,
+) -> String {
+    let case = format!(
+        "{} with config {config} on {shape:?}, {num_classes} classes, {norm:?} eps {eps}",
+        std::any::type_name::<A>()
+    );
+    let run = run_attack::<A>(shape, num_classes, norm, eps, config);
+    let msg = match &run.result {
+        Ok(_) => panic!("{case}: the attack succeeded; a refusal was expected"),
+        Err(e) => e.0.clone(),
+    };
+    assert_eq!(
+        (run.forwards, run.backwards),
+        (0, 0),
+        "{case}: refused ({msg}) only after calling the model"
+    );
+    msg
+}
+
+/// Each `(config, message)` case: attack `A` under `(norm, eps)` on 2 images of `[1, 28, 28]`
+/// with 10 classes must refuse `config` with exactly `message`, before any model pass
+/// ([`refused_up_front`]). Panics naming the first case that fails.
+pub fn assert_refused_up_front<A: Attack>(
+    norm: Norm,
+    eps: f64,
+    cases: &[(serde_json::Value, &str)],
+) {
+    for (config, message) in cases {
+        let got = refused_up_front::<A>([2, 1, 28, 28], 10, norm, eps, config.clone());
+        assert_eq!(
+            got,
+            *message,
+            "{} with config {config}: the refusal's message",
+            std::any::type_name::<A>()
+        );
+    }
+}
+
+/// A `#[test]` named `out_of_range_settings_are_refused_before_any_model_call` that runs
+/// [`assert_refused_up_front`] for attack `$attack` under `($norm, $eps)` on the
+/// `(config, message)` cases, each config a JSON object literal:
+///
+/// ```ignore
+/// ddbench_plugin_api::refused_up_front_test!(Pgd, Norm::Linf, 8.0 / 255.0, [
+///     ({"steps": 0}, "config 'steps' = 0: expected an integer ≥ 1"),
+/// ]);
+/// ```
+#[macro_export]
+macro_rules! refused_up_front_test {
+    ($attack:ty, $norm:expr, $eps:expr, [$(($config:tt, $message:expr)),* $(,)?]) => {
+        #[test]
+        fn out_of_range_settings_are_refused_before_any_model_call() {
+            $crate::testing::assert_refused_up_front::<$attack>(
+                $norm,
+                $eps,
+                &[$(($crate::serde_json::json!($config), $message)),*],
+            );
+        }
+    };
+}
+
 /// The host's preflight, widened: attack `A` with `config` under `(norm, eps)` on 2 images of
 /// shapes `[2, 1, 28, 28]` and `[2, 3, 8, 12]`, against a linear model and a flat one (zero
 /// input gradient) with `num_classes` classes, must pass [`AttackRun::check`]. The error names
@@ -368,6 +437,37 @@ mod tests {
         );
         assert_eq!(g.abs().max().double_value(&[]), 0.0);
         check_preflight::<OneStep>(10, Norm::Linf, 0.1, serde_json::json!({})).unwrap();
+    }
+
+    crate::refused_up_front_test!(OneStep, Norm::Linf, 0.1, [
+        ({"steps": 0}, "config 'steps' = 0: expected an integer ≥ 1"),
+        ({"steps": -2}, "config 'steps' = -2: expected an integer ≥ 1"),
+    ]);
+
+    #[test]
+    #[should_panic(expected = "with config {\"steps\":0}: the refusal's message")]
+    fn another_refusal_message_fails_naming_the_case() {
+        let cases = [(serde_json::json!({"steps": 0}), "config 'steps': too small")];
+        assert_refused_up_front::<OneStep>(Norm::Linf, 0.1, &cases);
+    }
+
+    #[test]
+    #[should_panic(expected = "with config {}")]
+    fn an_accepted_config_fails_naming_the_case() {
+        refused_up_front::<OneStep>([2, 1, 4, 4], 3, Norm::Linf, 0.1, serde_json::json!({}));
+    }
+
+    #[test]
+    #[should_panic(expected = "refused (late) only after calling the model")]
+    fn a_refusal_after_a_model_call_fails() {
+        struct Late;
+        impl Attack for Late {
+            fn attack(input: &AttackInput, _: &Host) -> PluginResult<Tensor> {
+                let _logits = input.model.forward(&input.images)?;
+                Err(crate::PluginError("late".into()))
+            }
+        }
+        refused_up_front::<Late>([2, 1, 4, 4], 3, Norm::Linf, 0.1, serde_json::json!({}));
     }
 
     #[test]

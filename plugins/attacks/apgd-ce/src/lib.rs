@@ -57,34 +57,15 @@ declare_attack!(
 mod tests {
     use super::*;
     use ddbench_plugin_api::serde_json::json;
-    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::testing::check_preflight;
     use ddbench_plugin_api::Norm;
 
-    #[test]
-    fn out_of_range_settings_are_refused_before_any_model_call() {
-        for (cfg, msg) in [
-            (
-                json!({"rho": 1.5}),
-                "config 'rho' = 1.5: expected a finite number in (0, 1]",
-            ),
-            (
-                json!({"rho": 0}),
-                "config 'rho' = 0: expected a finite number in (0, 1]",
-            ),
-            (
-                json!({"steps": 0}),
-                "config 'steps' = 0: expected an integer ≥ 1",
-            ),
-            (
-                json!({"n_restarts": -1}),
-                "config 'n_restarts' = -1: expected an integer ≥ 1",
-            ),
-        ] {
-            let run = run_attack::<ApgdCe>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
-            assert_eq!(run.error(), msg);
-            assert_eq!(run.forwards, 0);
-        }
-    }
+    ddbench_plugin_api::refused_up_front_test!(ApgdCe, Norm::Linf, 8.0 / 255.0, [
+        ({"rho": 1.5}, "config 'rho' = 1.5: expected a finite number in (0, 1]"),
+        ({"rho": 0}, "config 'rho' = 0: expected a finite number in (0, 1]"),
+        ({"steps": 0}, "config 'steps' = 0: expected an integer ≥ 1"),
+        ({"n_restarts": -1}, "config 'n_restarts' = -1: expected an integer ≥ 1"),
+    ]);
 
     #[test]
     fn runs_on_two_images_of_any_shape_and_any_model() {

@@ -77,37 +77,21 @@ declare_attack!(
 mod tests {
     use super::*;
     use ddbench_plugin_api::serde_json::json;
-    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::testing::{check_preflight, refused_up_front};
     use ddbench_plugin_api::Norm;
 
+    ddbench_plugin_api::refused_up_front_test!(ApgdT, Norm::Linf, 8.0 / 255.0, [
+        ({"rho": 1.5}, "config 'rho' = 1.5: expected a finite number in (0, 1]"),
+        ({"steps": -5}, "config 'steps' = -5: expected an integer ≥ 1"),
+        ({"n_target_classes": 0}, "config 'n_target_classes' = 0: expected an integer in [1, 9]"),
+        ({"n_target_classes": 10}, "config 'n_target_classes' = 10: expected an integer in [1, 9]"),
+    ]);
+
     #[test]
-    fn out_of_range_settings_are_refused_before_any_model_call() {
-        for (cfg, msg) in [
-            (
-                json!({"rho": 1.5}),
-                "config 'rho' = 1.5: expected a finite number in (0, 1]",
-            ),
-            (
-                json!({"steps": -5}),
-                "config 'steps' = -5: expected an integer ≥ 1",
-            ),
-            (
-                json!({"n_target_classes": 0}),
-                "config 'n_target_classes' = 0: expected an integer in [1, 9]",
-            ),
-            (
-                json!({"n_target_classes": 10}),
-                "config 'n_target_classes' = 10: expected an integer in [1, 9]",
-            ),
-        ] {
-            let run = run_attack::<ApgdT>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
-            assert_eq!(run.error(), msg);
-            assert_eq!(run.forwards, 0);
-        }
+    fn other_settings_are_refused_before_any_model_call() {
         let cfg = json!({"n_classes": 11});
-        let run = run_attack::<ApgdT>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
-        assert!(run.error().contains("'n_classes' is 11"));
-        assert_eq!(run.forwards, 0);
+        let msg = refused_up_front::<ApgdT>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
+        assert!(msg.contains("'n_classes' is 11"), "{msg}");
     }
 
     #[test]

@@ -61,41 +61,23 @@ declare_attack!(
 mod tests {
     use super::*;
     use ddbench_plugin_api::serde_json::json;
-    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::testing::{check_preflight, refused_up_front, run_attack};
     use ddbench_plugin_api::Norm;
 
+    ddbench_plugin_api::refused_up_front_test!(AutoAttack, Norm::Linf, 8.0 / 255.0, [
+        ({"n_queries": 0}, "config 'n_queries' = 0: expected an integer ≥ 1"),
+        ({"steps": -1}, "config 'steps' = -1: expected an integer ≥ 1"),
+        ({"n_target_classes": 0}, "config 'n_target_classes' = 0: expected an integer in [1, 9]"),
+    ]);
+
     #[test]
-    fn out_of_range_settings_are_refused_before_any_model_call() {
-        for (cfg, msg) in [
-            (
-                json!({"n_queries": 0}),
-                "config 'n_queries' = 0: expected an integer ≥ 1",
-            ),
-            (
-                json!({"steps": -1}),
-                "config 'steps' = -1: expected an integer ≥ 1",
-            ),
-            (
-                json!({"n_target_classes": 0}),
-                "config 'n_target_classes' = 0: expected an integer in [1, 9]",
-            ),
-        ] {
-            let run = run_attack::<AutoAttack>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
-            assert_eq!(run.error(), msg);
-            assert_eq!(run.forwards, 0);
-        }
-        let run = run_attack::<AutoAttack>(
-            [2, 1, 28, 28],
-            10,
-            Norm::Linf,
-            8.0 / 255.0,
-            json!({"version": "quick"}),
-        );
-        assert!(run.error().contains("'version'"));
+    fn other_settings_are_refused_before_any_model_call() {
+        let cfg = json!({"version": "quick"});
+        let msg = refused_up_front::<AutoAttack>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
+        assert!(msg.contains("'version'"), "{msg}");
         // Square, the last component, cannot attack 4×4 images under L2: refused up front
-        let run = run_attack::<AutoAttack>([2, 1, 4, 4], 10, Norm::L2, 0.5, json!({}));
-        assert!(run.error().contains("at least 5×5"), "{}", run.error());
-        assert_eq!(run.forwards, 0);
+        let msg = refused_up_front::<AutoAttack>([2, 1, 4, 4], 10, Norm::L2, 0.5, json!({}));
+        assert!(msg.contains("at least 5×5"), "{msg}");
     }
 
     #[test]

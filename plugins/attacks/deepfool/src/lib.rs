@@ -84,25 +84,12 @@ declare_attack!(
 mod tests {
     use super::*;
     use ddbench_plugin_api::serde_json::json;
-    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::testing::check_preflight;
 
-    #[test]
-    fn out_of_range_settings_are_refused_before_any_model_call() {
-        for (cfg, msg) in [
-            (
-                json!({"steps": 0}),
-                "config 'steps' = 0: expected an integer ≥ 1",
-            ),
-            (
-                json!({"overshoot": -0.02}),
-                "config 'overshoot' = -0.02: expected a finite number ≥ 0",
-            ),
-        ] {
-            let run = run_attack::<DeepFool>([2, 1, 28, 28], 10, Norm::L2, 0.5, cfg);
-            assert_eq!(run.error(), msg);
-            assert_eq!(run.forwards, 0);
-        }
-    }
+    ddbench_plugin_api::refused_up_front_test!(DeepFool, Norm::L2, 0.5, [
+        ({"steps": 0}, "config 'steps' = 0: expected an integer ≥ 1"),
+        ({"overshoot": -0.02}, "config 'overshoot' = -0.02: expected a finite number ≥ 0"),
+    ]);
 
     #[test]
     fn runs_on_two_images_of_any_shape_and_any_model() {

@@ -83,42 +83,17 @@ declare_attack!(
 mod tests {
     use super::*;
     use ddbench_plugin_api::serde_json::json;
-    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::testing::check_preflight;
     use ddbench_plugin_api::Norm;
 
-    #[test]
-    fn out_of_range_settings_are_refused_before_any_model_call() {
-        for (cfg, msg) in [
-            (
-                json!({"steps": 0}),
-                "config 'steps' = 0: expected an integer ≥ 1",
-            ),
-            (
-                json!({"n_restarts": 0}),
-                "config 'n_restarts' = 0: expected an integer ≥ 1",
-            ),
-            (
-                json!({"alpha_max": 1.1}),
-                "config 'alpha_max' = 1.1: expected a finite number in [0, 1]",
-            ),
-            (
-                json!({"eta": 0.5}),
-                "config 'eta' = 0.5: expected a finite number ≥ 1",
-            ),
-            (
-                json!({"beta": 0}),
-                "config 'beta' = 0: expected a finite number in (0, 1]",
-            ),
-            (
-                json!({"n_target_classes": 12}),
-                "config 'n_target_classes' = 12: expected an integer in [1, 9]",
-            ),
-        ] {
-            let run = run_attack::<FabT>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
-            assert_eq!(run.error(), msg);
-            assert_eq!(run.forwards, 0);
-        }
-    }
+    ddbench_plugin_api::refused_up_front_test!(FabT, Norm::Linf, 8.0 / 255.0, [
+        ({"steps": 0}, "config 'steps' = 0: expected an integer ≥ 1"),
+        ({"n_restarts": 0}, "config 'n_restarts' = 0: expected an integer ≥ 1"),
+        ({"alpha_max": 1.1}, "config 'alpha_max' = 1.1: expected a finite number in [0, 1]"),
+        ({"eta": 0.5}, "config 'eta' = 0.5: expected a finite number ≥ 1"),
+        ({"beta": 0}, "config 'beta' = 0: expected a finite number in (0, 1]"),
+        ({"n_target_classes": 12}, "config 'n_target_classes' = 12: expected an integer in [1, 9]"),
+    ]);
 
     #[test]
     fn runs_on_two_images_of_any_shape_and_any_model() {

@@ -31,13 +31,13 @@ declare_attack!(
 mod tests {
     use super::*;
     use ddbench_plugin_api::serde_json::json;
-    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::testing::{check_preflight, refused_up_front};
 
     #[test]
     fn has_no_settings() {
-        let run = run_attack::<Fgsm>([2, 1, 28, 28], 10, Norm::Linf, 0.1, json!({"steps": 1}));
-        assert!(run.error().starts_with("unknown config key 'steps'"));
-        assert_eq!(run.forwards, 0);
+        let msg =
+            refused_up_front::<Fgsm>([2, 1, 28, 28], 10, Norm::Linf, 0.1, json!({"steps": 1}));
+        assert!(msg.starts_with("unknown config key 'steps'"), "{msg}");
     }
 
     #[test]

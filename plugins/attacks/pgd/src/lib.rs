@@ -58,29 +58,13 @@ declare_attack!(
 mod tests {
     use super::*;
     use ddbench_plugin_api::serde_json::json;
-    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::testing::check_preflight;
 
-    #[test]
-    fn out_of_range_settings_are_refused_before_any_model_call() {
-        for (cfg, msg) in [
-            (
-                json!({"steps": -5}),
-                "config 'steps' = -5: expected an integer ≥ 1",
-            ),
-            (
-                json!({"restarts": 0}),
-                "config 'restarts' = 0: expected an integer ≥ 1",
-            ),
-            (
-                json!({"alpha": 0.0}),
-                "config 'alpha' = 0: expected a finite number > 0",
-            ),
-        ] {
-            let run = run_attack::<Pgd>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
-            assert_eq!(run.error(), msg);
-            assert_eq!(run.forwards, 0);
-        }
-    }
+    ddbench_plugin_api::refused_up_front_test!(Pgd, Norm::Linf, 8.0 / 255.0, [
+        ({"steps": -5}, "config 'steps' = -5: expected an integer ≥ 1"),
+        ({"restarts": 0}, "config 'restarts' = 0: expected an integer ≥ 1"),
+        ({"alpha": 0.0}, "config 'alpha' = 0: expected a finite number > 0"),
+    ]);
 
     #[test]
     fn runs_on_two_images_of_any_shape_and_any_model() {

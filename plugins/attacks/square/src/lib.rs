@@ -46,34 +46,15 @@ declare_attack!(
 mod tests {
     use super::*;
     use ddbench_plugin_api::serde_json::json;
-    use ddbench_plugin_api::testing::{check_preflight, run_attack};
+    use ddbench_plugin_api::testing::check_preflight;
     use ddbench_plugin_api::Norm;
 
-    #[test]
-    fn out_of_range_settings_are_refused_before_any_model_call() {
-        for (cfg, msg) in [
-            (
-                json!({"n_queries": 0}),
-                "config 'n_queries' = 0: expected an integer ≥ 1",
-            ),
-            (
-                json!({"n_restarts": 0}),
-                "config 'n_restarts' = 0: expected an integer ≥ 1",
-            ),
-            (
-                json!({"p_init": 0}),
-                "config 'p_init' = 0: expected a finite number in (0, 1]",
-            ),
-            (
-                json!({"p_init": 1.5}),
-                "config 'p_init' = 1.5: expected a finite number in (0, 1]",
-            ),
-        ] {
-            let run = run_attack::<Square>([2, 1, 28, 28], 10, Norm::Linf, 8.0 / 255.0, cfg);
-            assert_eq!(run.error(), msg);
-            assert_eq!(run.forwards, 0);
-        }
-    }
+    ddbench_plugin_api::refused_up_front_test!(Square, Norm::Linf, 8.0 / 255.0, [
+        ({"n_queries": 0}, "config 'n_queries' = 0: expected an integer ≥ 1"),
+        ({"n_restarts": 0}, "config 'n_restarts' = 0: expected an integer ≥ 1"),
+        ({"p_init": 0}, "config 'p_init' = 0: expected a finite number in (0, 1]"),
+        ({"p_init": 1.5}, "config 'p_init' = 1.5: expected a finite number in (0, 1]"),
+    ]);
 
     #[test]
     fn runs_on_two_images_of_any_shape_and_any_model() {
