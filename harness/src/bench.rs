@@ -340,12 +340,19 @@ fn cell_extras(
             .unwrap_or_default()
     };
     let mut extras = vec![
-        format!("data {}", data.get(&cell.dataset).cloned().unwrap_or_default()),
+        format!(
+            "data {}",
+            data.get(&cell.dataset).cloned().unwrap_or_default()
+        ),
         version(crate::plugin::Kind::Method, &cell.method),
     ];
     let mut attacks: Vec<&str> = cell.wanted.iter().map(|w| w.0.as_str()).collect();
     attacks.dedup();
-    extras.extend(attacks.iter().map(|a| version(crate::plugin::Kind::Attack, a)));
+    extras.extend(
+        attacks
+            .iter()
+            .map(|a| version(crate::plugin::Kind::Attack, a)),
+    );
     extras
 }
 

@@ -63,7 +63,8 @@ impl SampleRow {
 
 /// Every line of a per-sample file, parsed (a torn last line comes back as an error).
 fn read_rows(path: &Path) -> Result<Vec<csv::Result<SampleRow>>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(csv::Reader::from_reader(text.as_bytes())
         .deserialize()
         .collect())

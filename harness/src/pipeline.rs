@@ -5,10 +5,10 @@ use crate::cell_key::{AttackKey, CellKey, EvalKey, PluginKey, SharedKey};
 use crate::data::{resident, source, stratified_subset, DeviceDataset, NormalizationChoice};
 use crate::device::{self, DeviceChoice};
 use crate::device_memory::PeakMemory;
+use crate::folder_lock::FolderLock;
 use crate::output::Ui;
 use crate::per_sample::{PerSampleFile, SampleRow};
 use crate::plugin::{self, Kind, Plugin, Registry};
-use crate::folder_lock::FolderLock;
 use crate::record::{cell_key, row_id, write_atomic, ResultRow, ResultsFile};
 use crate::reuse;
 use crate::sanity;
@@ -241,7 +241,11 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     };
     let wanted: std::collections::HashMap<String, CellKey> = methods
         .iter()
-        .flat_map(|m| grid.ipcs(m, train_per_class).into_iter().map(move |i| (m, i)))
+        .flat_map(|m| {
+            grid.ipcs(m, train_per_class)
+                .into_iter()
+                .map(move |i| (m, i))
+        })
         .flat_map(|(m, ipc)| (cfg.first_seed..cfg.first_seed + cfg.seeds).map(move |s| (m, ipc, s)))
         .flat_map(|(m, ipc, seed)| grid.rows(m, ipc, seed))
         .map(|r| (r.slot, r.key))
@@ -258,7 +262,11 @@ pub fn run(cfg: &RunConfig, command_line: &str) -> Result<RunSummary> {
     let stale_keys: std::collections::BTreeMap<String, CellKey> = stale_hashes
         .iter()
         .filter_map(|h| known_keys.get(h).map(|k| (h.clone(), k.clone())))
-        .chain(reuse::recorded_keys(&manifest_path).into_iter().filter(|(h, _)| !results.rows.iter().any(|r| &r.key_hash == h)))
+        .chain(
+            reuse::recorded_keys(&manifest_path)
+                .into_iter()
+                .filter(|(h, _)| !results.rows.iter().any(|r| &r.key_hash == h)),
+        )
         .collect();
     known_keys.retain(|h, _| results.rows.iter().any(|r| &r.key_hash == h));
     for k in wanted.values() {
@@ -716,7 +724,16 @@ impl<'a> RowGrid<'a> {
             return vec![WantedRow {
                 attack: None,
                 eps: 0.0,
-                slot: cell_key(&self.data.name, &method.name, ipc, &arch, seed, "none", "", 0.0),
+                slot: cell_key(
+                    &self.data.name,
+                    &method.name,
+                    ipc,
+                    &arch,
+                    seed,
+                    "none",
+                    "",
+                    0.0,
+                ),
                 key: key(None),
             }];
         }
@@ -727,7 +744,16 @@ impl<'a> RowGrid<'a> {
             .map(|(a, eps)| WantedRow {
                 attack: Some(a),
                 eps,
-                slot: cell_key(&self.data.name, &method.name, ipc, &arch, seed, &a.name, norm, eps),
+                slot: cell_key(
+                    &self.data.name,
+                    &method.name,
+                    ipc,
+                    &arch,
+                    seed,
+                    &a.name,
+                    norm,
+                    eps,
+                ),
                 key: key(Some(AttackKey {
                     plugin: plugin_key(a, &self.cfg.attack_config),
                     norm: norm.into(),

@@ -337,7 +337,10 @@ mod tests {
             h.rows[1].peak_device_mib.is_nan(),
             "a missing peak is unknown, not 0"
         );
-        assert_eq!(h.rows[1].key_hash, "", "an old row has no key: never reused");
+        assert_eq!(
+            h.rows[1].key_hash, "",
+            "an old row has no key: never reused"
+        );
     }
 
     #[test]
@@ -362,6 +365,10 @@ mod tests {
         let warned = std::cell::RefCell::new(String::new());
         let g = ResultsFile::open(&p, &|m| warned.borrow_mut().push_str(m)).unwrap();
         assert_eq!(g.rows.iter().map(|r| r.seed).collect::<Vec<_>>(), [0, 1]);
-        assert!(warned.borrow().contains("torn last line"), "{}", warned.borrow());
+        assert!(
+            warned.borrow().contains("torn last line"),
+            "{}",
+            warned.borrow()
+        );
     }
 }

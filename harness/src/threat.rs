@@ -60,6 +60,9 @@ mod tests {
         assert!(check_eps(Norm::Linf, 1.0).is_err());
         assert!(check_eps(Norm::Linf, f64::INFINITY).is_ok());
         assert!(check_eps(Norm::Linf, 0.9).is_ok());
-        assert!(check_eps(Norm::L2, 3.0).is_ok(), "an L2 radius of 3 is a real ball");
+        assert!(
+            check_eps(Norm::L2, 3.0).is_ok(),
+            "an L2 radius of 3 is a real ball"
+        );
     }
 }

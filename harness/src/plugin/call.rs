@@ -289,8 +289,6 @@ pub struct AttackOutcome {
     pub backward_calls: u64,
 }
 
-/// Runs an attack plugin on a batch and checks the output: shape, finiteness, [0, 1], ε-ball.
-#[allow(clippy::too_many_arguments)]
 /// Why an attack call gave no usable result. Reads as its message (`Display`, `Deref<str>`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AttackError {
@@ -329,6 +327,8 @@ impl From<&str> for AttackError {
     }
 }
 
+/// Runs an attack plugin on a batch and checks the output: shape, finiteness, [0, 1], ε-ball.
+#[allow(clippy::too_many_arguments)]
 pub fn run_attack(
     plugin: &Plugin,
     model: &Model,
