@@ -1,11 +1,21 @@
-//! Cross-check against the reference implementation: a ConvNet trained on real Fashion-MNIST,
-//! 500 test images, attacked by ddbench's plugins and by torchattacks (in the project's
-//! virtualenv, same weights, same inputs, CPU). In CI: FGSM, PGD, PGD without random start,
-//! PGD-L2, MIM, APGD-CE, APGD-T, FAB-T, Square, AutoAttack and CW agree within 1 point (2 for
-//! Square and AutoAttack); PGD without random start agrees per sample on ≥ 98 % of the images;
-//! AutoAttack is at most each component per sample and at most PGD. Ignored (long, or run by
-//! hand): DeepFool (torchattacks runs it one image at a time), the full-strength AutoAttack
-//! comparison, the CUDA device check.
+//! Cross-check against the reference implementation: a ConvNet-3 (width 32) trained on real
+//! Fashion-MNIST, 500 test images, attacked by ddbench's plugins and by torchattacks (in the
+//! project's virtualenv, same weights, same inputs, CPU). In CI: FGSM, PGD, PGD without random
+//! start, PGD-L2, MIM, APGD-CE, APGD-T, FAB-T and CW agree within 1 point, AutoAttack within 2,
+//! Square within 3; PGD without random start agrees per sample on ≥ 98 % of the images;
+//! AutoAttack is at most each component per sample and at most PGD; DeepFool (40 images:
+//! torchattacks runs it one image at a time) reaches the same iterates, compared per point on L2.
+//! Ignored (long, or run by hand): the full-strength AutoAttack comparison, the CUDA device check.
+//!
+//! The model under attack is checked in, `tests/fixtures/fmnist-convnet3-w32.safetensors` (its
+//! spec is rebuilt in code), because CPU training is not bit-reproducible: a student retrained
+//! by every run came out slightly different each time and moved the figures across thresholds
+//! (issue 9). The thresholds are set from this fixture's figures, each with its measured margin
+//! beside it. To regenerate the fixture (after a change to the model's layers or parameter
+//! names, which makes loading it fail), run
+//! `DDBENCH_REGEN_FIXTURES=1 cargo test --release -p ddbench-tests --test torchattacks --
+//! --nocapture attacks_agree_with_torchattacks`: it retrains the student with the recipe in
+//! `train_student` and overwrites the file; commit it and re-measure the margins.
 
 use ddbench::data::source::{self, DatasetKind};
 use ddbench::data::{stratified_subset, DeviceDataset};
@@ -65,21 +75,31 @@ fn torchattacks_autoattack(eps: f64, steps: i64, queries: i64) -> serde_json::Va
     ]})
 }
 
-/// The model under attack (saved for Python with its spec), the 500 test images and labels.
-fn fixture() -> (Model, Tensor, Tensor, tempfile::TempDir) {
-    let data_dir = fashion_mnist_dir().expect("Fashion-MNIST is missing: run scripts/setup.sh");
-    let raw = source::load(DatasetKind::FashionMnist, Some(&data_dir)).unwrap();
-    let data = DeviceDataset::new(&raw, Device::Cpu);
-    // a quickly trained student: 3,000 training images, 4 epochs of the DD protocol
+/// The weights of the model under attack, checked in (relative to this crate's folder).
+const STUDENT: &str = "fixtures/fmnist-convnet3-w32.safetensors";
+
+/// How to rebuild [`STUDENT`], for the messages that need it.
+const REGEN: &str = "regenerate it with `DDBENCH_REGEN_FIXTURES=1 cargo test --release -p ddbench-tests --test torchattacks -- --nocapture attacks_agree_with_torchattacks`, commit the file, and re-measure the thresholds in tests/torchattacks.rs (they are set from the figures of this fixture)";
+
+/// The spec of the model under attack: ddbench's ConvNet-3 at width 32 for Fashion-MNIST.
+fn student_spec(data: &DeviceDataset) -> ModelSpec {
+    let mut spec = ModelSpec::convnet(data.shape, 10, data.mean.clone(), data.std.clone());
+    spec.width = 32;
+    spec
+}
+
+/// The recipe of [`STUDENT`] (run only with `DDBENCH_REGEN_FIXTURES=1`): a quickly trained
+/// student, 3,000 training images, 4 epochs of the DD protocol, on CPU. CPU training is not
+/// bit-reproducible across runs and machines (float reduction order), which is why its result is
+/// checked in rather than retrained by every test run.
+fn train_student(data: &DeviceDataset, spec: &ModelSpec) -> Model {
     let labels = Vec::<i64>::try_from(&data.train_labels).unwrap();
     let idx =
         Tensor::from_slice(&ddbench_nn::rng::pick_per_class(&labels, 10, |_| 300, 1).concat());
     let x_train = data.train_images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
     let y_train = data.train_labels.index_select(0, &idx);
-    let mut spec = ModelSpec::convnet(data.shape, 10, data.mean.clone(), data.std.clone());
-    spec.width = 32;
     tch::manual_seed(0);
-    let mut model = Model::new(&spec, Device::Cpu);
+    let mut model = Model::new(spec, Device::Cpu);
     let cfg = TrainConfig {
         epochs: 4,
         batch_size: 64,
@@ -87,6 +107,70 @@ fn fixture() -> (Model, Tensor, Tensor, tempfile::TempDir) {
         ..Default::default()
     };
     ddbench_nn::train_classifier(&mut model, &x_train, &y_train, &cfg, &mut |_, _| {}).unwrap();
+    model
+}
+
+/// [`STUDENT`] loaded into a model of `spec`; the file must hold exactly the model's parameters
+/// (names and shapes), or the test stops and says how to regenerate it.
+fn load_student(spec: &ModelSpec, path: &Path) -> Model {
+    let mut model = Model::new(spec, Device::Cpu);
+    let saved = Tensor::read_safetensors(path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read the model fixture {}: {e}; {REGEN}",
+            path.display()
+        )
+    });
+    let mut have: Vec<(String, Vec<i64>)> =
+        saved.iter().map(|(n, t)| (n.clone(), t.size())).collect();
+    let mut want: Vec<(String, Vec<i64>)> = model
+        .vs
+        .variables()
+        .iter()
+        .map(|(n, t)| (n.clone(), t.size()))
+        .collect();
+    have.sort();
+    want.sort();
+    assert!(
+        have == want,
+        "the model fixture {} does not match the model's parameters (names and shapes)\n  file:  {have:?}\n  model: {want:?}\n{REGEN}",
+        path.display()
+    );
+    model.vs.load(path).unwrap_or_else(|e| {
+        panic!(
+            "cannot load the model fixture {}: {e}; {REGEN}",
+            path.display()
+        )
+    });
+    model
+}
+
+/// The model under attack (saved for Python with its spec), the 500 test images and labels. The
+/// model's weights are the checked-in [`STUDENT`], so every run attacks the same model;
+/// `DDBENCH_REGEN_FIXTURES=1` retrains it ([`train_student`]) and overwrites the file.
+fn fixture() -> (Model, Tensor, Tensor, tempfile::TempDir) {
+    let data_dir = fashion_mnist_dir().expect("Fashion-MNIST is missing: run scripts/setup.sh");
+    let raw = source::load(DatasetKind::FashionMnist, Some(&data_dir)).unwrap();
+    let data = ddbench::data::resident::load(
+        &raw,
+        DatasetKind::FashionMnist,
+        ddbench::data::NormalizationChoice::Auto,
+        Device::Cpu,
+    )
+    .unwrap();
+    let spec = student_spec(&data);
+    let student = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(STUDENT);
+    let model = if std::env::var_os("DDBENCH_REGEN_FIXTURES").is_some_and(|v| v == "1") {
+        let model = train_student(&data, &spec);
+        std::fs::create_dir_all(student.parent().unwrap()).unwrap();
+        model.vs.save(&student).unwrap();
+        eprintln!(
+            "regenerated the model fixture {}: commit it and re-measure the thresholds",
+            student.display()
+        );
+        model
+    } else {
+        load_student(&spec, &student)
+    };
     let test_labels = Vec::<i64>::try_from(&data.test_labels).unwrap();
     let sub = Tensor::from_slice(&stratified_subset(&test_labels, 10, 500, 0));
     let x = data.test_images.index_select(0, &sub).to_kind(Kind::Float) / 255.0;
@@ -269,13 +353,22 @@ fn cross_check() {
         .zip(&ref_clean)
         .filter(|(a, b)| a != b)
         .count();
+    // The smallest top-2 logit margin of the clean images (measured 1.8e-3 on the fixture) is
+    // far above float noise (~1e-6), so the clean predictions cannot flip between runs: measured
+    // 0 disagreements; a model loaded wrongly on one side disagrees on dozens.
+    let top2 = tch::no_grad(|| model.forward_t(&x, false))
+        .topk(2, -1, true, true)
+        .0;
+    let min_margin = (top2.select(1, 0) - top2.select(1, 1))
+        .min()
+        .double_value(&[]);
+    eprintln!(
+        "clean accuracy {:.1}% on 500 Fashion-MNIST test images; torchattacks' model disagrees on {clean_disagree}; smallest top-2 logit margin {min_margin:.1e}",
+        acc(&ours_clean)
+    );
     assert!(
         clean_disagree <= 1,
         "the two models disagree on {clean_disagree} clean inputs"
-    );
-    eprintln!(
-        "clean accuracy {:.1}% on 500 Fashion-MNIST test images",
-        acc(&ours_clean)
     );
 
     let reg = plugin::discover(&[]);
@@ -301,18 +394,31 @@ fn cross_check() {
             o.forward_calls,
             o.backward_calls
         );
-        let tolerance = if matches!(*name, "square" | "autoattack") {
-            2.0
-        } else {
-            1.0
+        // The fixture makes every case but Square reproducible on this CPU; the margins below
+        // are for another machine's float rounding. Measured on the fixture (2026-12-01, twice):
+        // every deterministic case differs by 0.0 (1 point = 5 images of margin), AutoAttack
+        // by +0.2 (1.8 points). Square is randomised and the two sides draw differently: over
+        // seeds 0–3 ddbench gives 60.0 / 59.8 / 60.0 / 59.8 %, torchattacks 61.0 / 60.6 / 61.4 /
+        // 61.0 %, so ddbench's Square is ~1.1 points stronger here and a pair of seeds differs
+        // by −0.6 to −1.6 (seed 0, the one tested: −1.0). At 2 points a rounding change that
+        // reshuffles the draws would fail in a few per cent of runs; 3 points leaves 1.4 points
+        // (7 images) beyond the worst pair, and a broken Square (it fools ~19 of the 79 points)
+        // still shows.
+        let tolerance = match *name {
+            "square" => 3.0,
+            "autoattack" => 2.0,
+            _ => 1.0,
         };
         assert!(
             diff.abs() <= tolerance,
             "{name}: robust accuracy differs by {diff:.2} points"
         );
+        // measured: 100 % (10 images of margin)
         if *name == "pgd-no-rs" {
             assert!(agree >= 0.98, "{name}: per-sample agreement {agree}");
         }
+        // measured: every attack costs 17.8 (PGD-L2) to 21.4 (APGD-T) points of the clean
+        // 79.2 %, so at least 7.8 points (39 images) beyond this
         assert!(
             acc(&ours) < acc(&ours_clean) - 10.0,
             "{name} barely hurts: the check would prove nothing"
@@ -401,46 +507,75 @@ fn cross_check() {
             );
         }
         if *name == "deepfool" {
-            // DeepFool stops just past the linearised boundary ((1 + overshoot) × the last,
-            // shrinking step), so whether its final image is misclassified can hinge on float
-            // rounding: the same image evaluated alone (torchattacks' own check) and in a batch
-            // (this test, ddbench's host) may get different labels. What must agree is the
-            // iterate: per point both sides fool (at least 40 % of the points), the same
-            // perturbation size.
+            // DeepFool's iterates creep up to the decision boundary (both sides step (1 +
+            // overshoot) × the linearised distance and clip to [0, 1], and on Fashion-MNIST the
+            // clip eats most of each step) and stop just past it: on the fixture nearly every
+            // point ddbench fools ends with a top-2 logit margin of 1e-6 or less, some at an
+            // exact tie. So whether a final image counts as misclassified hinges on float
+            // rounding, and counts of successes are not figures a check can rest on:
+            // torchattacks judges its iterates one image at a time, this test judges them in a
+            // batch, and they disagree (measured: 17 of the 32 clean-right points fooled as
+            // judged here, 15 of them in common with ddbench's 26); and at L2 ≤ 0.5 ddbench fools
+            // 6 points (clean 80.0 %, bounded 65.0 %), every one of them a boundary point, where
+            // the issue-9 run of a retrained student got 4 and failed the old "more than 10
+            // points" check (which needs 5 here).
+            //
+            // What is stable is the iterate: ddbench stops a point when its own batched
+            // evaluation calls it fooled and returns it only then, so its unbounded successes are
+            // points that reached the boundary within 50 steps, and on each of them torchattacks'
+            // final iterate (kept whether or not it counted as fooled) has the same L2 — a point
+            // torchattacks judges still right at the boundary takes one more step of ~1e-6, far
+            // below the ±0.1 % tolerance. Measured: ddbench fools 26 of the 32 clean-right
+            // points, torchattacks' iterate has the same L2 on all 26. Required: ddbench fools at
+            // least half of the clean-right points (16: 10 points of margin) and the L2 agrees on
+            // ≥ 90 % of them (a path that forks on a rounding tie between two classes may end
+            // elsewhere: 2 of 26 may).
             let their_l2 = as_f64(&reference["deepfool_l2"]);
             let their_right = as_vec(&reference["deepfool"]);
-            let both: Vec<usize> = (0..u_right.len())
-                .filter(|&i| clean_n[i] && !u_right[i] && !their_right[i])
+            let right_n = clean_n.iter().filter(|&&b| b).count();
+            let fooled: Vec<usize> = (0..u_right.len())
+                .filter(|&i| clean_n[i] && !u_right[i])
                 .collect();
-            let same = both
+            let same = fooled
                 .iter()
                 .filter(|&&i| (u_l2[i] - their_l2[i]).abs() <= 1e-3 * their_l2[i].max(1.0))
                 .count();
-            let right_n = clean_n.iter().filter(|&&b| b).count();
+            let both = fooled.iter().filter(|&&i| !their_right[i]).count();
             eprintln!(
-                "deepfool   per point fooled by both ({} of {right_n} clean-right): same L2 (±0.1 %) on {same}",
-                both.len()
+                "deepfool   ddbench fools {} of {right_n} clean-right points (unbounded), torchattacks' iterate has the same L2 (±0.1 %) on {same} of them; counted fooled on both sides: {both}",
+                fooled.len()
             );
             assert!(
-                5 * both.len() >= 2 * right_n && same as f64 >= 0.95 * both.len() as f64,
-                "deepfool: {same} of {} common successes have the same L2 ({right_n} points right)",
-                both.len()
+                2 * fooled.len() >= right_n,
+                "deepfool fools only {} of {right_n} clean-right points unbounded: the check would prove nothing",
+                fooled.len()
+            );
+            assert!(
+                same as f64 >= 0.9 * fooled.len() as f64,
+                "deepfool: torchattacks' iterate has the same L2 on only {same} of the {} points ddbench fools",
+                fooled.len()
             );
         } else {
+            // CW is deterministic on both sides and judges its successes in batches, as this
+            // test does: measured on the fixture, difference +0.0 at L2 ≤ 0.5 with 100 % per-sample
+            // agreement (tolerance 1 point = 5 images), 25.2 % fooled unbounded on both sides
+            // with mean L2 0.564 on both (tolerance 20 %), and the bound costs 14.0 points
+            // (clean 79.2 %, bounded 65.2 %; the check asks for more than 10: 20 images of
+            // margin).
             let tol = 1.0;
             assert!(
                 diff.abs() <= tol + 1e-9,
                 "{name}: robust accuracy at L2 {l2_bound} differs by {diff:.2} points"
             );
+            assert!(
+                (ours_mean / theirs_mean - 1.0).abs() <= 0.2,
+                "{name}: mean L2 of successful perturbations {ours_mean:.3} vs {theirs_mean:.3}"
+            );
+            assert!(
+                acc(&ours) < acc(clean_n) - 10.0,
+                "{name} barely hurts at L2 {l2_bound}: the check would prove nothing"
+            );
         }
-        assert!(
-            (ours_mean / theirs_mean - 1.0).abs() <= 0.2,
-            "{name}: mean L2 of successful perturbations {ours_mean:.3} vs {theirs_mean:.3}"
-        );
-        assert!(
-            acc(&ours) < acc(clean_n) - 10.0,
-            "{name} barely hurts at L2 {l2_bound}: the check would prove nothing"
-        );
         // the bound is honoured, and the unbounded run fools every point the bounded one did
         let b_l2 = ddbench_plugin_api::per_sample_norm(&(&o.adversarial - &xn), Norm::L2)
             .max()
@@ -459,6 +594,8 @@ fn cross_check() {
 /// there the inclusion is exact; APGD-T and Square draw their random starts on a different
 /// subset inside the ensemble (and FAB-T's float sums run on other batch shapes), so a handful of
 /// points may differ: at most 1 % of the images. AutoAttack is also at most PGD in aggregate.
+/// Measured on the fixture: 0 points for APGD-CE (exact), 1 for APGD-T, 0 for FAB-T and Square
+/// (4 to 5 images of margin); AutoAttack leaves 290 images robust, PGD 294 (4 images).
 fn autoattack_is_the_worst_case(robust: &std::collections::HashMap<&str, Vec<bool>>) {
     let aa = &robust["autoattack"];
     for (component, allowed) in [("apgd-ce", 0), ("apgd-t", 5), ("fab-t", 5), ("square", 5)] {
@@ -616,7 +753,14 @@ fn autoattack_standard_image_folder() {
         std::env::set_var("DDBENCH_XCHECK_DEVICE", "cuda");
     }
     let raw = source::load(DatasetKind::Imagefolder, Some(&dir)).unwrap();
-    let data = DeviceDataset::new(&raw, device);
+    // the published CIFAR-10 values, as the CIFAR-10 reader would use
+    let data = ddbench::data::resident::load(
+        &raw,
+        DatasetKind::Imagefolder,
+        ddbench::data::NormalizationChoice::Cifar10,
+        device,
+    )
+    .unwrap();
     let spec = ModelSpec::convnet(data.shape, 10, data.mean.clone(), data.std.clone());
     tch::manual_seed(0);
     let mut model = Model::new(&spec, device);
