@@ -81,9 +81,13 @@ fn random_ipc10_learns_full_beats_it_and_pgd_behaves() {
                 "{m}: robust accuracy rose with eps: {curve:?}"
             );
         }
+        // measured (2026-12-01): PGD at 8/255 costs random 25.0 points (70.5 → 45.5 %) and full
+        // 25.0 (81.5 → 56.5 %) on the 200 attacked images; the students are retrained by every
+        // run (CPU training is not bit-reproducible), so the check asks for 15, 10 points (20
+        // images) below the measured drop — still far from what a broken attack gives (0)
         let (last, first) = (curve[3], curve[0]);
         assert!(
-            last.1 < first.2 - 20.0,
+            last.1 < first.2 - 15.0,
             "{m}: PGD at 8/255 barely hurts ({curve:?}): attack too weak?"
         );
     }

@@ -74,7 +74,7 @@ fn guard_lowers_the_teachers_input_gradient_norm() {
         );
 
         eprintln!(
-            "{reg:?}: accuracy {acc:.3}, mean ‖∇ₓCE‖ {g:.4}, passes {}/{}",
+            "{reg:?}: accuracy {acc:.3} (with batch statistics {batch_stats_acc:.3}), mean ‖∇ₓCE‖ {g:.4}, passes {}/{}",
             stats.forward_passes, stats.backward_passes
         );
         assert!(acc > 0.6, "{reg:?} teacher did not learn: {acc}");
@@ -152,6 +152,7 @@ fn sre2l_guard_and_sre2l_at_run_end_to_end_and_reuse_their_teachers() {
         assert_eq!(r["distilled_images"], "20");
         let acc: f64 = r["teacher_clean_acc"].parse().unwrap();
         let pgd: f64 = r["teacher_pgd_acc"].parse().unwrap();
+        eprintln!("{reg} teacher: clean {acc:.1}%, pgd {pgd:.1}%");
         assert!(
             acc.is_finite() && pgd.is_finite() && pgd <= acc,
             "{reg} teacher: clean {acc}, pgd {pgd}"
