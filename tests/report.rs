@@ -165,7 +165,8 @@ fn report_on_a_fixed_table_matches_the_hand_computation() {
 }
 
 /// `ddbench report` on a results.csv of `head` (the header line) and `rows`; its leaderboard.md.
-fn leaderboard_of(head: &str, rows: &[&str]) -> String {
+/// `ddbench report` on a results.csv of `head` and `rows`: its output and the folder.
+fn report_of(head: &str, rows: &[&str]) -> (std::process::Output, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("results.csv"),
@@ -178,6 +179,11 @@ fn leaderboard_of(head: &str, rows: &[&str]) -> String {
         "--published",
         "none",
     ]);
+    (r, dir)
+}
+
+fn leaderboard_of(head: &str, rows: &[&str]) -> String {
+    let (r, dir) = report_of(head, rows);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     std::fs::read_to_string(dir.path().join("leaderboard.md")).unwrap()
 }
@@ -224,21 +230,10 @@ fn report_names_the_autoattack_version() {
 /// Two rows of one slot (two runs' CSVs pasted together) are refused, not averaged or overwritten.
 #[test]
 fn report_refuses_two_rows_of_one_slot() {
-    let dir = tempfile::tempdir().unwrap();
     let head = "dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls";
     let row = "d,A,10,convnet,0,pgd,linf,0.0313725,80,80,40,1,10,5,10,10";
     let twin = "d,A,10,convnet,0,pgd,linf,0.0313725,70,70,30,1,10,5,10,10";
-    std::fs::write(
-        dir.path().join("results.csv"),
-        format!("{head}\n{row}\n{twin}\n"),
-    )
-    .unwrap();
-    let r = ddbench(&[
-        "report",
-        dir.path().to_str().unwrap(),
-        "--published",
-        "none",
-    ]);
+    let (r, _dir) = report_of(head, &[row, twin]);
     let t = text(&r);
     assert_eq!(r.status.code(), Some(1), "{t}");
     assert!(

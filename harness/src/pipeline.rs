@@ -720,20 +720,23 @@ impl<'a> RowGrid<'a> {
             seed,
             attack,
         };
+        let slot = |attack: &str, norm: &str, eps: f64| {
+            cell_key(
+                &self.data.name,
+                &method.name,
+                ipc,
+                &arch,
+                seed,
+                attack,
+                norm,
+                eps,
+            )
+        };
         if self.attacks.is_empty() {
             return vec![WantedRow {
                 attack: None,
                 eps: 0.0,
-                slot: cell_key(
-                    &self.data.name,
-                    &method.name,
-                    ipc,
-                    &arch,
-                    seed,
-                    "none",
-                    "",
-                    0.0,
-                ),
+                slot: slot("none", "", 0.0),
                 key: key(None),
             }];
         }
@@ -744,16 +747,7 @@ impl<'a> RowGrid<'a> {
             .map(|(a, eps)| WantedRow {
                 attack: Some(a),
                 eps,
-                slot: cell_key(
-                    &self.data.name,
-                    &method.name,
-                    ipc,
-                    &arch,
-                    seed,
-                    &a.name,
-                    norm,
-                    eps,
-                ),
+                slot: slot(&a.name, norm, eps),
                 key: key(Some(AttackKey {
                     plugin: plugin_key(a, &self.cfg.attack_config),
                     norm: norm.into(),
