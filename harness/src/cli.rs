@@ -2,7 +2,7 @@
 
 use crate::data::{fetch, source::DatasetKind};
 use crate::device::DeviceChoice;
-use crate::pipeline::{self, RunConfig};
+use crate::run::{self as stages, events::EventSink, RunConfig};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use ddbench_nn::{Arch, NormKind, TrainConfig};
@@ -171,9 +171,13 @@ pub struct RunArgs {
     /// No progress bars or log lines (the final table is still printed).
     #[arg(long)]
     pub quiet: bool,
+    /// Write progress events as JSON lines to this inherited file descriptor (`ddbench bench`
+    /// opens a pipe for each cell's run).
+    #[arg(long, hide = true)]
+    pub events_fd: Option<i32>,
 }
 
-pub use crate::threat::parse_eps;
+use crate::threat::parse_eps;
 
 fn parse_configs(items: &[String], flag: &str) -> Result<BTreeMap<String, serde_json::Value>> {
     let mut m = BTreeMap::new();
@@ -263,6 +267,7 @@ impl RunArgs {
             attack_batch: self.attack_batch,
             quiet: self.quiet,
             force: self.force,
+            events_fd: self.events_fd,
         })
     }
 }
@@ -271,9 +276,16 @@ impl RunArgs {
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run(args) => {
-            let cfg = args.to_config()?;
+            let events = EventSink::from_fd(args.events_fd);
             let command_line = std::env::args().collect::<Vec<_>>().join(" ");
-            let summary = pipeline::run(&cfg, &command_line)?;
+            let summary = args
+                .to_config()
+                .and_then(|cfg| Ok((stages::run(&cfg, &command_line, &events)?, cfg)));
+            let (summary, cfg) = summary.inspect_err(|e| {
+                events.emit(&stages::events::Event::Fatal {
+                    reason: format!("{e:#}"),
+                })
+            })?;
             println!("{}", crate::summary::table(&summary.rows));
             println!("{}", crate::sanity::summary_line(&summary.rows));
             println!(
@@ -286,9 +298,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                 summary.manifest.display()
             );
             if !summary.failures.is_empty() {
-                eprintln!("{} cell(s) failed:", summary.failures.len());
+                tracing::error!("{} cell(s) failed:", summary.failures.len());
                 for f in &summary.failures {
-                    eprintln!("  {f}");
+                    tracing::error!("  {f}");
                 }
                 return Ok(2);
             }
@@ -335,7 +347,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 artifacts = fetch::mirror(artifacts, &base);
             }
             let files = fetch::fetch(&artifacts, &to, &|name, done, total| match total {
-                Some(t) if done == t => eprintln!("{name}: {done} bytes, checksum ok"),
+                Some(t) if done == t => tracing::info!("{name}: {done} bytes, checksum ok"),
                 _ => {}
             })?;
             for f in files {

@@ -14,12 +14,13 @@ pub mod leaderboard;
 pub mod metrics;
 pub mod output;
 pub mod per_sample;
-pub mod pipeline;
 pub mod plugin;
 pub mod preflight;
 pub mod record;
 pub mod report;
-pub mod reuse;
+#[cfg(test)]
+mod report_bytes;
+pub mod run;
 pub mod sanity;
 pub mod speed;
 pub mod student;

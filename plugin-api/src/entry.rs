@@ -105,8 +105,8 @@ pub unsafe extern "C" fn distill_entry<M: Method>(
             cache_dir: std::path::PathBuf::from(read_str(req.cache_dir)),
         };
         let d = M::distill(&input, &host)?;
-        if let Some(h) = &d.hints {
-            host.set_hints(h);
+        if let Some(h) = d.hints.as_ref().filter(|h| !h.is_empty()) {
+            host.set_hints(&serde_json::to_value(h)?);
         }
         let out = &mut *out;
         out.images = give_tensor(d.images);

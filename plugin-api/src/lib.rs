@@ -4,22 +4,26 @@
 
 pub mod abi;
 mod attack;
+mod check;
 mod config;
 #[doc(hidden)]
 pub mod entry;
+mod hints;
 mod host;
 mod method;
 mod min_norm;
 pub mod testing;
 
 pub use attack::{Attack, AttackInput, Model, Norm};
+pub use check::check_adversarial;
 pub use config::{
     check_in, config_expect_keys, config_get, config_get_in, config_get_min, ConfigNumber,
     ValueRange,
 };
+pub use hints::{Hints, TeacherHint};
 pub use host::Host;
 pub use method::{DistillInput, Distilled, Method};
-pub use min_norm::{keep_within_eps, per_sample_norm, read_bound};
+pub use min_norm::{keep_within_eps, read_bound};
 pub use serde_json;
 pub use tch;
 
@@ -36,6 +40,26 @@ impl<E: std::fmt::Display> From<E> for PluginError {
 
 pub type PluginResult<T> = Result<T, PluginError>;
 
+/// Per-sample norm of `delta` (`[B, ...]` → `[B]`) under `norm`: the largest absolute entry
+/// (L∞) or the Euclidean length (L2) of each sample. The one definition every plugin and the
+/// host use. Computed in float32 (float64 for float64 input, as [`ce_sum`]).
+pub fn per_sample_norm(delta: &tch::Tensor, norm: Norm) -> tch::Tensor {
+    let flat = delta.flatten(1, -1);
+    let flat = match flat.kind() {
+        tch::Kind::Float | tch::Kind::Double => flat,
+        _ => flat.to_kind(tch::Kind::Float),
+    };
+    match norm {
+        Norm::Linf => flat.abs().amax([1], false),
+        Norm::L2 => flat.norm_scalaropt_dim(2.0, [1], false),
+    }
+}
+
+/// [`per_sample_norm`] shaped `[B, 1, 1, 1]`, to scale image batches per sample.
+pub fn per_image_norm(delta: &tch::Tensor, norm: Norm) -> tch::Tensor {
+    per_sample_norm(delta, norm).view([-1, 1, 1, 1])
+}
+
 /// Projection onto the threat model's ball around `x`, then onto the pixel box [0, 1].
 /// `adv`, `x`: float `[B, C, H, W]`; the L2 radius is per sample.
 pub fn project(adv: &tch::Tensor, x: &tch::Tensor, norm: Norm, eps: f64) -> tch::Tensor {
@@ -43,10 +67,8 @@ pub fn project(adv: &tch::Tensor, x: &tch::Tensor, norm: Norm, eps: f64) -> tch:
     let delta = match norm {
         Norm::Linf => delta.clamp(-eps, eps),
         Norm::L2 => {
-            let b = delta.size()[0];
-            let n = delta.view([b, -1]).norm_scalaropt_dim(2.0, [1], false);
-            let factor = (eps / (n + 1e-12)).clamp_max(1.0).view([b, 1, 1, 1]);
-            delta * factor
+            let n = per_image_norm(&delta, Norm::L2);
+            delta * (eps / (n + 1e-12)).clamp_max(1.0)
         }
     };
     (x + delta).clamp(0.0, 1.0)

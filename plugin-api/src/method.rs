@@ -32,8 +32,8 @@ pub struct Distilled {
     pub labels: Tensor,
     /// Optional float32 `[M, num_classes]` soft labels (rows sum to one).
     pub soft_labels: Option<Tensor>,
-    /// Optional JSON object of training hints for the student (e.g. `{"epochs": 2}`).
-    pub hints: Option<serde_json::Value>,
+    /// Optional training hints for the student (`Hints`: epochs, a teacher, ...).
+    pub hints: Option<crate::Hints>,
 }
 
 /// A data-set distillation method. Implement it, then `declare_method!(MyMethod, ...)`.

@@ -6,9 +6,9 @@ use super::loader::Plugin;
 use crate::data::DeviceDataset;
 use ddbench_nn::Model;
 use ddbench_plugin_api::abi::*;
-use ddbench_plugin_api::Norm;
+use ddbench_plugin_api::{check_adversarial, Hints, Norm};
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tch::{Kind, Tensor};
@@ -21,17 +21,9 @@ struct HostState<'a> {
     log: &'a dyn Fn(&str),
 }
 
-unsafe fn text(p: *const c_char) -> String {
-    if p.is_null() {
-        String::new()
-    } else {
-        CStr::from_ptr(p).to_string_lossy().into_owned()
-    }
-}
-
 unsafe extern "C" fn cb_log(ctx: *mut c_void, level: u32, msg: *const c_char) {
     let s = &*(ctx as *const HostState);
-    let m = text(msg);
+    let m = c_text(msg);
     let _ = catch_unwind(AssertUnwindSafe(|| {
         (s.log)(&if level == LOG_WARN {
             format!("warning: {m}")
@@ -46,11 +38,11 @@ unsafe extern "C" fn cb_progress(ctx: *mut c_void, done: u64, total: u64) {
 }
 unsafe extern "C" fn cb_set_error(ctx: *mut c_void, msg: *const c_char) {
     let s = &*(ctx as *const HostState);
-    *s.error.borrow_mut() = Some(text(msg));
+    *s.error.borrow_mut() = Some(c_text(msg));
 }
 unsafe extern "C" fn cb_set_hints(ctx: *mut c_void, json: *const c_char) {
     let s = &*(ctx as *const HostState);
-    *s.hints.borrow_mut() = Some(text(json));
+    *s.hints.borrow_mut() = Some(c_text(json));
 }
 
 fn services(state: &HostState) -> HostServices {
@@ -85,7 +77,8 @@ pub struct DistillOutcome {
     pub images: Tensor,
     pub labels: Tensor,
     pub soft_labels: Option<Tensor>,
-    pub hints: serde_json::Value,
+    /// The method's training hints (`Hints::default()` when it gave none).
+    pub hints: Hints,
 }
 
 /// Runs a method plugin on the training set and checks what it returns.
@@ -152,10 +145,9 @@ pub fn run_distill(
     .unwrap_or_else(|_| Err("tensors that could not be inspected".into()));
     checked.map_err(bad)?;
     let hints = match state.hints.borrow().as_deref() {
-        None => serde_json::json!({}),
-        Some(s) => {
-            serde_json::from_str(s).map_err(|e| bad(format!("hints that are not JSON: {e}")))?
-        }
+        None => Hints::default(),
+        Some(s) => serde_json::from_str(s)
+            .map_err(|e| bad(format!("hints that are not valid training hints: {e}")))?,
     };
     let dev = data.device;
     Ok(DistillOutcome {
@@ -410,55 +402,4 @@ pub fn run_attack(
         forward_calls: ms.forwards.get(),
         backward_calls: ms.backwards.get(),
     })
-}
-
-/// Tolerances of the output checks: float rounding, not a loophole.
-const BOX_TOL: f64 = 1e-6;
-const LINF_TOL: f64 = 1e-5;
-const L2_REL_TOL: f64 = 1e-4;
-
-fn check_adversarial(adv: &Tensor, x: &Tensor, norm: Norm, eps: f64) -> Result<(), String> {
-    if adv.kind() != Kind::Float || adv.size() != x.size() {
-        return Err(format!(
-            "a tensor of kind {:?} and shape {:?}; expected float32 {:?}",
-            adv.kind(),
-            adv.size(),
-            x.size()
-        ));
-    }
-    if adv.device() != x.device() {
-        return Err(format!(
-            "a tensor on {:?}; expected {:?}",
-            adv.device(),
-            x.device()
-        ));
-    }
-    if !bool::try_from(adv.isfinite().all()).unwrap_or(false) {
-        return Err("NaN or infinite values".into());
-    }
-    let (lo, hi) = (adv.min().double_value(&[]), adv.max().double_value(&[]));
-    if lo < -BOX_TOL || hi > 1.0 + BOX_TOL {
-        return Err(format!("images outside [0, 1] (min {lo}, max {hi})"));
-    }
-    let delta = (adv - x).view([x.size()[0], -1]);
-    match norm {
-        Norm::Linf => {
-            let m = delta.abs().max().double_value(&[]);
-            if m > eps + LINF_TOL {
-                return Err(format!(
-                    "a perturbation of L-inf norm {m:.6} > eps {eps:.6}"
-                ));
-            }
-        }
-        Norm::L2 => {
-            let m = delta
-                .norm_scalaropt_dim(2.0, [1], false)
-                .max()
-                .double_value(&[]);
-            if m > eps * (1.0 + L2_REL_TOL) + BOX_TOL {
-                return Err(format!("a perturbation of L2 norm {m:.6} > eps {eps:.6}"));
-            }
-        }
-    }
-    Ok(())
 }

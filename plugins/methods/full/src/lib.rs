@@ -3,9 +3,8 @@
 //! protocol's 300 epochs at batch 256 are meant for tiny sets; `epochs` and `batch_size` must be
 //! integers ≥ 1 and `lr` a number > 0.
 
-use ddbench_plugin_api::serde_json;
 use ddbench_plugin_api::{check_in, config_expect_keys, config_get, declare_method, ValueRange};
-use ddbench_plugin_api::{DistillInput, Distilled, Host, Method, PluginResult};
+use ddbench_plugin_api::{DistillInput, Distilled, Hints, Host, Method, PluginResult};
 use tch::Kind;
 
 pub struct Full;
@@ -14,27 +13,25 @@ impl Method for Full {
     fn distill(input: &DistillInput, host: &Host) -> PluginResult<Distilled> {
         config_expect_keys(&input.config, &["epochs", "batch_size", "lr"])?;
         let cfg = &input.config;
-        let mut hints = serde_json::Map::new();
-        for key in ["epochs", "batch_size"] {
-            if let Some(n) = config_get::<Option<i64>>(cfg, key, None)? {
-                hints.insert(
-                    key.into(),
-                    check_in(key, n, ValueRange::at_least(1))?.into(),
-                );
-            }
-        }
-        if let Some(lr) = config_get::<Option<f64>>(cfg, "lr", None)? {
-            hints.insert(
-                "lr".into(),
-                check_in("lr", lr, ValueRange::above(0.0))?.into(),
-            );
-        }
+        let at_least_1 = |key: &str| -> PluginResult<Option<i64>> {
+            config_get::<Option<i64>>(cfg, key, None)?
+                .map(|n| check_in(key, n, ValueRange::at_least(1)))
+                .transpose()
+        };
+        let hints = Hints {
+            epochs: at_least_1("epochs")?,
+            batch_size: at_least_1("batch_size")?,
+            lr: config_get::<Option<f64>>(cfg, "lr", None)?
+                .map(|lr| check_in("lr", lr, ValueRange::above(0.0)))
+                .transpose()?,
+            ..Hints::default()
+        };
         host.progress(1, 1);
         Ok(Distilled {
             images: input.images.to_kind(Kind::Float) / 255.0,
             labels: input.labels.shallow_clone(),
             soft_labels: None,
-            hints: (!hints.is_empty()).then_some(serde_json::Value::Object(hints)),
+            hints: (!hints.is_empty()).then_some(hints),
         })
     }
 }
@@ -74,7 +71,9 @@ mod tests {
     #[test]
     fn training_hints_are_checked_and_passed_on() {
         let d = distill(json!({"epochs": 2, "lr": 1})).unwrap();
-        assert_eq!(d.hints.unwrap(), json!({"epochs": 2, "lr": 1.0}));
+        // what crosses the ABI is the same JSON object as before the hints were typed
+        let wire = ddbench_plugin_api::serde_json::to_value(d.hints.unwrap()).unwrap();
+        assert_eq!(wire, json!({"epochs": 2, "lr": 1.0}));
         assert!(distill(json!({})).unwrap().hints.is_none());
         for (cfg, msg) in [
             (

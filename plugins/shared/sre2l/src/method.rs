@@ -8,7 +8,9 @@ use crate::teacher_cache::{self, TeacherMeta};
 use crate::Sre2lConfig;
 use ddbench_nn::rng::pick_per_class;
 use ddbench_nn::{Arch, Model, ModelSpec};
-use ddbench_plugin_api::{DistillInput, Distilled, Host, Method, PluginError, PluginResult};
+use ddbench_plugin_api::{
+    DistillInput, Distilled, Hints, Host, Method, PluginError, PluginResult, TeacherHint,
+};
 use std::marker::PhantomData;
 use tch::{Kind, Tensor};
 
@@ -146,20 +148,21 @@ impl<F: Flavour> Method for Sre2l<F> {
         // static soft labels (T = 1) for protocols without a teacher; the soft-label protocol relabels online
         let soft = tch::no_grad(|| teacher.forward_t(&images, false).softmax(-1, Kind::Float));
         let p = teacher_cache::paths(&input.cache_dir, &meta.key);
-        let hints = serde_json::json!({
-            "protocol": "soft-label",
-            "temperature": cfg.temperature,
-            "teacher": {
-                "weights": p.weights,
-                "spec": meta.spec,
-                "regularizer": F::REGULARIZER,
-                "cached": cached,
-                "seconds": meta.stats.seconds,
-                "forward_passes": meta.stats.forward_passes,
-                "backward_passes": meta.stats.backward_passes,
-                "images_seen": meta.stats.images_seen,
-            },
-        });
+        let hints = Hints {
+            protocol: Some("soft-label".into()),
+            temperature: Some(cfg.temperature),
+            teacher: Some(TeacherHint {
+                weights: p.weights.clone(),
+                spec: meta.spec.clone(),
+                regularizer: F::REGULARIZER.into(),
+                cached,
+                seconds: meta.stats.seconds,
+                forward_passes: meta.stats.forward_passes,
+                backward_passes: meta.stats.backward_passes,
+                images_seen: meta.stats.images_seen,
+            }),
+            ..Hints::default()
+        };
         Ok(Distilled {
             images,
             labels,

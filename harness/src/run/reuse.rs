@@ -4,6 +4,7 @@
 //! run refuses, naming the differing fields, unless `--force` sets those rows aside in
 //! `stale.csv` (their per-sample lines in `stale_per_sample.csv`) to be computed anew.
 
+use super::manifest::{Manifest, RunFacts};
 use crate::cell_key::{CellKey, SharedKey};
 use crate::per_sample;
 use crate::record::{ResultRow, ResultsFile};
@@ -22,18 +23,10 @@ pub struct Conflict {
 /// The keys of the rows a folder's manifest describes (`keys` and `stale_keys`), by hash; an
 /// unreadable or missing manifest describes nothing.
 pub fn recorded_keys(manifest: &Path) -> BTreeMap<String, CellKey> {
-    let Some(m) = std::fs::read_to_string(manifest)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-    else {
+    let Ok(m) = Manifest::<RunFacts>::load(manifest) else {
         return BTreeMap::new();
     };
-    ["keys", "stale_keys"]
-        .iter()
-        .filter_map(|f| m.get(*f).cloned())
-        .filter_map(|v| serde_json::from_value::<BTreeMap<String, CellKey>>(v).ok())
-        .flatten()
-        .collect()
+    m.body.keys.into_iter().chain(m.body.stale_keys).collect()
 }
 
 /// The rows of `rows` that may not stay beside what is asked now: `wanted` maps each slot of

@@ -1,0 +1,160 @@
+//! `ddbench run` in stages: setup (device, plugins, data) → attacked subset → grid of cells →
+//! per cell: distil → teacher evaluation → train → clean evaluation → attacks, each row handed
+//! to the recorder (the only writer) as soon as it exists. A failing cell is reported and the
+//! run goes on; errors before the first cell are fatal. See ARCHITECTURE.md.
+
+mod config;
+mod distill;
+mod evaluate;
+pub mod events;
+pub mod grid;
+pub mod manifest;
+mod recorder;
+pub mod reuse;
+mod rows;
+mod setup;
+mod subset;
+mod teacher;
+mod train;
+
+pub use config::{RunConfig, RunSummary};
+
+use crate::data::DeviceDataset;
+use crate::device_memory::PeakMemory;
+use crate::folder_lock::FolderLock;
+use crate::output::Ui;
+use anyhow::Result;
+use events::{Event, EventSink};
+use grid::{Cell, Grid};
+use recorder::Recorder;
+use subset::AttackSubset;
+use teacher::TeacherEvals;
+
+/// What the stages of one cell read: the run's settings and resources.
+pub struct Ctx<'a> {
+    pub cfg: &'a RunConfig,
+    pub ui: &'a Ui,
+    pub device: tch::Device,
+    pub data: &'a DeviceDataset,
+    pub subset: &'a AttackSubset,
+    pub memory: &'a PeakMemory,
+}
+
+/// Runs the whole grid; progress goes to `events` as well as to the log.
+pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<RunSummary> {
+    let ui = Ui::new(cfg.quiet);
+    let _lock = FolderLock::acquire(&cfg.out)?;
+    let setup = setup::prepare(cfg, &ui)?;
+    let subset = AttackSubset::take(&setup.data, cfg.n_attack, &ui)?;
+    let (x2, y2) = subset.head(2);
+    let (attacks, classes) = (&setup.attacks, setup.data.num_classes);
+    let eps = cfg.eps_list();
+    crate::preflight::check_attacks(
+        attacks,
+        &cfg.attack_config,
+        cfg.norm,
+        &eps,
+        &x2,
+        &y2,
+        classes,
+    )?;
+    let grid = Grid::new(cfg, &setup.data, &setup.methods, &setup.attacks);
+    let mut rec = Recorder::open(cfg, &setup, &grid, subset.len(), command_line, &ui, events)?;
+    let ctx = Ctx {
+        cfg,
+        ui: &ui,
+        device: setup.device,
+        data: &setup.data,
+        subset: &subset,
+        memory: &setup.memory,
+    };
+    let mut teachers = TeacherEvals::new(setup.pgd.as_ref(), cfg.eval_batch);
+    for cell in grid.cells() {
+        if rec.has_all(&cell) {
+            let at = cfg.out.join("results.csv");
+            ui.log(&format!(
+                "skip {}: already in {}",
+                cell.label(),
+                at.display()
+            ));
+            continue;
+        }
+        if let Err(reason) = run_cell(&ctx, &cell, &mut rec, &mut teachers)? {
+            rec.fail(&cell, reason)?;
+        }
+    }
+    rec.finish()
+}
+
+/// One cell through every stage. The outer error stops the run (the records cannot be
+/// written); the inner one is the cell's failure.
+fn run_cell(
+    ctx: &Ctx,
+    cell: &Cell,
+    rec: &mut Recorder,
+    teachers: &mut TeacherEvals,
+) -> Result<Result<(), String>> {
+    rec.events()
+        .emit(&Event::CellStarted { cell: cell.label() });
+    let d = match distill::distill(ctx, cell) {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e)),
+    };
+    let teacher_eval = d
+        .teacher
+        .as_ref()
+        .map(|t| teachers.of(t, ctx.data, ctx.subset, ctx.ui));
+    rec.set_teachers(&teachers.done);
+    let student = match train::train(ctx, cell, &d) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(e)),
+    };
+    let clean = match evaluate::clean(ctx, &student) {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(format!("{}: clean evaluation: {e}", cell.label()))),
+    };
+    ctx.ui.log(&format!(
+        "{}: clean accuracy {:.2}% ({} protocol, {} epochs, {:.1}s)",
+        cell.label(),
+        clean.acc,
+        student.protocol,
+        student.epochs,
+        student.seconds
+    ));
+    rec.events().emit(&Event::Trained {
+        cell: cell.label(),
+        clean_acc: clean.acc,
+    });
+    let base = rows::clean_row(ctx, cell, &d, &student, &clean, teacher_eval);
+    rec.begin_cell(cell)?;
+    let pending: Vec<_> = cell.rows.iter().filter(|r| !rec.has(&r.id())).collect();
+    for wanted in pending {
+        let key_hash = wanted.key.hash();
+        let Some(attack) = wanted.attack else {
+            rec.record_clean(
+                cell,
+                crate::record::ResultRow {
+                    key_hash,
+                    ..base.clone()
+                },
+            )?;
+            continue;
+        };
+        let label = cell.label();
+        match evaluate::attack(ctx, &student, &clean, attack, wanted.eps, cell.seed, &label) {
+            Ok(run) => {
+                let o = rows::attack_row(ctx, &base, attack, wanted.eps, run, key_hash);
+                ctx.ui.log(&format!(
+                    "{label}: {} eps {:.4}: robust accuracy {:.2}%",
+                    attack.name, wanted.eps, o.row.robust_acc
+                ));
+                rec.record_attack(cell, o)?;
+            }
+            Err(e) => {
+                let why = format!("{label}, attack {} eps {}: {e}", attack.name, wanted.eps);
+                rec.fail(cell, why)?;
+            }
+        }
+    }
+    Ok(Ok(()))
+}

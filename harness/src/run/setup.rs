@@ -1,0 +1,104 @@
+//! The first stage: the device, the plugins the run names, the data set resident on the device,
+//! and the output folders. Anything wrong here stops the run before any cell.
+
+use super::RunConfig;
+use crate::data::{resident, source, DeviceDataset};
+use crate::device;
+use crate::device_memory::PeakMemory;
+use crate::output::Ui;
+use crate::plugin::{self, Kind, Plugin, Registry};
+use anyhow::{bail, Context, Result};
+use std::time::Instant;
+
+/// What every later stage works with.
+pub struct Setup {
+    pub device: tch::Device,
+    /// The device in words (`cpu, 2 threads`, `cuda:0 NVIDIA H200`).
+    pub device_desc: String,
+    pub memory: PeakMemory,
+    pub methods: Vec<Plugin>,
+    pub attacks: Vec<Plugin>,
+    /// `pgd`, which evaluates teachers, when it is loaded.
+    pub pgd: Option<Plugin>,
+    pub data: DeviceDataset,
+}
+
+/// Checks the flags, loads the plugins and the data, creates the output folders.
+pub fn prepare(cfg: &RunConfig, ui: &Ui) -> Result<Setup> {
+    let (dev, device_desc) = device::select(cfg.device)?;
+    ui.log(&format!("device: {device_desc}"));
+    let memory = PeakMemory::start(dev);
+    // only the plugins this run names are loaded (and `pgd`, which evaluates teachers)
+    let named: Vec<(Kind, &str)> = cfg
+        .methods
+        .iter()
+        .map(|m| (Kind::Method, m.as_str()))
+        .chain(cfg.attacks.iter().map(|a| (Kind::Attack, a.as_str())))
+        .chain([(Kind::Attack, "pgd")])
+        .collect();
+    let reg = plugin::discover_named(&cfg.plugin_dirs, &named);
+    let methods = resolve(&reg, Kind::Method, &cfg.methods)?;
+    let attacks = resolve(&reg, Kind::Attack, &cfg.attacks)?;
+    check_grid(cfg)?;
+    let data = load_data(cfg, dev, ui)?;
+    for dir in [&cfg.out, &cfg.cache_dir] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    Ok(Setup {
+        device: dev,
+        device_desc,
+        memory,
+        methods,
+        attacks,
+        pgd: reg.get(Kind::Attack, "pgd").ok().cloned(),
+        data,
+    })
+}
+
+fn check_grid(cfg: &RunConfig) -> Result<()> {
+    if cfg.seeds == 0 || cfg.ipcs.is_empty() || cfg.ipcs.iter().any(|&i| i < 1) {
+        bail!("--seeds must be ≥ 1 and --ipc a list of positive integers");
+    }
+    if cfg.n_attack == 0 {
+        bail!("--n-attack must be ≥ 1 (the number of test images attacked)");
+    }
+    Ok(())
+}
+
+fn load_data(cfg: &RunConfig, dev: tch::Device, ui: &Ui) -> Result<DeviceDataset> {
+    let t = Instant::now();
+    let raw = source::load(cfg.dataset, cfg.data_dir.as_deref())?;
+    let data = resident::load(&raw, cfg.dataset, cfg.normalization, dev)?;
+    ui.log(&format!(
+        "data: {} — {} train / {} test, {:?}, {} classes, sha256 {} ({:.1}s)",
+        data.name,
+        data.train_labels.size()[0],
+        data.test_labels.size()[0],
+        data.shape,
+        data.num_classes,
+        &data.hash[..16],
+        t.elapsed().as_secs_f64()
+    ));
+    Ok(data)
+}
+
+/// The named plugins of one kind; a missing one is an error listing the refused plugin files.
+fn resolve(reg: &Registry, kind: Kind, names: &[String]) -> Result<Vec<Plugin>> {
+    names
+        .iter()
+        .map(|n| {
+            reg.get(kind, n).cloned().map_err(|e| {
+                let refused: Vec<String> = reg
+                    .refused
+                    .iter()
+                    .map(|(p, why)| format!("  {}: {why}", p.display()))
+                    .collect();
+                if refused.is_empty() {
+                    anyhow::anyhow!(e)
+                } else {
+                    anyhow::anyhow!("{e}\nrefused plugin files:\n{}", refused.join("\n"))
+                }
+            })
+        })
+        .collect()
+}
