@@ -5,6 +5,18 @@ use std::ffi::{c_char, c_void};
 
 pub use torch_sys::C_tensor;
 
+/// The text behind a C string from the other side of the ABI (lossy UTF-8; empty for null).
+///
+/// # Safety
+/// `p` is null or points to a NUL-terminated string that stays valid during the call.
+pub unsafe fn c_text(p: *const c_char) -> String {
+    if p.is_null() {
+        String::new()
+    } else {
+        std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned()
+    }
+}
+
 /// Version of this ABI. The entry symbol carries it in its name.
 pub const ABI_VERSION: u32 = 1;
 /// Name of the entry symbol of an ABI-v1 plugin (`extern "C" fn() -> *const PluginDescriptor`).

@@ -1,17 +1,8 @@
-//! Helpers for minimal-perturbation attacks (CW, DeepFool): per-sample norms, the `bound`
-//! config key, and keeping a found example only when it lies inside the threat model's ε-ball.
+//! Helpers for minimal-perturbation attacks (CW, DeepFool): the `bound` config key, and keeping
+//! a found example only when it lies inside the threat model's ε-ball.
 
-use crate::{config_get, AttackInput, Norm, PluginResult};
-use tch::{Kind, Tensor};
-
-/// Per-sample norm of `delta` (`[B, ...]`) in the given norm: a float `[B]` tensor.
-pub fn per_sample_norm(delta: &Tensor, norm: Norm) -> Tensor {
-    let flat = delta.flatten(1, -1).to_kind(Kind::Float);
-    match norm {
-        Norm::Linf => flat.abs().amax([1], false),
-        Norm::L2 => flat.norm_scalaropt_dim(2.0, [1], false),
-    }
-}
+use crate::{config_get, per_sample_norm, AttackInput, Norm, PluginResult};
+use tch::Tensor;
 
 /// Reads the `bound` key (default true). `bound: false` asks for the unbounded attack, which the
 /// host runs with ε = inf (`--eps inf`); asking for it with a finite ε is an error, so a run

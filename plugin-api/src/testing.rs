@@ -3,12 +3,12 @@
 //! the ddbench host; [`run_attack`] does that on a small deterministic batch and
 //! [`AttackRun::check`] applies the host's output checks.
 
-use crate::abi::{C_tensor, Status};
+use crate::abi::{c_text, C_tensor, Status};
 use crate::abi::{HostServices, ModelHandle, STATUS_ERROR, STATUS_OK};
 use crate::entry::give_tensor;
-use crate::{Attack, AttackInput, Host, Model, Norm, PluginResult};
+use crate::{check_adversarial, Attack, AttackInput, Host, Model, Norm, PluginResult};
 use std::cell::{Cell, RefCell};
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use tch::{Kind, Tensor};
 
@@ -20,25 +20,17 @@ struct HostRecord {
     error: RefCell<Option<String>>,
 }
 
-unsafe fn text(p: *const c_char) -> String {
-    if p.is_null() {
-        String::new()
-    } else {
-        CStr::from_ptr(p).to_string_lossy().into_owned()
-    }
-}
-
 unsafe extern "C" fn cb_log(ctx: *mut c_void, _level: u32, msg: *const c_char) {
     (*(ctx as *const HostRecord))
         .logs
         .borrow_mut()
-        .push(text(msg));
+        .push(c_text(msg));
 }
 unsafe extern "C" fn cb_progress(ctx: *mut c_void, done: u64, total: u64) {
     (*(ctx as *const HostRecord)).progress.set((done, total));
 }
 unsafe extern "C" fn cb_set_error(ctx: *mut c_void, msg: *const c_char) {
-    *(*(ctx as *const HostRecord)).error.borrow_mut() = Some(text(msg));
+    *(*(ctx as *const HostRecord)).error.borrow_mut() = Some(c_text(msg));
 }
 unsafe extern "C" fn cb_set_hints(_ctx: *mut c_void, _json: *const c_char) {}
 
@@ -216,31 +208,7 @@ impl AttackRun {
     /// queried outside [0, 1].
     pub fn check(&self) -> Result<(), String> {
         let adv = self.result.as_ref().map_err(|e| e.0.clone())?;
-        let x = &self.images;
-        if adv.kind() != Kind::Float || adv.size() != x.size() {
-            return Err(format!("got {:?} {:?}", adv.kind(), adv.size()));
-        }
-        if !bool::try_from(adv.isfinite().all()).unwrap_or(false) {
-            return Err("NaN or infinite values".into());
-        }
-        let (lo, hi) = (adv.min().double_value(&[]), adv.max().double_value(&[]));
-        if lo < -1e-6 || hi > 1.0 + 1e-6 {
-            return Err(format!("images outside [0, 1] (min {lo}, max {hi})"));
-        }
-        let delta = (adv - x).view([x.size()[0], -1]);
-        let (m, limit) = match self.norm {
-            Norm::Linf => (delta.abs().max().double_value(&[]), self.eps + 1e-5),
-            Norm::L2 => (
-                delta
-                    .norm_scalaropt_dim(2.0, [1], false)
-                    .max()
-                    .double_value(&[]),
-                self.eps * (1.0 + 1e-4) + 1e-6,
-            ),
-        };
-        if m > limit {
-            return Err(format!("a perturbation of norm {m} > eps {}", self.eps));
-        }
+        check_adversarial(adv, &self.images, self.norm, self.eps)?;
         if self.queried_outside_box {
             return Err("the model was queried outside [0, 1]".into());
         }

@@ -3,7 +3,7 @@
 
 use ddbench_attacks::apgd::{self, ApgdConfig};
 use ddbench_attacks::losses::Loss;
-use ddbench_attacks::Outcome;
+use ddbench_attacks::plugin::run_and_log;
 use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
@@ -21,28 +21,13 @@ impl Attack for ApgdCe {
             loss: Loss::parse(&config_get(cfg, "loss", "ce".to_string())?)?,
         };
         c.validate()?;
-        let (x, y) = (&input.images, &input.labels);
-        tch::manual_seed(input.seed as i64);
-        let mut out = Outcome::from_clean_logits(x, y, &input.model.predict(x)?);
-        apgd::run(
-            &input.model,
-            x,
-            y,
-            input.norm,
-            input.eps,
-            &c,
-            None,
-            &mut out,
-        )?;
-        host.log(&format!(
-            "apgd-ce: loss={:?} steps={} n_restarts={}: {} of {} robust",
-            c.loss,
-            c.steps,
-            c.n_restarts,
-            out.robust_count(),
-            x.size()[0]
-        ));
-        Ok(out.adv)
+        let summary = format!(
+            "apgd-ce: loss={:?} steps={} n_restarts={}",
+            c.loss, c.steps, c.n_restarts
+        );
+        run_and_log(input, host, &summary, |p, _, out| {
+            apgd::run(p, &c, None, out)
+        })
     }
 }
 

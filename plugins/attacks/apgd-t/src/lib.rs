@@ -4,8 +4,7 @@
 
 use ddbench_attacks::apgd::{self, ApgdConfig};
 use ddbench_attacks::losses::Loss;
-use ddbench_attacks::targets::{resolve_count, top_k_targets};
-use ddbench_attacks::Outcome;
+use ddbench_attacks::plugin::{run_targeted_and_log, target_count};
 use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
@@ -32,36 +31,9 @@ impl Attack for ApgdT {
             loss: Loss::Dlr,
         };
         c.validate()?;
-        let k = resolve_count(
-            config_get(cfg, "n_target_classes", None)?,
-            config_get(cfg, "n_classes", None)?,
-            input.model.num_classes(),
-        )?;
-        let (x, y) = (&input.images, &input.labels);
-        tch::manual_seed(input.seed as i64);
-        let clean = input.model.predict(x)?;
-        let targets = top_k_targets(&clean, y, k)?;
-        let mut out = Outcome::from_clean_logits(x, y, &clean);
-        let mut progress = |done: i64, total: i64| host.progress(done as u64, total as u64);
-        apgd::run_targeted(
-            &input.model,
-            x,
-            y,
-            input.norm,
-            input.eps,
-            &c,
-            &targets,
-            &mut out,
-            &mut progress,
-        )?;
-        host.log(&format!(
-            "apgd-t: steps={} n_restarts={} target classes={k}: {} of {} robust",
-            c.steps,
-            c.n_restarts,
-            out.robust_count(),
-            x.size()[0]
-        ));
-        Ok(out.adv)
+        let k = target_count(input)?;
+        let summary = format!("apgd-t: steps={} n_restarts={}", c.steps, c.n_restarts);
+        run_targeted_and_log(input, host, &summary, k, apgd::run_targeted, &c)
     }
 }
 

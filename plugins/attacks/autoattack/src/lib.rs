@@ -4,7 +4,8 @@
 //! defaults: 10 iterations). The version is logged on every run. L∞ and L2.
 
 use ddbench_attacks::autoattack::{self, AutoAttackConfig, Version};
-use ddbench_attacks::targets::resolve_count;
+use ddbench_attacks::plugin::target_count;
+use ddbench_attacks::Problem;
 use ddbench_plugin_api::{config_expect_keys, config_get, config_get_min, declare_attack};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
@@ -25,27 +26,13 @@ impl Attack for AutoAttack {
             ],
         )?;
         let version = Version::parse(&config_get(cfg, "version", "standard".to_string())?)?;
-        let k = resolve_count(
-            config_get(cfg, "n_target_classes", None)?,
-            config_get(cfg, "n_classes", None)?,
-            input.model.num_classes(),
-        )?;
-        let mut c = AutoAttackConfig::new(version, k);
+        let mut c = AutoAttackConfig::new(version, target_count(input)?);
         c.steps = config_get_min(cfg, "steps", c.steps, 1)?;
         c.n_queries = config_get_min(cfg, "n_queries", c.n_queries, 1)?;
         c.validate()?;
-        let (x, y) = (&input.images, &input.labels);
         tch::manual_seed(input.seed as i64);
-        let out = autoattack::run(
-            &input.model,
-            x,
-            y,
-            input.norm,
-            input.eps,
-            &c,
-            input.seed,
-            &|m| host.log(m),
-        )?;
+        let p = Problem::of(input);
+        let out = autoattack::run(&p, &c, input.seed, &|m| host.log(m))?;
         Ok(out.adv)
     }
 }

@@ -4,18 +4,11 @@
 //! convention is 0.5; torchattacks' default is 1.0).
 
 use ddbench_plugin_api::{ce_sum, config_expect_keys, config_get, declare_attack, project};
-use ddbench_plugin_api::{config_get_in, config_get_min, ValueRange};
+use ddbench_plugin_api::{config_get_in, config_get_min, per_image_norm, ValueRange};
 use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
 use tch::{Kind, Tensor};
 
 pub struct PgdL2;
-
-fn per_sample_l2(t: &Tensor) -> Tensor {
-    let b = t.size()[0];
-    t.view([b, -1])
-        .norm_scalaropt_dim(2.0, [1], false)
-        .view([b, 1, 1, 1])
-}
 
 impl Attack for PgdL2 {
     fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
@@ -33,12 +26,12 @@ impl Attack for PgdL2 {
         if random_start {
             let d = Tensor::randn_like(x);
             let r = Tensor::rand([x.size()[0], 1, 1, 1], (Kind::Float, x.device()));
-            let d = &d / per_sample_l2(&d) * r * eps;
+            let d = &d / per_image_norm(&d, Norm::L2) * r * eps;
             adv = (x + d).clamp(0.0, 1.0);
         }
         for _ in 0..steps {
             let (_, g) = input.model.value_and_grad(&adv, |l| ce_sum(l, y))?;
-            let g = &g / (per_sample_l2(&g) + 1e-10);
+            let g = &g / (per_image_norm(&g, Norm::L2) + 1e-10);
             adv = project(&(adv + g * alpha), x, Norm::L2, eps);
         }
         Ok(adv)

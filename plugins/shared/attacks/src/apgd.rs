@@ -3,8 +3,10 @@
 //! with a restart from the best point; CE or DLR loss, untargeted or targeted (targeted DLR).
 
 use crate::losses::{self, Loss};
-use crate::{check_images, per_image, Outcome};
-use ddbench_plugin_api::{check_in, project, Model, Norm, PluginResult, ValueRange};
+use crate::targets::for_each_target;
+use crate::{check_images, per_image, Outcome, Problem};
+use ddbench_plugin_api::ValueRange;
+use ddbench_plugin_api::{check_in, per_image_norm, project, Model, Norm, PluginResult};
 use tch::{Kind, Tensor};
 
 /// APGD's parameters (torchattacks names; `eps` and the norm come from the threat model).
@@ -47,19 +49,15 @@ pub fn checkpoints(steps: i64) -> Vec<i64> {
 
 /// A random start inside the ball (uniform direction scaled to the sphere, as the reference).
 pub fn random_start(x: &Tensor, norm: Norm, eps: f64) -> Tensor {
-    let b = x.size()[0];
     let step = match norm {
         Norm::Linf => {
             let t = Tensor::rand_like(x) * 2.0 - 1.0;
-            let m = t.view([b, -1]).abs().amax([1], true).view([b, 1, 1, 1]);
+            let m = per_image_norm(&t, Norm::Linf);
             t / m
         }
         Norm::L2 => {
             let t = Tensor::randn_like(x);
-            let n = t
-                .view([b, -1])
-                .norm_scalaropt_dim(2.0, [1], true)
-                .view([b, 1, 1, 1]);
+            let n = per_image_norm(&t, Norm::L2);
             t / (n + 1e-12)
         }
     };
@@ -70,14 +68,7 @@ pub fn random_start(x: &Tensor, norm: Norm, eps: f64) -> Tensor {
 fn direction(grad: &Tensor, norm: Norm) -> Tensor {
     match norm {
         Norm::Linf => grad.sign(),
-        Norm::L2 => {
-            let b = grad.size()[0];
-            let n = grad
-                .view([b, -1])
-                .norm_scalaropt_dim(2.0, [1], true)
-                .view([b, 1, 1, 1]);
-            grad / (n + 1e-12)
-        }
+        Norm::L2 => grad / (per_image_norm(grad, Norm::L2) + 1e-12),
     }
 }
 
@@ -103,15 +94,14 @@ fn check_classes(model: &Model, loss: Loss, targeted: bool) -> PluginResult<()> 
 /// One APGD run from a random start on `(x, y)`. With `target`, ascends the targeted DLR loss
 /// towards those classes (success still means "misclassified"). Returns, per point, the last
 /// misclassified iterate if any, else the highest-loss point, and the fooled mask.
-pub fn run_once(
-    model: &Model,
-    x: &Tensor,
-    y: &Tensor,
-    norm: Norm,
-    eps: f64,
-    cfg: &ApgdConfig,
-    target: Option<&Tensor>,
-) -> PluginResult<Outcome> {
+pub fn run_once(p: &Problem, cfg: &ApgdConfig, target: Option<&Tensor>) -> PluginResult<Outcome> {
+    let Problem {
+        model,
+        x,
+        y,
+        norm,
+        eps,
+    } = *p;
     let loss_of = |logits: &Tensor| -> Tensor {
         match (target, cfg.loss) {
             (Some(t), _) => losses::dlr_targeted(logits, y, t),
@@ -192,23 +182,18 @@ pub fn run_once(
 
 /// APGD with restarts: each restart runs only on the points no earlier restart fooled.
 /// `outcome` starts as [`Outcome::clean`] (or the result of earlier attacks).
-#[allow(clippy::too_many_arguments)]
 pub fn run(
-    model: &Model,
-    x: &Tensor,
-    y: &Tensor,
-    norm: Norm,
-    eps: f64,
+    p: &Problem,
     cfg: &ApgdConfig,
     target: Option<&Tensor>,
     outcome: &mut Outcome,
 ) -> PluginResult<()> {
-    check_images(x)?;
+    check_images(p.x)?;
     cfg.validate()?;
-    check_classes(model, cfg.loss, target.is_some())?;
+    check_classes(p.model, cfg.loss, target.is_some())?;
     for _ in 0..cfg.n_restarts {
-        let more = outcome.run_on_robust(x, y, target, false, |xs, ys, ts| {
-            run_once(model, xs, ys, norm, eps, cfg, ts)
+        let more = outcome.run_on_robust(p.x, p.y, target, false, |xs, ys, ts| {
+            run_once(&p.on(xs, ys), cfg, ts)
         })?;
         if !more {
             break;
@@ -219,25 +204,17 @@ pub fn run(
 
 /// APGD-T: for each of the `targets` columns (see [`crate::targets::top_k_targets`]), APGD with
 /// the targeted DLR loss on the points still robust, `n_restarts` times per target class.
-#[allow(clippy::too_many_arguments)]
 pub fn run_targeted(
-    model: &Model,
-    x: &Tensor,
-    y: &Tensor,
-    norm: Norm,
-    eps: f64,
+    p: &Problem,
     cfg: &ApgdConfig,
     targets: &Tensor,
     outcome: &mut Outcome,
     on_target: &mut dyn FnMut(i64, i64),
 ) -> PluginResult<()> {
-    let k = targets.size()[1];
-    for r in 0..k {
-        let t = targets.select(1, r);
-        run(model, x, y, norm, eps, cfg, Some(&t), outcome)?;
-        on_target(r + 1, k);
-    }
-    Ok(())
+    for_each_target(targets, on_target, |t| {
+        run(p, cfg, Some(t), outcome)?;
+        Ok(true)
+    })
 }
 
 #[cfg(test)]

@@ -7,9 +7,8 @@ use crate::fab::{self, FabConfig};
 use crate::losses::Loss;
 use crate::square::{self, SquareConfig};
 use crate::targets::top_k_targets;
-use crate::Outcome;
-use ddbench_plugin_api::{check_in, Model, Norm, PluginResult, ValueRange};
-use tch::Tensor;
+use crate::{Outcome, Problem};
+use ddbench_plugin_api::{check_in, PluginResult, ValueRange};
 
 /// `standard`: the reference (100 iterations for APGD and FAB, 5000 Square queries);
 /// `fast`: torchattacks.AutoAttack's defaults (10 iterations for APGD and FAB, 5000 queries).
@@ -106,21 +105,17 @@ pub const COMPONENTS: [&str; 4] = ["apgd-ce", "apgd-t", "fab-t", "square"];
 
 /// Runs the ensemble (each component seeded with `seed`). `log` receives one line per component with the points still robust.
 /// Points the model already misclassifies are left clean (they count as fooled).
-#[allow(clippy::too_many_arguments)]
 pub fn run(
-    model: &Model,
-    x: &Tensor,
-    y: &Tensor,
-    norm: Norm,
-    eps: f64,
+    p: &Problem,
     cfg: &AutoAttackConfig,
     seed: u64,
     log: &dyn Fn(&str),
 ) -> PluginResult<Outcome> {
+    let (x, y) = (p.x, p.y);
     // everything that can be refused is refused before the first component runs
     cfg.validate()?;
-    square::check_input(x, norm)?;
-    let clean_logits = model.predict(x)?;
+    square::check_input(x, p.norm)?;
+    let clean_logits = p.model.predict(x)?;
     let targets = top_k_targets(&clean_logits, y, cfg.n_target_classes)?;
     let mut out = Outcome::from_clean_logits(x, y, &clean_logits);
     let total = x.size()[0];
@@ -146,30 +141,12 @@ pub fn run(
             fooled: out.fooled.copy(),
         };
         match name {
-            "apgd-ce" => apgd::run(model, x, y, norm, eps, &cfg.apgd(Loss::Ce), None, &mut part)?,
-            "apgd-t" => apgd::run_targeted(
-                model,
-                x,
-                y,
-                norm,
-                eps,
-                &cfg.apgd(Loss::Dlr),
-                &targets,
-                &mut part,
-                &mut quiet,
-            )?,
-            "fab-t" => fab::run_targeted(
-                model,
-                x,
-                y,
-                norm,
-                eps,
-                &cfg.fab(),
-                &targets,
-                &mut part,
-                &mut quiet,
-            )?,
-            _ => square::run(model, x, y, norm, eps, &cfg.square(), &mut part)?,
+            "apgd-ce" => apgd::run(p, &cfg.apgd(Loss::Ce), None, &mut part)?,
+            "apgd-t" => {
+                apgd::run_targeted(p, &cfg.apgd(Loss::Dlr), &targets, &mut part, &mut quiet)?
+            }
+            "fab-t" => fab::run_targeted(p, &cfg.fab(), &targets, &mut part, &mut quiet)?,
+            _ => square::run(p, &cfg.square(), &mut part)?,
         }
         let newly = part.fooled.logical_and(&out.fooled.logical_not());
         out.adv = part.adv.where_self(&crate::per_image(&newly), &out.adv);

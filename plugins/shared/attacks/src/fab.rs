@@ -5,8 +5,10 @@
 //! adversarial point. Only points whose smallest distance is within ε count as fooled.
 
 use crate::boxproj::project_onto_hyperplane_in_box;
-use crate::{check_images, norm_per_sample, per_image, Outcome};
-use ddbench_plugin_api::{check_in, project, Model, Norm, PluginResult, ValueRange};
+use crate::targets::for_each_target;
+use crate::{check_images, per_image, Outcome, Problem};
+use ddbench_plugin_api::ValueRange;
+use ddbench_plugin_api::{check_in, per_sample_norm, project, PluginResult};
 use tch::{Kind, Tensor};
 
 /// FAB's parameters (torchattacks names; ε and the norm come from the threat model).
@@ -36,17 +38,19 @@ impl FabConfig {
 /// One targeted FAB run on `(x0, y)` towards `target`; `random_start` (restarts after the
 /// first) starts at half the ε-radius. Returns the in-ε adversarial points (clean image where
 /// the smallest adversarial point found lies outside ε) and the fooled mask.
-#[allow(clippy::too_many_arguments)]
 pub fn run_once(
-    model: &Model,
-    x0: &Tensor,
-    y: &Tensor,
+    p: &Problem,
     target: &Tensor,
-    norm: Norm,
-    eps: f64,
     cfg: &FabConfig,
     random_start: bool,
 ) -> PluginResult<Outcome> {
+    let Problem {
+        model,
+        x: x0,
+        y,
+        norm,
+        eps,
+    } = *p;
     let n = x0.size()[0];
     let x0_flat = x0.view([n, -1]);
     let mut x1 = if random_start {
@@ -76,8 +80,8 @@ pub fn run_once(
         );
         let d1 = both.narrow(0, 0, n);
         let d2 = both.narrow(0, n, n);
-        let a1 = norm_per_sample(&d1, norm).clamp_min(1e-8);
-        let a2 = norm_per_sample(&d2, norm).clamp_min(1e-8);
+        let a1 = per_sample_norm(&d1, norm).clamp_min(1e-8);
+        let a2 = per_sample_norm(&d2, norm).clamp_min(1e-8);
         let alpha = per_image(&(&a1 / (&a1 + &a2)).clamp(0.0, cfg.alpha_max));
         let d1 = d1.view_as(x0);
         let d2 = d2.view_as(x0);
@@ -85,7 +89,7 @@ pub fn run_once(
         x1 = ((&x1 + &d1 * cfg.eta) * &keep + (x0 + &d2 * cfg.eta) * &alpha).clamp(0.0, 1.0);
 
         let is_adv = model.predict(&x1)?.argmax(-1, false).ne_tensor(y);
-        let dist = norm_per_sample(&(&x1 - x0), norm);
+        let dist = per_sample_norm(&(&x1 - x0), norm);
         let closer = is_adv.logical_and(&dist.lt_tensor(&best_dist));
         best = x1.where_self(&per_image(&closer), &best);
         best_dist = dist.where_self(&closer, &best_dist);
@@ -100,33 +104,25 @@ pub fn run_once(
 
 /// FAB-T: for each target column (see [`crate::targets::top_k_targets`]) and restart, a
 /// targeted run on the points still robust.
-#[allow(clippy::too_many_arguments)]
 pub fn run_targeted(
-    model: &Model,
-    x: &Tensor,
-    y: &Tensor,
-    norm: Norm,
-    eps: f64,
+    p: &Problem,
     cfg: &FabConfig,
     targets: &Tensor,
     outcome: &mut Outcome,
     on_target: &mut dyn FnMut(i64, i64),
 ) -> PluginResult<()> {
-    check_images(x)?;
+    check_images(p.x)?;
     cfg.validate()?;
-    let k = targets.size()[1];
-    for r in 0..k {
-        let t = targets.select(1, r);
+    for_each_target(targets, on_target, |t| {
         for restart in 0..cfg.n_restarts {
-            let more = outcome.run_on_robust(x, y, Some(&t), true, |xs, ys, ts| {
+            let more = outcome.run_on_robust(p.x, p.y, Some(t), true, |xs, ys, ts| {
                 let ts = ts.expect("targets are passed");
-                run_once(model, xs, ys, ts, norm, eps, cfg, restart > 0)
+                run_once(&p.on(xs, ys), ts, cfg, restart > 0)
             })?;
             if !more {
-                return Ok(());
+                return Ok(false);
             }
         }
-        on_target(r + 1, k);
-    }
-    Ok(())
+        Ok(true)
+    })
 }

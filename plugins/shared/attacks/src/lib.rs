@@ -8,20 +8,44 @@ pub mod boxproj;
 pub mod fab;
 pub mod losses;
 pub mod outcome;
+pub mod plugin;
 pub mod square;
 pub mod targets;
 
 pub use outcome::Outcome;
 
-use ddbench_plugin_api::{Norm, PluginResult};
+use ddbench_plugin_api::{AttackInput, Model, Norm, PluginResult};
 use tch::Tensor;
 
-/// Per-sample norm of `delta` (`[B, ...]` → `[B]`) under the threat model's norm.
-pub fn norm_per_sample(delta: &Tensor, norm: Norm) -> Tensor {
-    let flat = delta.flatten(1, -1);
-    match norm {
-        Norm::Linf => flat.abs().amax([1], false),
-        Norm::L2 => flat.norm_scalaropt_dim(2.0, [1], false),
+/// A batch under attack: the model, clean images `x` (`[B, C, H, W]`) and labels `y` (`[B]`),
+/// and the threat model's norm and radius ε.
+#[derive(Clone, Copy)]
+pub struct Problem<'a> {
+    pub model: &'a Model<'a>,
+    pub x: &'a Tensor,
+    pub y: &'a Tensor,
+    pub norm: Norm,
+    pub eps: f64,
+}
+
+impl<'a> Problem<'a> {
+    /// The batch and threat model of an attack plugin's call.
+    pub fn of(input: &'a AttackInput<'a>) -> Problem<'a> {
+        Problem {
+            model: &input.model,
+            x: &input.images,
+            y: &input.labels,
+            norm: input.norm,
+            eps: input.eps,
+        }
+    }
+
+    /// The same model and threat model on other points `(x, y)` (e.g. the ones still robust).
+    pub fn on<'b>(&self, x: &'b Tensor, y: &'b Tensor) -> Problem<'b>
+    where
+        'a: 'b,
+    {
+        Problem { x, y, ..*self }
     }
 }
 

@@ -5,8 +5,8 @@
 //! Forward passes only. The working set shrinks to the still-robust points every few queries.
 
 use crate::losses::margin;
-use crate::{check_images, per_image, Outcome};
-use ddbench_plugin_api::{check_in, Model, Norm, PluginResult, ValueRange};
+use crate::{check_images, per_image, Outcome, Problem};
+use ddbench_plugin_api::{check_in, per_image_norm, Norm, PluginResult, ValueRange};
 use tch::{Kind, Tensor};
 
 /// Square's parameters (torchattacks names; ε and the norm come from the threat model).
@@ -116,9 +116,7 @@ fn place(patterns: &Tensor, local: &Tensor, mask: &Tensor) -> Tensor {
 
 /// Per-image L2 norm kept as `[B, 1, 1, 1]`.
 fn l2(t: &Tensor) -> Tensor {
-    t.flatten(1, -1)
-        .norm_scalaropt_dim(2.0, [1], false)
-        .view([-1, 1, 1, 1])
+    per_image_norm(t, Norm::L2)
 }
 
 /// The starting point: vertical stripes of ±ε (L∞), or a 5 × 5 grid of bumps with random
@@ -198,14 +196,14 @@ fn candidate(xw: &Tensor, best: &Tensor, norm: Norm, eps: f64, p: f64) -> Tensor
 }
 
 /// One Square run on `(x, y)`; returns the best point per image (adversarial where fooled).
-pub fn run_once(
-    model: &Model,
-    x: &Tensor,
-    y: &Tensor,
-    norm: Norm,
-    eps: f64,
-    cfg: &SquareConfig,
-) -> PluginResult<Outcome> {
+pub fn run_once(p: &Problem, cfg: &SquareConfig) -> PluginResult<Outcome> {
+    let Problem {
+        model,
+        x,
+        y,
+        norm,
+        eps,
+    } = *p;
     let b = x.size()[0];
     let dev = x.device();
     let mut best = initial_point(x, norm, eps);
@@ -265,21 +263,12 @@ pub fn check_input(x: &Tensor, norm: Norm) -> PluginResult<()> {
 }
 
 /// Square with restarts on the points still robust.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    model: &Model,
-    x: &Tensor,
-    y: &Tensor,
-    norm: Norm,
-    eps: f64,
-    cfg: &SquareConfig,
-    outcome: &mut Outcome,
-) -> PluginResult<()> {
+pub fn run(p: &Problem, cfg: &SquareConfig, outcome: &mut Outcome) -> PluginResult<()> {
     cfg.validate()?;
-    check_input(x, norm)?;
+    check_input(p.x, p.norm)?;
     for _ in 0..cfg.n_restarts {
-        let more = outcome.run_on_robust(x, y, None, false, |xs, ys, _| {
-            run_once(model, xs, ys, norm, eps, cfg)
+        let more = outcome.run_on_robust(p.x, p.y, None, false, |xs, ys, _| {
+            run_once(&p.on(xs, ys), cfg)
         })?;
         if !more {
             break;
@@ -300,14 +289,14 @@ mod tests {
             let mut best = initial_point(&x, norm, eps);
             for i in 0..20 {
                 best = candidate(&x, &best, norm, eps, p_schedule(0.8, i, 20));
-                let d = crate::norm_per_sample(&(&best - &x), norm)
+                let d = ddbench_plugin_api::per_sample_norm(&(&best - &x), norm)
                     .max()
                     .double_value(&[]);
                 assert!(d <= eps * (1.0 + 1e-5), "{norm:?}: norm {d} > {eps}");
                 assert!(best.min().double_value(&[]) >= 0.0 && best.max().double_value(&[]) <= 1.0);
             }
             // the candidate moves: not a no-op
-            let moved = crate::norm_per_sample(&(&best - &x), norm)
+            let moved = ddbench_plugin_api::per_sample_norm(&(&best - &x), norm)
                 .min()
                 .double_value(&[]);
             assert!(moved > 0.1 * eps, "{norm:?}: moved only {moved}");

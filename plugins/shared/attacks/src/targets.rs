@@ -25,6 +25,24 @@ pub fn top_k_targets(clean_logits: &Tensor, y: &Tensor, k: i64) -> PluginResult<
     Ok(order.narrow(1, 0, k))
 }
 
+/// Runs `attack_target` on each column of `targets` in turn (each point's most likely wrong
+/// class first), reporting `on_target(done, k)` after each; stops as soon as `attack_target`
+/// returns false (no point was left to attack).
+pub fn for_each_target(
+    targets: &Tensor,
+    on_target: &mut dyn FnMut(i64, i64),
+    mut attack_target: impl FnMut(&Tensor) -> PluginResult<bool>,
+) -> PluginResult<()> {
+    let k = targets.size()[1];
+    for r in 0..k {
+        if !attack_target(&targets.select(1, r))? {
+            return Ok(());
+        }
+        on_target(r + 1, k);
+    }
+    Ok(())
+}
+
 /// Resolves the target-class count from the config's `n_target_classes` (AutoAttack's name) or
 /// `n_classes` (torchattacks' name, meaning `n_classes − 1` targets, so it must equal the
 /// model's class count); the default is 9, capped at `num_classes − 1`. An explicit

@@ -3,7 +3,7 @@
 //! a step of length h there is z = σ ⊙ h·ĝ/‖ĝ‖ in pixels (ĝ = σ ⊙ ∇ₓℓ is the gradient w.r.t. x̂),
 //! and gradients w.r.t. x̂ are σ ⊙ gradients w.r.t. x. Both conversions are exact.
 
-use ddbench_plugin_api::{ce_sum, project, Norm};
+use ddbench_plugin_api::{ce_sum, per_sample_norm, project, Norm};
 use tch::Tensor;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,10 +66,6 @@ pub fn ce_input_grad(f: &dyn Fn(&Tensor) -> Tensor, x: &Tensor, y: &Tensor) -> T
     Tensor::run_backward(&[ce_sum(&f(&x), y)], &[&x], false, false).remove(0)
 }
 
-fn per_sample_norm(t: &Tensor) -> Tensor {
-    t.flatten(1, -1).norm_scalaropt_dim(2.0, [1], false)
-}
-
 /// The step z (pixels) along which curvature is measured: length h in normalised units, along
 /// ĝ (or sign ĝ for CURE), detached. `f` maps pixels to logits (the model in eval mode, as the
 /// official code); `std` is the per-channel σ shaped `[1, C, 1, 1]`.
@@ -88,7 +84,9 @@ pub fn guard_step(
     } else {
         g_hat
     };
-    let n = per_sample_norm(&dir).clamp_min(1e-12).view([b, 1, 1, 1]);
+    let n = per_sample_norm(&dir, Norm::L2)
+        .clamp_min(1e-12)
+        .view([b, 1, 1, 1]);
     (dir / n * h * std).detach()
 }
 
@@ -117,7 +115,7 @@ pub fn curvature(
             let b = x.size()[0] as f64;
             let diff = (ce_sum(&f(&(&x1 + z)), y) - ce_sum(&f(&x1), y)) / b;
             let d = Tensor::run_backward(&[diff], &[&x1], true, true).remove(0) * std;
-            let n = per_sample_norm(&d);
+            let n = per_sample_norm(&d, Norm::L2);
             let n = if variant == GuardVariant::Cure {
                 n.square()
             } else {
@@ -217,7 +215,7 @@ mod tests {
         let y = Tensor::from_slice(&[0i64, 1, 2, 1]);
         for variant in [GuardVariant::Cifar, GuardVariant::Cure] {
             let z = guard_step(&f, &x, &y, &std, variant, 3.0);
-            let n = per_sample_norm(&(z / &std));
+            let n = per_sample_norm(&(z / &std), Norm::L2);
             assert!(
                 n.allclose(
                     &Tensor::full([4], 3.0, (Kind::Double, Device::Cpu)),

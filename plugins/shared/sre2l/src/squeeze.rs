@@ -10,6 +10,7 @@ use crate::Sre2lConfig;
 use ddbench_nn::augment::crop_flip;
 use ddbench_nn::train::{shuffled_batches, EpochLoss};
 use ddbench_nn::Model;
+use ddbench_plugin_api::{per_sample_norm, Norm};
 use std::f64::consts::PI;
 use tch::nn::OptimizerConfig;
 use tch::{Kind, Tensor};
@@ -111,8 +112,7 @@ pub fn train_teacher(
 /// loss surface is around the data (GUARD should lower it).
 pub fn input_gradient_norm(model: &Model, images: &Tensor, labels: &Tensor) -> f64 {
     let g = ce_input_grad(&|v: &Tensor| model.forward_t(v, false), images, labels);
-    g.flatten(1, -1)
-        .norm_scalaropt_dim(2.0, [1], false)
+    per_sample_norm(&g, Norm::L2)
         .mean(Kind::Float)
         .double_value(&[])
 }

@@ -1,0 +1,64 @@
+//! What the attack plugins of this family do around their algorithm: seed, start from the clean
+//! predictions, run, log how many points stayed robust, hand back the adversarial images.
+
+use crate::targets::{resolve_count, top_k_targets};
+use crate::{Outcome, Problem};
+use ddbench_plugin_api::{config_get, AttackInput, Host, PluginResult};
+use tch::Tensor;
+
+/// Seeds with the run's seed, starts from the clean predictions (points the model already
+/// misclassifies count as fooled), runs `attack` on the call's [`Problem`] with the clean logits
+/// and the outcome, logs `"{summary}: {robust} of {B} robust"` and returns the adversarial
+/// images.
+pub fn run_and_log(
+    input: &AttackInput,
+    host: &Host,
+    summary: &str,
+    attack: impl FnOnce(&Problem, &Tensor, &mut Outcome) -> PluginResult<()>,
+) -> PluginResult<Tensor> {
+    let p = Problem::of(input);
+    tch::manual_seed(input.seed as i64);
+    let clean = p.model.predict(p.x)?;
+    let mut out = Outcome::from_clean_logits(p.x, p.y, &clean);
+    attack(&p, &clean, &mut out)?;
+    host.log(&format!(
+        "{summary}: {} of {} robust",
+        out.robust_count(),
+        p.x.size()[0]
+    ));
+    Ok(out.adv)
+}
+
+/// The number of target classes the config asks for (`n_target_classes`, or torchattacks'
+/// `n_classes`; see [`resolve_count`]) for the model under attack.
+pub fn target_count(input: &AttackInput) -> PluginResult<i64> {
+    resolve_count(
+        config_get(&input.config, "n_target_classes", None)?,
+        config_get(&input.config, "n_classes", None)?,
+        input.model.num_classes(),
+    )
+}
+
+/// A targeted attack's algorithm (`apgd::run_targeted`, `fab::run_targeted`): the batch, its
+/// settings, the `[B, k]` target classes, the outcome, and a callback `(done, k)` per target class.
+pub type RunTargeted<C> =
+    fn(&Problem, &C, &Tensor, &mut Outcome, &mut dyn FnMut(i64, i64)) -> PluginResult<()>;
+
+/// A targeted attack plugin (APGD-T, FAB-T): [`run_and_log`] with each point's `k` most likely
+/// wrong classes (see [`top_k_targets`]) as targets, run by `run_targeted` with its settings
+/// `cfg`, reporting progress per target class to the host.
+pub fn run_targeted_and_log<C>(
+    input: &AttackInput,
+    host: &Host,
+    summary: &str,
+    k: i64,
+    run_targeted: RunTargeted<C>,
+    cfg: &C,
+) -> PluginResult<Tensor> {
+    let summary = format!("{summary} target classes={k}");
+    run_and_log(input, host, &summary, |p, clean, out| {
+        let targets = top_k_targets(clean, p.y, k)?;
+        let mut progress = |done: i64, total: i64| host.progress(done as u64, total as u64);
+        run_targeted(p, cfg, &targets, out, &mut progress)
+    })
+}
