@@ -3,7 +3,7 @@
 //! duplicates, same numbers); a torn last line is dropped and its cell rerun; `--force` reruns one
 //! cell; rows of cells no longer in the file move to stale.csv.
 
-use ddbench_tests::{ddbench_bin, read_rows, text, write_tiny_idx};
+use ddbench_tests::{ddbench_bin, ddbench_in, plugin_dir, read_rows, text, write_tiny_idx};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -71,11 +71,7 @@ fn bench(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
         "--no-report",
     ];
     args.extend_from_slice(extra);
-    std::process::Command::new(ddbench_bin())
-        .current_dir(dir)
-        .args(&args)
-        .output()
-        .expect("run ddbench bench")
+    ddbench_in(dir, &args)
 }
 
 #[test]
@@ -287,10 +283,75 @@ fn kill_9_then_rerun_equals_an_uninterrupted_run() {
     assert!(manifest["device"].as_str().unwrap().starts_with("cpu"));
 }
 
-fn ddbench_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(ddbench_bin())
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run ddbench")
+/// A cell whose child fails: bench learns why from the child's events pipe (`Failed.reason`),
+/// not from its stderr, and says so in its log line and in the manifest's `cells[].last_run`;
+/// the child's stderr goes whole into the cell's log.txt.
+#[test]
+fn a_failing_cell_reports_the_reason_its_run_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("data")).unwrap();
+    write_tiny_idx(&d.join("data"), 200, 60);
+    let lb = LEADERBOARD
+        .replace("ipc = [2, 5]", "ipc = [2]")
+        .replace("seeds = 3", "seeds = 1")
+        .replace("epochs = 15", "epochs = 2")
+        .replace("eps = [\"4/255\", \"8/255\"]", "eps = [\"8/255\"]")
+        .replace(
+            "[[methods]]\nname = \"random\"",
+            "[[methods]]\nname = \"random\"\n[[methods]]\nname = \"panicky\"",
+        );
+    assert!(lb.contains("panicky") && lb.contains("ipc = [2]"), "{lb}");
+    std::fs::write(d.join("lb.toml"), lb).unwrap();
+    let plugins = plugin_dir(&["ddtest-panicky"]);
+    let r = ddbench_in(
+        d,
+        &[
+            "bench",
+            "lb.toml",
+            "--out",
+            "out",
+            "--device",
+            "cpu",
+            "--no-report",
+            "--plugin-dir",
+            plugins.path().to_str().unwrap(),
+        ],
+    );
+    let t = text(&r);
+    assert_eq!(r.status.code(), Some(2), "one cell failed → exit 2:\n{t}");
+    let line = t
+        .lines()
+        .find(|l| l.contains("failed (exit 2, 0/1 rows): "))
+        .unwrap_or_else(|| panic!("no failure line:\n{t}"));
+    assert!(line.contains("deliberate panic inside distill"), "{line}");
+    let out = d.join("out");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["state"], "finished with failures");
+    let cells = m["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 2, "{cells:?}");
+    let (bad, good): (Vec<_>, Vec<_>) = cells
+        .iter()
+        .partition(|c| c["id"].as_str().unwrap().contains("panicky"));
+    let (bad, good) = (bad[0], good[0]);
+    assert_eq!(good["state"], "recorded");
+    assert!(good["last_run"].get("reason").is_none(), "{good}");
+    assert_eq!(bad["state"], "failed");
+    assert_eq!(bad["last_run"]["rows"], 0);
+    let reason = bad["last_run"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("method plugin 'panicky' panicked")
+            && reason.contains("deliberate panic inside distill"),
+        "{reason}"
+    );
+    assert!(bad["failures"].as_array().unwrap()[0]
+        .as_str()
+        .unwrap()
+        .contains("deliberate panic inside distill"));
+    // the child's stderr is in its log.txt
+    let folder = bad["folder"].as_str().unwrap();
+    let log = std::fs::read_to_string(out.join("cells").join(folder).join("log.txt")).unwrap();
+    assert!(log.contains("deliberate panic inside distill"), "{log}");
+    assert_eq!(read_rows(&out.join("results.csv")).len(), 1);
 }

@@ -2,7 +2,7 @@
 //! folders for fixtures, running the CLI, and reading its results.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// `target/release` (or wherever this test binary was built), holding `ddbench` and the plugins.
 pub fn build_dir() -> PathBuf {
@@ -42,9 +42,20 @@ pub fn plugin_dir(crates: &[&str]) -> tempfile::TempDir {
     d
 }
 
+/// The release build's `ddbench` as an [`assert_cmd::Command`].
+pub fn ddbench_cmd() -> assert_cmd::Command {
+    assert_cmd::Command::new(ddbench_bin())
+}
+
 /// Runs `ddbench ARGS` and returns its output.
 pub fn ddbench(args: &[&str]) -> Output {
-    Command::new(ddbench_bin())
+    ddbench_cmd().args(args).output().expect("run ddbench")
+}
+
+/// Runs `ddbench ARGS` in the folder `dir` and returns its output.
+pub fn ddbench_in(dir: &Path, args: &[&str]) -> Output {
+    ddbench_cmd()
+        .current_dir(dir)
         .args(args)
         .output()
         .expect("run ddbench")

@@ -4,11 +4,12 @@ use clap::Parser;
 
 fn main() {
     ddbench::alloc::tune_for_tensors();
+    ddbench::output::init_logging();
     let cli = ddbench::cli::Cli::parse();
     match ddbench::cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            tracing::error!("Error: {e:#}");
             std::process::exit(1);
         }
     }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use image::{ColorType, DynamicImage};
+use rayon::prelude::*;
 
 use super::{DataError, RawDataset, RawSplit};
 
@@ -149,60 +150,31 @@ fn decode(path: &Path) -> Result<Decoded, DataError> {
     })
 }
 
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Decodes all `files` on all cores, in order. On failure, the error of the first failing file
-/// (in list order) is returned, whatever the thread timing.
+/// Decodes all `files` on all cores (rayon), in order, in work items of [`BATCH`] files. On
+/// failure, the error of the first failing file (in list order) is returned, whatever the
+/// thread timing.
 fn decode_all(files: &[&Path]) -> Result<Vec<Decoded>, DataError> {
-    let next = AtomicUsize::new(0);
     let first_err = AtomicUsize::new(usize::MAX);
-    let workers = threads().min(files.len().div_ceil(BATCH)).max(1);
-    let mut parts: Vec<Vec<(usize, Result<Decoded, DataError>)>> = Vec::new();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                        // Batches after a known failure are not needed; earlier ones still
-                        // run so that the first failure in order is the one reported.
-                        if start >= files.len() || start > first_err.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        for (i, path) in files
-                            .iter()
-                            .enumerate()
-                            .take((start + BATCH).min(files.len()))
-                            .skip(start)
-                        {
-                            let r = decode(path);
-                            let failed = r.is_err();
-                            out.push((i, r));
-                            if failed {
-                                first_err.fetch_min(i, Ordering::Relaxed);
-                                break;
-                            }
-                        }
-                    }
-                    out
-                })
-            })
-            .collect();
-        for h in handles {
-            parts.push(h.join().expect("image decoding thread panicked"));
-        }
-    });
-    let mut slots: Vec<Option<Result<Decoded, DataError>>> = Vec::with_capacity(files.len());
-    slots.resize_with(files.len(), || None);
-    for (i, r) in parts.into_iter().flatten() {
-        slots[i] = Some(r);
-    }
-    // Walking in list order, every slot before the first failure was filled (batches at or
-    // below the failing index always run), so the first `Err` met is the first in order.
-    slots
+    let decoded: Vec<Option<Result<Decoded, DataError>>> = files
+        .par_iter()
+        .with_min_len(BATCH)
+        .enumerate()
+        .map(|(i, path)| {
+            // Files after a known failure are not needed; earlier ones still run so that the
+            // first failure in order is the one reported.
+            if i > first_err.load(Ordering::Relaxed) {
+                return None;
+            }
+            let r = decode(path);
+            if r.is_err() {
+                first_err.fetch_min(i, Ordering::Relaxed);
+            }
+            Some(r)
+        })
+        .collect();
+    // Walking in list order, every file up to the first failure was decoded (a file is skipped
+    // only after a failure at a smaller index), so the first `Err` met is the first in order.
+    decoded
         .into_iter()
         .map(|slot| slot.expect("images before the first failure are all decoded"))
         .collect()
@@ -233,19 +205,9 @@ fn write_chw(d: &Decoded, channels: usize, out: &mut [u8]) {
 /// Packs decoded images into one NCHW buffer, in parallel.
 fn pack(decoded: &[Decoded], channels: usize, per_image: usize) -> Vec<u8> {
     let mut out = vec![0u8; decoded.len() * per_image];
-    let chunk_images = decoded.len().div_ceil(threads()).max(1);
-    std::thread::scope(|s| {
-        for (imgs, buf) in decoded
-            .chunks(chunk_images)
-            .zip(out.chunks_mut(chunk_images * per_image))
-        {
-            s.spawn(move || {
-                for (d, slot) in imgs.iter().zip(buf.chunks_exact_mut(per_image)) {
-                    write_chw(d, channels, slot);
-                }
-            });
-        }
-    });
+    out.par_chunks_mut(per_image)
+        .zip(decoded.par_iter())
+        .for_each(|(slot, d)| write_chw(d, channels, slot));
     out
 }
 
