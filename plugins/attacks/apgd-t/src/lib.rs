@@ -4,8 +4,8 @@
 
 use ddbench_attacks::apgd::{self, ApgdConfig};
 use ddbench_attacks::losses::Loss;
-use ddbench_attacks::plugin::{run_targeted_and_log, target_count};
-use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
+use ddbench_attacks::plugin::{expect_keys_and_targets, run_targeted_and_log};
+use ddbench_plugin_api::{config_get, declare_attack};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
 
@@ -14,16 +14,7 @@ pub struct ApgdT;
 impl Attack for ApgdT {
     fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
         let cfg = &input.config;
-        config_expect_keys(
-            cfg,
-            &[
-                "steps",
-                "n_restarts",
-                "rho",
-                "n_classes",
-                "n_target_classes",
-            ],
-        )?;
+        expect_keys_and_targets(input, &["steps", "n_restarts", "rho"])?;
         let c = ApgdConfig {
             steps: config_get(cfg, "steps", 10)?,
             n_restarts: config_get(cfg, "n_restarts", 1)?,
@@ -31,9 +22,8 @@ impl Attack for ApgdT {
             loss: Loss::Dlr,
         };
         c.validate()?;
-        let k = target_count(input)?;
         let summary = format!("apgd-t: steps={} n_restarts={}", c.steps, c.n_restarts);
-        run_targeted_and_log(input, host, &summary, k, apgd::run_targeted, &c)
+        run_targeted_and_log(input, host, &summary, apgd::run_targeted, &c)
     }
 }
 

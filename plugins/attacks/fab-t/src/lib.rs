@@ -4,8 +4,8 @@
 //! eta 1.05, beta 0.9, n_classes 10 → 9 target classes). Only `multi_targeted: true` exists here.
 
 use ddbench_attacks::fab::{self, FabConfig};
-use ddbench_attacks::plugin::{run_targeted_and_log, target_count};
-use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
+use ddbench_attacks::plugin::{expect_keys_and_targets, run_targeted_and_log};
+use ddbench_plugin_api::{config_get, declare_attack};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
 
@@ -14,19 +14,15 @@ pub struct FabT;
 impl Attack for FabT {
     fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
         let cfg = &input.config;
-        config_expect_keys(
-            cfg,
-            &[
-                "steps",
-                "n_restarts",
-                "alpha_max",
-                "eta",
-                "beta",
-                "multi_targeted",
-                "n_classes",
-                "n_target_classes",
-            ],
-        )?;
+        let own = [
+            "steps",
+            "n_restarts",
+            "alpha_max",
+            "eta",
+            "beta",
+            "multi_targeted",
+        ];
+        expect_keys_and_targets(input, &own)?;
         if !config_get(cfg, "multi_targeted", true)? {
             return Err("config key 'multi_targeted': fab-t is the targeted FAB of AutoAttack; the untargeted FAB is not implemented".into());
         }
@@ -38,9 +34,8 @@ impl Attack for FabT {
             beta: config_get(cfg, "beta", 0.9)?,
         };
         c.validate()?;
-        let k = target_count(input)?;
         let summary = format!("fab-t: steps={} n_restarts={}", c.steps, c.n_restarts);
-        run_targeted_and_log(input, host, &summary, k, fab::run_targeted, &c)
+        run_targeted_and_log(input, host, &summary, fab::run_targeted, &c)
     }
 }
 

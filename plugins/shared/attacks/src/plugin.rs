@@ -3,7 +3,7 @@
 
 use crate::targets::{resolve_count, top_k_targets};
 use crate::{Outcome, Problem};
-use ddbench_plugin_api::{config_get, AttackInput, Host, PluginResult};
+use ddbench_plugin_api::{config_expect_keys, config_get, AttackInput, Host, PluginResult};
 use tch::Tensor;
 
 /// Seeds with the run's seed, starts from the clean predictions (points the model already
@@ -29,6 +29,15 @@ pub fn run_and_log(
     Ok(out.adv)
 }
 
+/// The config keys that set a targeted attack's number of target classes (see [`target_count`]).
+pub const TARGET_KEYS: [&str; 2] = ["n_classes", "n_target_classes"];
+
+/// [`config_expect_keys`] for a targeted attack: its own `keys`, then [`TARGET_KEYS`].
+pub fn expect_keys_and_targets(input: &AttackInput, keys: &[&str]) -> PluginResult<()> {
+    let known: Vec<&str> = keys.iter().copied().chain(TARGET_KEYS).collect();
+    config_expect_keys(&input.config, &known)
+}
+
 /// The number of target classes the config asks for (`n_target_classes`, or torchattacks'
 /// `n_classes`; see [`resolve_count`]) for the model under attack.
 pub fn target_count(input: &AttackInput) -> PluginResult<i64> {
@@ -45,16 +54,16 @@ pub type RunTargeted<C> =
     fn(&Problem, &C, &Tensor, &mut Outcome, &mut dyn FnMut(i64, i64)) -> PluginResult<()>;
 
 /// A targeted attack plugin (APGD-T, FAB-T): [`run_and_log`] with each point's `k` most likely
-/// wrong classes (see [`top_k_targets`]) as targets, run by `run_targeted` with its settings
-/// `cfg`, reporting progress per target class to the host.
+/// wrong classes (`k` from [`target_count`], see [`top_k_targets`]) as targets, run by
+/// `run_targeted` with its settings `cfg`, reporting progress per target class to the host.
 pub fn run_targeted_and_log<C>(
     input: &AttackInput,
     host: &Host,
     summary: &str,
-    k: i64,
     run_targeted: RunTargeted<C>,
     cfg: &C,
 ) -> PluginResult<Tensor> {
+    let k = target_count(input)?;
     let summary = format!("{summary} target classes={k}");
     run_and_log(input, host, &summary, |p, clean, out| {
         let targets = top_k_targets(clean, p.y, k)?;
