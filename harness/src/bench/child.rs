@@ -1,0 +1,207 @@
+//! One cell's child `ddbench run`: its stdout and stderr go straight into the cell's `log.txt`,
+//! its progress comes back as JSON-lines events (`run::events`) on a pipe that is fd 3 in the
+//! child, and it is reaped with its peak resident set.
+
+use crate::leaderboard::Cell;
+use crate::run::events::{self, Event};
+use anyhow::{Context, Result};
+use indicatif::ProgressBar;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// The child's file descriptor for events (`ddbench run --events-fd 3`).
+pub const EVENTS_FD: i32 = 3;
+
+/// How one child ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ended {
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub wall_s: f64,
+    /// Peak resident set (MiB).
+    pub rss_mib: f64,
+    /// The reason of the child's last `Failed` or `Fatal` event.
+    pub reason: Option<String>,
+}
+
+impl Ended {
+    /// Why the cell has no rows: the child's own reason, or its exit code.
+    pub fn why(&self) -> String {
+        match (&self.reason, self.code) {
+            (Some(r), _) => r.clone(),
+            (None, Some(c)) => format!("exit code {c}, no error reported (see log.txt)"),
+            (None, None) => "killed by a signal, no error reported (see log.txt)".into(),
+        }
+    }
+}
+
+/// Runs `cell`'s `ddbench run` (in `dir`, with the `common` flags, on `gpu` when given) to its end;
+/// its events move `bar`.
+pub fn run_cell(
+    exe: &Path,
+    cell: &Cell,
+    dir: &Path,
+    common: &[String],
+    gpu: Option<&str>,
+    bar: &ProgressBar,
+) -> Result<Ended> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut log = std::fs::File::create(dir.join("log.txt"))?;
+    writeln!(log, "{} {}", exe.display(), cell.args.join(" "))?;
+    let mut cmd = Command::new(exe);
+    cmd.args(&cell.args)
+        .arg("--out")
+        .arg(dir)
+        .args(common)
+        .arg("--events-fd")
+        .arg(EVENTS_FD.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log));
+    if let Some(g) = gpu {
+        cmd.env("CUDA_VISIBLE_DEVICES", g);
+    }
+    supervise(cmd, |e| show(bar, e))
+}
+
+/// Moves a cell's bar on for a trained student or a recorded row.
+fn show(bar: &ProgressBar, e: &Event) {
+    match e {
+        Event::CellStarted { cell } => bar.set_message(format!("{cell}: distilling")),
+        Event::Trained { cell, clean_acc } => {
+            bar.inc(1);
+            bar.set_message(format!("{cell}: clean {clean_acc:.1}%"));
+        }
+        Event::Recorded {
+            cell,
+            attack,
+            eps,
+            robust_acc,
+        } => {
+            bar.inc(1);
+            bar.set_message(format!("{cell}: {attack} eps {eps:.4} {robust_acc:.1}%"));
+        }
+        Event::Failed { .. } | Event::Fatal { .. } | Event::Finished { .. } => {}
+    }
+}
+
+/// Starts `cmd` with the write end of a pipe as its fd 3, hands every event it writes there to
+/// `on_event` until it closes, and reaps it.
+pub fn supervise(mut cmd: Command, mut on_event: impl FnMut(&Event)) -> Result<Ended> {
+    let (reader, writer) = std::io::pipe().context("creating the events pipe")?;
+    let write_fd = writer.as_raw_fd();
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: only async-signal-safe calls between fork and exec. The child dies with the thread
+    // that started it (so `kill -9` of bench leaves no orphan writing into the cell folder), and
+    // gets the pipe as fd 3 without close-on-exec (`dup2` clears it; when the pipe already is
+    // fd 3 the flag is cleared by hand).
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            let ok = if write_fd == EVENTS_FD {
+                libc::fcntl(EVENTS_FD, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(write_fd, EVENTS_FD)
+            };
+            if ok < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let t = Instant::now();
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", cmd.get_program().to_string_lossy()))?;
+    drop(writer); // the child holds the only write end: its exit is the pipe's end
+    let mut reason = None;
+    events::read(
+        reader,
+        |e| {
+            if let Event::Failed { reason: r, .. } | Event::Fatal { reason: r } = &e {
+                reason = Some(r.clone());
+            }
+            on_event(&e);
+        },
+        |_| {},
+    );
+    let (code, rss_mib) = reap(child);
+    Ok(Ended {
+        code,
+        wall_s: t.elapsed().as_secs_f64(),
+        rss_mib,
+        reason,
+    })
+}
+
+/// Waits for `child`: its exit code (`None` for a signal) and peak resident set (MiB).
+fn reap(child: std::process::Child) -> (Option<i32>, f64) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child; rusage is written by the kernel.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let code = (r == pid && libc::WIFEXITED(status)).then(|| libc::WEXITSTATUS(status));
+    std::mem::forget(child); // reaped above
+    (code, ru.ru_maxrss as f64 / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(script).stdin(Stdio::null());
+        c
+    }
+
+    #[test]
+    fn events_come_from_fd_3_and_the_last_failure_is_the_reason() {
+        let script = r#"echo '{"event":"cell_started","cell":"m ipc 1 seed 0"}' >&3
+echo 'not an event' >&3
+echo '{"event":"trained","cell":"m ipc 1 seed 0","clean_acc":50.5}' >&3
+echo '{"event":"failed","cell":"m ipc 1 seed 0","reason":"first"}' >&3
+echo '{"event":"failed","cell":"m ipc 1 seed 0","reason":"training failed: nan loss"}' >&3
+echo '{"event":"finished","failures":2}' >&3
+exit 2"#;
+        let mut seen = Vec::new();
+        let ended = supervise(sh(script), |e| seen.push(e.clone())).unwrap();
+        assert_eq!(ended.code, Some(2));
+        assert_eq!(ended.reason.as_deref(), Some("training failed: nan loss"));
+        assert_eq!(ended.why(), "training failed: nan loss");
+        assert_eq!(seen.len(), 5, "{seen:?}");
+        assert_eq!(
+            seen[1],
+            Event::Trained {
+                cell: "m ipc 1 seed 0".into(),
+                clean_acc: 50.5
+            }
+        );
+    }
+
+    #[test]
+    fn a_fatal_event_is_a_reason_and_silence_gives_the_exit_code() {
+        let fatal = r#"echo '{"event":"fatal","reason":"no data in /x"}' >&3; exit 1"#;
+        let ended = supervise(sh(fatal), |_| {}).unwrap();
+        assert_eq!(ended.why(), "no data in /x");
+        let ended = supervise(sh("echo to stderr >&2; exit 3"), |_| {}).unwrap();
+        assert_eq!(ended.reason, None);
+        assert_eq!(ended.why(), "exit code 3, no error reported (see log.txt)");
+    }
+
+    #[test]
+    fn the_pipe_ends_with_the_child_even_when_it_writes_nothing() {
+        let t = Instant::now();
+        let ended = supervise(sh("exit 0"), |_| panic!("no events")).unwrap();
+        assert_eq!((ended.code, ended.reason), (Some(0), None));
+        assert!(t.elapsed().as_secs() < 30);
+    }
+}
