@@ -65,6 +65,17 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    /// The per-channel mean and std as float32 `[1, C, 1, 1]` tensors on the CPU (move them
+    /// with `.to(device)`), to normalise or unnormalise image batches.
+    pub fn channel_stats(&self) -> (Tensor, Tensor) {
+        let per_channel = |v: &[f64]| {
+            Tensor::from_slice(v)
+                .to_kind(Kind::Float)
+                .view([1, self.in_channels, 1, 1])
+        };
+        (per_channel(&self.mean), per_channel(&self.std))
+    }
+
     /// The DD-protocol ConvNet-3 (width 128, instance norm) for images of `shape = [C, H, W]`.
     pub fn convnet(shape: [i64; 3], num_classes: i64, mean: Vec<f64>, std: Vec<f64>) -> Self {
         ModelSpec {
@@ -130,22 +141,13 @@ impl Model {
             Arch::Convnet => Box::new(crate::convnet::convnet(&(&root / "net"), spec)),
             Arch::Resnet18 => Box::new(crate::resnet::resnet18(&(&root / "net"), spec)),
         };
-        let c = spec.in_channels;
-        let mean = Tensor::from_slice(&spec.mean)
-            .to_kind(Kind::Float)
-            .view([1, c, 1, 1])
-            .to(device);
-        let inv_std = Tensor::from_slice(&spec.std)
-            .to_kind(Kind::Float)
-            .reciprocal()
-            .view([1, c, 1, 1])
-            .to(device);
+        let (mean, std) = spec.channel_stats();
         Model {
             vs,
             spec: spec.clone(),
             net,
-            mean,
-            inv_std,
+            mean: mean.to(device),
+            inv_std: std.reciprocal().to(device),
         }
     }
 

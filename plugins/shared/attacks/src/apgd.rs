@@ -4,7 +4,7 @@
 
 use crate::losses::{self, Loss};
 use crate::targets::for_each_target;
-use crate::{check_images, per_image, Outcome, Problem};
+use crate::{check_budget, check_images, per_image, Outcome, Problem};
 use ddbench_plugin_api::ValueRange;
 use ddbench_plugin_api::{check_in, per_image_norm, project, Model, Norm, PluginResult};
 use tch::{Kind, Tensor};
@@ -22,8 +22,7 @@ impl ApgdConfig {
     /// Checks the ranges: steps ≥ 1, n_restarts ≥ 1, rho (the fraction of improving steps below
     /// which the step size halves at a checkpoint) in (0, 1].
     pub fn validate(&self) -> PluginResult<()> {
-        check_in("steps", self.steps, ValueRange::at_least(1))?;
-        check_in("n_restarts", self.n_restarts, ValueRange::at_least(1))?;
+        check_budget("steps", self.steps, self.n_restarts)?;
         check_in("rho", self.rho, ValueRange::left_open(0.0, 1.0))?;
         Ok(())
     }

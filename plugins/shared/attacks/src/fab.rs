@@ -6,7 +6,7 @@
 
 use crate::boxproj::project_onto_hyperplane_in_box;
 use crate::targets::for_each_target;
-use crate::{check_images, per_image, Outcome, Problem};
+use crate::{check_budget, check_images, per_image, Outcome, Problem};
 use ddbench_plugin_api::ValueRange;
 use ddbench_plugin_api::{check_in, per_sample_norm, project, PluginResult};
 use tch::{Kind, Tensor};
@@ -26,8 +26,7 @@ impl FabConfig {
     /// from the clean point) in [0, 1], eta (extrapolation) ≥ 1, beta (the backward step after a
     /// success) in (0, 1].
     pub fn validate(&self) -> PluginResult<()> {
-        check_in("steps", self.steps, ValueRange::at_least(1))?;
-        check_in("n_restarts", self.n_restarts, ValueRange::at_least(1))?;
+        check_budget("steps", self.steps, self.n_restarts)?;
         check_in("alpha_max", self.alpha_max, ValueRange::closed(0.0, 1.0))?;
         check_in("eta", self.eta, ValueRange::at_least(1.0))?;
         check_in("beta", self.beta, ValueRange::left_open(0.0, 1.0))?;

@@ -14,7 +14,7 @@ pub mod targets;
 
 pub use outcome::Outcome;
 
-use ddbench_plugin_api::{AttackInput, Model, Norm, PluginResult};
+use ddbench_plugin_api::{check_in, AttackInput, Model, Norm, PluginResult, ValueRange};
 use tch::Tensor;
 
 /// A batch under attack: the model, clean images `x` (`[B, C, H, W]`) and labels `y` (`[B]`),
@@ -47,6 +47,13 @@ impl<'a> Problem<'a> {
     {
         Problem { x, y, ..*self }
     }
+}
+
+/// Checks an algorithm's iteration budget: `name` (steps or queries) ≥ 1 and `n_restarts` ≥ 1.
+pub(crate) fn check_budget(name: &str, n: i64, n_restarts: i64) -> PluginResult<()> {
+    check_in(name, n, ValueRange::at_least(1))?;
+    check_in("n_restarts", n_restarts, ValueRange::at_least(1))?;
+    Ok(())
 }
 
 /// Broadcasts a per-sample `[B]` mask or value to `[B, 1, 1, 1]` for image tensors.

@@ -5,7 +5,7 @@
 //! Forward passes only. The working set shrinks to the still-robust points every few queries.
 
 use crate::losses::margin;
-use crate::{check_images, per_image, Outcome, Problem};
+use crate::{check_budget, check_images, per_image, Outcome, Problem};
 use ddbench_plugin_api::{check_in, per_image_norm, Norm, PluginResult, ValueRange};
 use tch::{Kind, Tensor};
 
@@ -24,8 +24,7 @@ impl SquareConfig {
     /// Checks the ranges: n_queries ≥ 1, n_restarts ≥ 1, p_init (the first squares' fraction
     /// of the image) in (0, 1].
     pub fn validate(&self) -> PluginResult<()> {
-        check_in("n_queries", self.n_queries, ValueRange::at_least(1))?;
-        check_in("n_restarts", self.n_restarts, ValueRange::at_least(1))?;
+        check_budget("n_queries", self.n_queries, self.n_restarts)?;
         check_in("p_init", self.p_init, ValueRange::left_open(0.0, 1.0))?;
         Ok(())
     }

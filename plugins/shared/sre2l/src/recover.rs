@@ -39,14 +39,8 @@ pub fn recover(
     let dev = teacher.device();
     let k = spec.num_classes;
     let c = spec.in_channels;
-    let mean = Tensor::from_slice(&spec.mean)
-        .to_kind(Kind::Float)
-        .view([1, c, 1, 1])
-        .to(dev);
-    let std = Tensor::from_slice(&spec.std)
-        .to_kind(Kind::Float)
-        .view([1, c, 1, 1])
-        .to(dev);
+    let (mean, std) = spec.channel_stats();
+    let (mean, std) = (mean.to(dev), std.to(dev));
     // bounds of the normalised inputs that map to pixels in [0, 1]
     let (lo, hi) = ((-&mean) / &std, (1.0 - &mean) / &std);
     let mut rng = HostRng::new(seed ^ 0x5EED_2EC0);
