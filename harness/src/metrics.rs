@@ -12,20 +12,30 @@ pub struct Stat {
     pub n: usize,
 }
 
-/// t quantile 0.975 for `dof` degrees of freedom (table for 1..=30, then 40, 60, 120, ∞).
+/// Mean (NaN for no values) and sample standard deviation (0 for fewer than two values).
+pub fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let m = mean(v);
+    let s = if v.len() > 1 {
+        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (m, s)
+}
+
+/// The mean of `v` (NaN for no values).
+pub fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// The 0.975 quantile of Student's t with `dof` degrees of freedom (NaN for 0), rounded to three
+/// decimals as printed tables give it (so the intervals of up to 31 seeds are the table's).
 pub fn t975(dof: usize) -> f64 {
-    const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    match dof {
-        0 => f64::NAN,
-        1..=30 => T[dof - 1],
-        31..=40 => 2.021,
-        41..=60 => 2.000,
-        61..=120 => 1.980,
-        _ => 1.960,
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    match StudentsT::new(0.0, 1.0, dof as f64) {
+        Ok(t) if dof > 0 => (t.inverse_cdf(0.975) * 1000.0).round() / 1000.0,
+        _ => f64::NAN,
     }
 }
 
@@ -41,12 +51,7 @@ pub fn stat(v: &[f64]) -> Stat {
             n,
         };
     }
-    let mean = v.iter().sum::<f64>() / n as f64;
-    let std = if n > 1 {
-        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-    } else {
-        0.0
-    };
+    let (mean, std) = mean_std(&v);
     let ci95 = t975(n.saturating_sub(1)) * std / (n as f64).sqrt();
     Stat { mean, std, ci95, n }
 }
@@ -63,7 +68,7 @@ pub fn beard_rr(clean: f64, robust: &[f64]) -> f64 {
     if a.is_empty() {
         return f64::NAN;
     }
-    let mean = a.iter().sum::<f64>() / a.len() as f64;
+    let mean = mean(&a);
     let max = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     if max == 0.0 {
         return 0.0;
@@ -78,7 +83,7 @@ pub fn beard_ae(clean_time: f64, attack_times: &[f64]) -> f64 {
     if attack_times.is_empty() {
         return f64::NAN;
     }
-    let mean = attack_times.iter().sum::<f64>() / attack_times.len() as f64;
+    let mean = mean(attack_times);
     let max = attack_times
         .iter()
         .copied()
@@ -100,7 +105,7 @@ pub fn rome_irr(clean: f64, robust: &[f64]) -> f64 {
     if a.is_empty() || clean == 0.0 {
         return f64::NAN;
     }
-    let mean = a.iter().sum::<f64>() / a.len() as f64;
+    let mean = mean(&a);
     let max = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     100.0 * (1.0 - mean * max / (clean * clean))
 }
@@ -173,6 +178,32 @@ mod tests {
         // a single ε: (clean + robust)/2
         assert!(close(auc(80.0, &[(8.0 * e, 40.0)]), 60.0));
         assert!(auc(80.0, &[]).is_nan());
-        assert!(t975(1) == 12.706 && t975(1000) == 1.96);
+    }
+
+    #[test]
+    fn t_quantiles_known_answers() {
+        assert_eq!((t975(1), t975(9), t975(35)), (12.706, 2.262, 2.030));
+        // what the hand-written table gave 31–40 degrees of freedom: t(40)
+        assert_eq!(t975(40), 2.021);
+        assert_eq!((t975(60), t975(120), t975(1000)), (2.000, 1.980, 1.962));
+        assert!(t975(0).is_nan());
+        // the printed table (1..=30 degrees of freedom), which the report used before statrs
+        const TABLE: [f64; 30] = [
+            12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+            2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+            2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+        ];
+        for (i, t) in TABLE.iter().enumerate() {
+            assert_eq!(t975(i + 1), *t, "{} degrees of freedom", i + 1);
+        }
+    }
+
+    #[test]
+    fn mean_and_sample_std_by_hand() {
+        // 2, 4, 4, 4, 5, 5, 7, 9: mean 5, squared deviations sum to 32, variance 32/7
+        let (m, s) = mean_std(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
+        assert!(close(m, 5.0) && close(s, (32.0f64 / 7.0).sqrt()));
+        assert_eq!(mean_std(&[3.5]), (3.5, 0.0));
+        assert!(mean(&[]).is_nan());
     }
 }

@@ -10,7 +10,8 @@
 //!
 //! `DDBENCH_REGEN_FIXTURES=1` rewrites the expected files (then review their diff).
 
-use crate::record::ResultsFile;
+use crate::record::{read_results, rows_csv, Recorded, ResultsFile};
+use crate::report::Terminal;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -75,6 +76,13 @@ fn check(case: &str, title: &str, terminal: bool) {
     if terminal {
         let rows = ResultsFile::open(&records, &|_| {}).unwrap().rows;
         same(case, "terminal.md", &crate::summary::table(&rows));
+        // the report reads the rows `run` reads, and its terminal exporter prints that table
+        let data = crate::report::read(&dir, Some(title), Some(&published)).unwrap();
+        assert_eq!(rows_csv(&data.rows).unwrap(), rows_csv(&rows).unwrap());
+        assert_eq!(Terminal.render(&data), crate::summary::table(&rows));
+        let in_a_cell = |r: &Recorded| r.lead.as_ref().is_some_and(|l| !l.cell_id.is_empty());
+        let recorded = read_results(&records).unwrap();
+        assert!(recorded.iter().all(|r| in_a_cell(r) == (case == "bench")));
     }
 }
 

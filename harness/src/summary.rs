@@ -1,66 +1,70 @@
 //! The table printed at the end of a run: mean ± std over seeds per (method, IPC, attack, ε).
 
+pub use crate::metrics::mean_std;
 use crate::record::ResultRow;
 use std::collections::BTreeMap;
 
-/// (dataset, method, ipc, arch, attack, norm, eps) — one line of the table.
-type GroupKey = (String, String, i64, String, String, String, String);
+/// One line of the table (fields in sort order).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Line {
+    dataset: String,
+    method: String,
+    ipc: i64,
+    arch: String,
+    attack: String,
+    norm: String,
+    /// ε as printed (`-` for a clean-only row).
+    eps: String,
+}
 
-/// Mean and sample standard deviation (0 for a single value).
-pub fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let m = v.iter().sum::<f64>() / n;
-    let s = if v.len() > 1 {
-        (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    (m, s)
+impl Line {
+    fn of(r: &ResultRow) -> Line {
+        Line {
+            dataset: r.dataset.clone(),
+            method: r.method.clone(),
+            ipc: r.ipc,
+            arch: r.arch.clone(),
+            attack: r.attack_label(),
+            norm: r.norm.clone(),
+            eps: if r.attack == "none" {
+                "-".to_string()
+            } else {
+                format!("{:.4}", r.eps)
+            },
+        }
+    }
 }
 
 /// A Markdown table of the rows, one line per (dataset, method, ipc, arch, attack, norm, ε).
 pub fn table(rows: &[ResultRow]) -> String {
-    let mut groups: BTreeMap<GroupKey, Vec<&ResultRow>> = BTreeMap::new();
+    let mut groups: BTreeMap<Line, Vec<&ResultRow>> = BTreeMap::new();
     for r in rows {
-        let eps = if r.attack == "none" {
-            "-".to_string()
-        } else {
-            format!("{:.4}", r.eps)
-        };
-        groups
-            .entry((
-                r.dataset.clone(),
-                r.method.clone(),
-                r.ipc,
-                r.arch.clone(),
-                crate::report::attack_label(&r.attack, &r.attack_config),
-                r.norm.clone(),
-                eps,
-            ))
-            .or_default()
-            .push(r);
+        groups.entry(Line::of(r)).or_default().push(r);
     }
     let mut out = String::from(
         "| dataset | method | ipc | arch | epochs | attack | eps | seeds | clean acc % | robust acc % | train s | attack s |\n|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|\n",
     );
-    for ((ds, m, ipc, arch, atk, norm, eps), g) in groups {
-        let (c, cs) = mean_std(&g.iter().map(|r| r.clean_acc).collect::<Vec<_>>());
-        let robust = if atk == "none" {
+    for (l, g) in groups {
+        let of = |f: fn(&ResultRow) -> f64| mean_std(&g.iter().map(|r| f(r)).collect::<Vec<_>>());
+        let (c, cs) = of(|r| r.clean_acc);
+        let robust = if l.attack == "none" {
             "-".to_string()
         } else {
-            let (r, rs) = mean_std(&g.iter().map(|r| r.robust_acc).collect::<Vec<_>>());
+            let (r, rs) = of(|r| r.robust_acc);
             format!("{r:.2} ± {rs:.2}")
         };
-        let (ts, _) = mean_std(&g.iter().map(|r| r.train_s).collect::<Vec<_>>());
-        let (atks, _) = mean_std(&g.iter().map(|r| r.attack_s).collect::<Vec<_>>());
-        let eps = if norm.is_empty() {
-            eps
+        let (ts, _) = of(|r| r.train_s);
+        let (atks, _) = of(|r| r.attack_s);
+        let eps = if l.norm.is_empty() {
+            l.eps
         } else {
-            format!("{eps} ({norm})")
+            format!("{} ({})", l.eps, l.norm)
         };
         out.push_str(&format!(
-            "| {ds} | {m} | {ipc} | {arch} | {} | {atk} | {eps} | {} | {c:.2} ± {cs:.2} | {robust} | {ts:.1} | {atks:.1} |\n",
+            "| {} | {} | {} | {} | {} | {} | {eps} | {} | {c:.2} ± {cs:.2} | {robust} | {ts:.1} | {atks:.1} |\n",
+            l.dataset, l.method, l.ipc, l.arch,
             g[0].train_epochs,
+            l.attack,
             g.len()
         ));
     }
