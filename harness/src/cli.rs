@@ -272,6 +272,30 @@ impl RunArgs {
     }
 }
 
+/// The closing printout of `ddbench run`: the results table, the sanity line, the settings,
+/// where the files went, and the failed cells. Returns the exit code (2 when some cells failed).
+fn print_run_summary(summary: &stages::RunSummary, cfg: &RunConfig) -> i32 {
+    println!("{}", crate::summary::table(&summary.rows));
+    println!("{}", crate::sanity::summary_line(&summary.rows));
+    println!(
+        "settings: {} {} width {} depth {}, {} epochs unless a method sets its own (DD protocol: 300), batch {}, lr {}, {} seed(s), {} attacked test images",
+        cfg.arch, cfg.norm_layer_name(), cfg.width, cfg.depth, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.seeds, summary.n_attacked
+    );
+    println!(
+        "results: {}\nmanifest: {}",
+        summary.results.display(),
+        summary.manifest.display()
+    );
+    if summary.failures.is_empty() {
+        return 0;
+    }
+    tracing::error!("{} cell(s) failed:", summary.failures.len());
+    for f in &summary.failures {
+        tracing::error!("  {f}");
+    }
+    2
+}
+
 /// Runs the CLI; the exit code is 0 on success, 2 when some cells failed.
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
@@ -286,25 +310,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                     reason: format!("{e:#}"),
                 })
             })?;
-            println!("{}", crate::summary::table(&summary.rows));
-            println!("{}", crate::sanity::summary_line(&summary.rows));
-            println!(
-                "settings: {} {} width {} depth {}, {} epochs unless a method sets its own (DD protocol: 300), batch {}, lr {}, {} seed(s), {} attacked test images",
-                cfg.arch, cfg.norm_layer_name(), cfg.width, cfg.depth, cfg.train.epochs, cfg.train.batch_size, cfg.train.lr, cfg.seeds, summary.n_attacked
-            );
-            println!(
-                "results: {}\nmanifest: {}",
-                summary.results.display(),
-                summary.manifest.display()
-            );
-            if !summary.failures.is_empty() {
-                tracing::error!("{} cell(s) failed:", summary.failures.len());
-                for f in &summary.failures {
-                    tracing::error!("  {f}");
-                }
-                return Ok(2);
-            }
-            Ok(0)
+            Ok(print_run_summary(&summary, &cfg))
         }
         Command::Bench(args) => crate::bench::run(&args),
         Command::Report(args) => crate::report::run(&args),

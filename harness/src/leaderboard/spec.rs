@@ -1,0 +1,267 @@
+//! The leaderboard file as written (TOML types), reading it, and the checks and conversions of
+//! its fields that do not depend on the grid.
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Leaderboard {
+    /// A title for the report (default: the file's stem).
+    pub name: Option<String>,
+    /// Images per class (ignored by IPC-independent methods such as `full`, which run once).
+    pub ipc: Vec<i64>,
+    /// Student architectures (`convnet`, `resnet18`); default `["convnet"]`.
+    #[serde(default = "default_archs")]
+    pub archs: Vec<String>,
+    /// Seeds 0..N (an integer) or an explicit list.
+    pub seeds: Seeds,
+    /// Student protocol flags of `ddbench run` (`width`, `epochs`, `protocol`, ...).
+    #[serde(default)]
+    pub student: BTreeMap<String, toml::Value>,
+    pub datasets: Vec<DatasetSpec>,
+    pub methods: Vec<MethodSpec>,
+    #[serde(default)]
+    pub attacks: Vec<AttackSpec>,
+}
+
+fn default_archs() -> Vec<String> {
+    vec!["convnet".into()]
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Seeds {
+    Count(u64),
+    List(Vec<u64>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// `fashion-mnist`, `mnist`, `cifar10`, `cifar100`, `imagefolder`.
+    pub name: String,
+    /// Its folder (relative paths are relative to the leaderboard file).
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSpec {
+    pub name: String,
+    /// Inline configuration (a TOML table, handed to the plugin as JSON).
+    pub config: Option<toml::Table>,
+    /// Or a JSON file holding it (relative to the leaderboard file).
+    pub config_file: Option<PathBuf>,
+    /// A label for tables and charts when one method runs with several configs (default: name).
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttackSpec {
+    pub name: String,
+    /// Radii: numbers or fractions as strings (`"8/255"`).
+    pub eps: Vec<toml::Value>,
+    /// `linf` (default) or `l2`.
+    #[serde(default = "default_norm")]
+    pub norm: String,
+    pub config: Option<toml::Table>,
+}
+
+fn default_norm() -> String {
+    "linf".into()
+}
+
+/// The `[student]` keys accepted, each passed on as `--key` (underscores become dashes).
+pub const STUDENT_KEYS: &[&str] = &[
+    "width",
+    "depth",
+    "norm_layer",
+    "epochs",
+    "batch_size",
+    "lr",
+    "protocol",
+    "soft_epochs",
+    "soft_batch",
+    "soft_lr",
+    "mixup",
+    "n_attack",
+    "normalization",
+    "eval_batch",
+    "attack_batch",
+];
+
+/// A leaderboard file read and checked, with its text (for the manifest).
+pub struct Loaded {
+    pub spec: Leaderboard,
+    pub path: PathBuf,
+    pub text: String,
+    pub title: String,
+}
+
+pub fn load(path: &Path) -> Result<Loaded> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading leaderboard file {}", path.display()))?;
+    let spec: Leaderboard =
+        toml::from_str(&text).map_err(|e| anyhow!("leaderboard file {}: {e}", path.display()))?;
+    let title = spec.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "leaderboard".into())
+    });
+    Ok(Loaded {
+        spec,
+        path: path.to_path_buf(),
+        text,
+        title,
+    })
+}
+
+pub(super) fn toml_to_json(v: &toml::Value) -> serde_json::Value {
+    match v {
+        toml::Value::String(s) => serde_json::Value::String(s.clone()),
+        toml::Value::Integer(i) => serde_json::json!(i),
+        toml::Value::Float(f) => serde_json::json!(f),
+        toml::Value::Boolean(b) => serde_json::json!(b),
+        toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
+        toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => serde_json::Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+pub(super) fn scalar(v: &toml::Value, what: &str) -> Result<String> {
+    Ok(match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        _ => bail!("{what}: expected a number, string or boolean, got {v}"),
+    })
+}
+
+impl Loaded {
+    /// The folder of a data set of the file (relative paths are relative to the file).
+    pub fn data_dir(&self, ds: &DatasetSpec) -> Option<PathBuf> {
+        ds.data_dir.as_ref().map(|d| self.rel(d))
+    }
+
+    fn rel(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.path.parent().unwrap_or(Path::new(".")).join(p)
+        }
+    }
+
+    /// The file's name, as error messages start.
+    pub(super) fn file(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// Checks that the grid's lists are not empty and that every IPC is positive.
+    pub(super) fn check_lists(&self) -> Result<()> {
+        let (s, f) = (&self.spec, self.file());
+        if s.datasets.is_empty() || s.methods.is_empty() || s.ipc.is_empty() || s.archs.is_empty() {
+            bail!("{f}: `datasets`, `methods`, `ipc` and `archs` must not be empty");
+        }
+        if let Some(bad) = s.ipc.iter().find(|&&i| i < 1) {
+            bail!("{f}: `ipc` must hold positive integers, found {bad}");
+        }
+        Ok(())
+    }
+
+    /// The seeds, as a list (`seeds = N` is 0..N).
+    pub(super) fn seed_list(&self) -> Result<Vec<u64>> {
+        let f = self.file();
+        Ok(match &self.spec.seeds {
+            Seeds::Count(0) => bail!("{f}: `seeds` must be ≥ 1"),
+            Seeds::Count(n) => (0..*n).collect(),
+            Seeds::List(l) if l.is_empty() => bail!("{f}: `seeds` must not be empty"),
+            Seeds::List(l) => l.clone(),
+        })
+    }
+
+    /// The `[student]` table as `run` flags (`--key value`), refusing unknown keys.
+    pub(super) fn student_args(&self) -> Result<Vec<String>> {
+        let f = self.file();
+        let mut student = Vec::new();
+        for (k, v) in &self.spec.student {
+            if !STUDENT_KEYS.contains(&k.as_str()) {
+                bail!(
+                    "{f}: unknown key `student.{k}` (expected one of: {})",
+                    STUDENT_KEYS.join(", ")
+                );
+            }
+            student.push(format!("--{}", k.replace('_', "-")));
+            student.push(scalar(v, &format!("{f}: `student.{k}`"))?);
+        }
+        Ok(student)
+    }
+
+    /// The attacks grouped by norm (one student per norm is attacked with the union of their
+    /// ε), refusing an unknown norm or an empty `eps`.
+    pub(super) fn attack_groups(&self) -> Result<BTreeMap<String, Vec<&AttackSpec>>> {
+        let f = self.file();
+        let mut groups: BTreeMap<String, Vec<&AttackSpec>> = BTreeMap::new();
+        for a in &self.spec.attacks {
+            if a.norm != "linf" && a.norm != "l2" {
+                bail!(
+                    "{f}: attack `{}`: norm must be \"linf\" or \"l2\", got \"{}\"",
+                    a.name,
+                    a.norm
+                );
+            }
+            if a.eps.is_empty() {
+                bail!("{f}: attack `{}`: `eps` must not be empty", a.name);
+            }
+            groups.entry(a.norm.clone()).or_default().push(a);
+        }
+        Ok(groups)
+    }
+
+    /// A method's configuration as JSON: its inline table, or its `config_file`, or none.
+    pub(super) fn method_config(&self, m: &MethodSpec) -> Result<Option<serde_json::Value>> {
+        match (&m.config, &m.config_file) {
+            (Some(_), Some(_)) => bail!(
+                "{}: method `{}`: give `config` or `config_file`, not both",
+                self.file(),
+                m.name
+            ),
+            (Some(t), None) => Ok(Some(toml_to_json(&toml::Value::Table(t.clone())))),
+            (None, Some(p)) => self.read_config_file(m, p).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Reads a method's `config_file`: a JSON object.
+    fn read_config_file(&self, m: &MethodSpec, p: &Path) -> Result<serde_json::Value> {
+        let p = self.rel(p);
+        let txt = std::fs::read_to_string(&p).with_context(|| {
+            format!(
+                "{}: method `{}`: reading config_file {}",
+                self.file(),
+                m.name,
+                p.display()
+            )
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&txt).with_context(|| {
+            format!(
+                "{}: not valid JSON (config of method `{}`)",
+                p.display(),
+                m.name
+            )
+        })?;
+        if !v.is_object() {
+            bail!("{}: expected a JSON object", p.display());
+        }
+        Ok(v)
+    }
+}
