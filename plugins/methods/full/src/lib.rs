@@ -48,7 +48,7 @@ declare_method!(
 mod tests {
     use super::*;
     use ddbench_plugin_api::testing::TestHost;
-    use serde_json::json;
+    use ddbench_plugin_api::serde_json::{self, json};
     use tch::Tensor;
 
     fn distill(config: serde_json::Value) -> PluginResult<Distilled> {
@@ -72,7 +72,7 @@ mod tests {
     fn training_hints_are_checked_and_passed_on() {
         let d = distill(json!({"epochs": 2, "lr": 1})).unwrap();
         // what crosses the ABI is the same JSON object as before the hints were typed
-        let wire = ddbench_plugin_api::serde_json::to_value(d.hints.unwrap()).unwrap();
+        let wire = serde_json::to_value(d.hints.unwrap()).unwrap();
         assert_eq!(wire, json!({"epochs": 2, "lr": 1.0}));
         assert!(distill(json!({})).unwrap().hints.is_none());
         for (cfg, msg) in [
