@@ -2,30 +2,36 @@
 //! `ResultRow`), rewritten whole (write, fsync, rename) after every cell by one writer.
 
 use crate::leaderboard::Cell;
-use crate::record::{read_whole_lines, write_atomic, ResultRow, ResultsFile};
+use crate::record::{parse_results, read_whole_lines, write_atomic, ResultRow, ResultsFile};
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Columns bench puts in front of `ddbench run`'s own.
-pub const LEAD_COLUMNS: [&str; 5] = [
-    "cell",
-    "cell_id",
-    "cell_hash",
-    "cell_wall_s",
-    "peak_rss_mib",
-];
+pub use crate::record::BenchLead;
 
-/// The cell a bench row belongs to (`LEAD_COLUMNS`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct BenchLead {
-    /// The cell's folder under `cells/`.
-    pub cell: String,
-    pub cell_id: String,
-    pub cell_hash: String,
-    /// Wall time of the cell's `ddbench run` (s) and its peak resident set (MiB).
-    pub cell_wall_s: f64,
-    pub peak_rss_mib: f64,
+/// Columns bench puts in front of `ddbench run`'s own.
+pub const LEAD_COLUMNS: [&str; 5] = BenchLead::COLUMNS;
+
+/// How bench writes a `BenchLead` (its columns, in their order).
+#[derive(Serialize)]
+struct LeadOut<'a> {
+    cell: &'a str,
+    cell_id: &'a str,
+    cell_hash: &'a str,
+    cell_wall_s: f64,
+    peak_rss_mib: f64,
+}
+
+impl<'a> From<&'a BenchLead> for LeadOut<'a> {
+    fn from(l: &'a BenchLead) -> LeadOut<'a> {
+        LeadOut {
+            cell: &l.cell,
+            cell_id: &l.cell_id,
+            cell_hash: &l.cell_hash,
+            cell_wall_s: l.cell_wall_s,
+            peak_rss_mib: l.peak_rss_mib,
+        }
+    }
 }
 
 /// One recorded row: its cell and `run`'s row.
@@ -67,15 +73,13 @@ impl Records {
                 LEAD_COLUMNS.join(",")
             );
         }
-        let (lead_head, row_head) = split(&head, n);
-        for (i, rec) in rd.records().enumerate() {
-            let line = || format!("{}: line {}", path.display(), i + 2);
-            let (lead, row) = split(&rec.with_context(line)?, n);
-            r.rows.push(Rec {
-                lead: lead.deserialize(Some(&lead_head)).with_context(line)?,
-                row: row.deserialize(Some(&row_head)).with_context(line)?,
-            });
-        }
+        r.rows = parse_results(&bytes, path)?
+            .into_iter()
+            .map(|rec| Rec {
+                lead: rec.lead.unwrap_or_default(),
+                row: rec.row,
+            })
+            .collect();
         Ok(r)
     }
 
@@ -143,11 +147,6 @@ fn round(x: f64, per: f64) -> f64 {
     (x * per).round() / per
 }
 
-/// The first `n` fields of `rec`, and the rest.
-fn split(rec: &csv::StringRecord, n: usize) -> (csv::StringRecord, csv::StringRecord) {
-    (rec.iter().take(n).collect(), rec.iter().skip(n).collect())
-}
-
 /// The CSV text of `rows`, header first (the lead columns alone when there are no rows).
 fn csv_of(rows: &[Rec]) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -155,7 +154,7 @@ fn csv_of(rows: &[Rec]) -> Result<Vec<u8>> {
         w.write_record(LEAD_COLUMNS)?;
     }
     for r in rows {
-        w.serialize((&r.lead, &r.row))?;
+        w.serialize((LeadOut::from(&r.lead), &r.row))?;
     }
     w.into_inner().context("serialising results")
 }
