@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 /// The columns `ddbench bench` puts in front of `ddbench run`'s own: the cell a row belongs to.
-#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct BenchLead {
     /// The cell's folder under `cells/`.
     #[serde(default)]
