@@ -1,14 +1,23 @@
 //! Downloader for the official data-set files: HTTPS only, MD5 checked while streaming, atomic
 //! renames, and a tar.gz unpacker that refuses entries which would land outside the target folder.
+//!
+//! This file: the catalogue of official files (and mirrors) and [`fetch`]; `check`: the URL, file
+//! name and MD5 checks made before any download; `download`: streaming with the MD5; `unpack`:
+//! the tar.gz unpacker.
+
+mod check;
+mod download;
+mod unpack;
 
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::Duration;
 
-use md5::{Digest, Md5};
+use check::{check_file_name, check_url, expected_md5};
+use download::{download, existing_md5};
+use unpack::extract_tar_gz;
 
 use super::DataError;
 
@@ -218,293 +227,18 @@ fn url_err(url: &str, message: String) -> DataError {
     }
 }
 
-/// The file name must be one plain path component, so the file stays inside the target folder.
-fn check_file_name(a: &Artifact) -> Result<(), DataError> {
-    let name = a.file_name.as_str();
-    let plain = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0'])
-        && Path::new(name).components().count() == 1;
-    if plain {
-        Ok(())
-    } else {
-        Err(url_err(
-            &a.url,
-            format!("file name {name:?} is not a plain file name; expected e.g. \"data.tar.gz\""),
-        ))
-    }
-}
-
-fn expected_md5(a: &Artifact) -> Result<String, DataError> {
-    let md5 = a.md5.trim().to_ascii_lowercase();
-    if md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(md5)
-    } else {
-        Err(url_err(
-            &a.url,
-            format!("expected MD5 {:?} is not 32 hex digits", a.md5),
-        ))
-    }
-}
-
-/// Accepts `https://` URLs (returns true) and `http://` URLs to a loopback host (returns false).
-fn check_url(url: &str) -> Result<bool, DataError> {
-    let lower = url.trim().to_ascii_lowercase();
-    if let Some(rest) = lower.strip_prefix("https://") {
-        if url_host(rest).is_empty() {
-            return Err(url_err(url, "URL has no host".to_string()));
-        }
-        return Ok(true);
-    }
-    if let Some(rest) = lower.strip_prefix("http://") {
-        if matches!(url_host(rest), "127.0.0.1" | "localhost" | "[::1]") {
-            return Ok(false);
-        }
-        return Err(url_err(
-            url,
-            "HTTPS is required: plain http:// is refused except to a loopback host \
-             (127.0.0.1, localhost, [::1]); use an https:// URL"
-                .to_string(),
-        ));
-    }
-    Err(url_err(
-        url,
-        "unsupported URL scheme: HTTPS is required (expected an https:// URL)".to_string(),
-    ))
-}
-
-/// The host of the part of a URL after `scheme://`: IPv6 literals keep their brackets.
-fn url_host(rest: &str) -> &str {
-    let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    if host_port.starts_with('[') {
-        match host_port.find(']') {
-            Some(end) => &host_port[..=end],
-            None => host_port,
-        }
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    }
-}
-
-/// MD5 and size of the file at `path`, or `None` if there is none.
-fn existing_md5(path: &Path) -> Result<Option<(String, u64)>, DataError> {
-    let meta = match fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err(path, e)),
-    };
-    if !meta.is_file() {
-        return Err(DataError::Invalid {
-            path: path.to_path_buf(),
-            message: "exists but is not a regular file; expected the downloaded file or nothing"
-                .to_string(),
-        });
-    }
-    let mut file = File::open(path).map_err(|e| io_err(path, e))?;
-    let mut hasher = Md5::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut len = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err(path, e)),
-        };
-        hasher.update(&buf[..n]);
-        len += n as u64;
-    }
-    Ok(Some((hex::encode(hasher.finalize()), len)))
-}
-
-fn part_path(dest: &Path) -> PathBuf {
-    let mut name = dest.file_name().unwrap_or_default().to_os_string();
-    name.push(".part");
-    dest.with_file_name(name)
-}
-
-/// Streams `a.url` into `<dest>.part`, checks the MD5, and renames the file to `dest`.
-fn download(
-    a: &Artifact,
-    expected: &str,
-    https: bool,
-    dest: &Path,
-    progress: &dyn Fn(&str, u64, Option<u64>),
-) -> Result<(), DataError> {
-    let part = part_path(dest);
-    let result = stream_to_file(a, https, &part, progress).and_then(|actual| {
-        if actual == expected {
-            fs::rename(&part, dest).map_err(|e| io_err(dest, e))
-        } else {
-            Err(url_err(
-                &a.url,
-                format!(
-                    "MD5 mismatch for {}: expected {expected}, got {actual}; \
-                     the download was deleted",
-                    a.file_name
-                ),
-            ))
-        }
-    });
-    if result.is_err() {
-        // Best effort: the .part file may not exist, and the first error is the one to report.
-        let _ = fs::remove_file(&part);
-    }
-    result
-}
-
-/// Downloads into `part` and returns the MD5 (lowercase hex) of the bytes received.
-fn stream_to_file(
-    a: &Artifact,
-    https: bool,
-    part: &Path,
-    progress: &dyn Fn(&str, u64, Option<u64>),
-) -> Result<String, DataError> {
-    let url = a.url.as_str();
-    let builder = ureq::AgentBuilder::new()
-        .timeout_connect(Duration::from_secs(30))
-        .timeout_read(Duration::from_secs(60));
-    // HTTPS downloads may follow redirects (GitHub serves files that way), but only to HTTPS;
-    // the loopback exception for plain HTTP does not extend to wherever a redirect points.
-    let agent = if https {
-        builder.https_only(true).redirects(5).build()
-    } else {
-        builder.redirects(0).build()
-    };
-    // `identity`: the bytes must arrive exactly as published, or the MD5 cannot match.
-    let response = match agent.get(url).set("Accept-Encoding", "identity").call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(code, r)) => {
-            return Err(url_err(
-                url,
-                format!(
-                    "download failed: HTTP {code} {} (expected 200 OK)",
-                    r.status_text()
-                ),
-            ))
-        }
-        Err(ureq::Error::Transport(t)) => {
-            return Err(url_err(url, format!("download failed: {t}")))
-        }
-    };
-    if response.status() != 200 {
-        return Err(url_err(
-            url,
-            format!(
-                "download failed: HTTP {} {} (expected 200 OK)",
-                response.status(),
-                response.status_text()
-            ),
-        ));
-    }
-    let total = response
-        .header("Content-Length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let mut reader = response.into_reader();
-
-    let mut file = File::create(part).map_err(|e| io_err(part, e))?;
-    let mut hasher = Md5::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut done = 0u64;
-    progress(&a.file_name, 0, total);
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(url_err(
-                    url,
-                    format!("download interrupted after {done} bytes: {e}"),
-                ))
-            }
-        };
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).map_err(|e| io_err(part, e))?;
-        done += n as u64;
-        progress(&a.file_name, done, total);
-    }
-    if let Some(total) = total {
-        if done != total {
-            return Err(url_err(
-                url,
-                format!("download truncated: received {done} bytes, expected {total}"),
-            ));
-        }
-    }
-    file.sync_all().map_err(|e| io_err(part, e))?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
-/// Why an archive entry's path is refused, if it is.
-fn entry_path_problem(path: &Path) -> Option<&'static str> {
-    for c in path.components() {
-        match c {
-            Component::RootDir | Component::Prefix(_) => {
-                return Some("absolute paths are refused; expected a path relative to the archive")
-            }
-            Component::ParentDir => {
-                return Some("`..` components are refused; expected a path inside the archive")
-            }
-            Component::CurDir | Component::Normal(_) => {}
-        }
-    }
-    None
-}
-
-/// Unpacks the tar.gz at `archive` into `to`: regular files and directories only.
-fn extract_tar_gz(archive: &Path, to: &Path) -> Result<(), DataError> {
-    let corrupt = |e: io::Error| DataError::Invalid {
-        path: archive.to_path_buf(),
-        message: format!("cannot read as tar.gz: {e}"),
-    };
-    let file = File::open(archive).map_err(|e| io_err(archive, e))?;
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
-    tar.set_preserve_permissions(false);
-    tar.set_unpack_xattrs(false);
-    tar.set_overwrite(true);
-    for entry in tar.entries().map_err(corrupt)? {
-        let mut entry = entry.map_err(corrupt)?;
-        let path = entry.path().map_err(corrupt)?.into_owned();
-        let refuse = |why: String| DataError::Invalid {
-            path: archive.to_path_buf(),
-            message: format!("entry {:?}: {why}", path.display().to_string()),
-        };
-        if let Some(why) = entry_path_problem(&path) {
-            return Err(refuse(why.to_string()));
-        }
-        let kind = entry.header().entry_type();
-        match kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::Directory => {}
-            // Archive-wide PAX metadata, not a file.
-            tar::EntryType::XGlobalHeader => continue,
-            other => {
-                return Err(refuse(format!(
-                    "entry type {other:?} is refused; expected only regular files and directories"
-                )))
-            }
-        }
-        let target = to.join(&path);
-        match entry.unpack_in(to) {
-            Ok(true) => {}
-            Ok(false) => return Err(refuse("would unpack outside the target folder".to_string())),
-            Err(e) => return Err(io_err(&target, e)),
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use md5::{Digest, Md5};
     use std::cell::RefCell;
     use std::collections::HashMap;
+    use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::thread;
+    use std::time::Duration;
     use std::time::Instant;
 
     /// A minimal HTTP/1.1 server on 127.0.0.1 serving files from memory. It stops after
