@@ -47,8 +47,8 @@ declare_method!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ddbench_plugin_api::testing::TestHost;
     use ddbench_plugin_api::serde_json::{self, json};
+    use ddbench_plugin_api::testing::TestHost;
     use tch::Tensor;
 
     fn distill(config: serde_json::Value) -> PluginResult<Distilled> {
