@@ -1,7 +1,8 @@
 //! `ddbench bench` end to end on a tiny data set in the IDX layout: `kill -9` in the middle of a
 //! run and a rerun give exactly the rows of an uninterrupted `--jobs 2` run (same keys, no
 //! duplicates, same numbers); a torn last line is dropped and its cell rerun; `--force` reruns one
-//! cell; rows of cells no longer in the file move to stale.csv.
+//! cell; rows of cells no longer in the file move to stale.csv; one attack plugin under two
+//! labelled configs gives both rows (an unlabelled duplicate is refused before anything runs).
 
 use ddbench_tests::{ddbench_bin, ddbench_in, plugin_dir, read_rows, text, write_tiny_idx};
 use std::collections::HashMap;
@@ -284,8 +285,8 @@ fn kill_9_then_rerun_equals_an_uninterrupted_run() {
 }
 
 /// A cell whose child fails: bench learns why from the child's events pipe (`Failed.reason`),
-/// not from its stderr, and says so in its log line and in the manifest's `cells[].last_run`;
-/// the child's stderr goes whole into the cell's log.txt.
+/// not from its stderr, and says so in its log line (printed with `--quiet` too) and in the
+/// manifest's `cells[].last_run`; the child's stderr goes whole into the cell's log.txt.
 #[test]
 fn a_failing_cell_reports_the_reason_its_run_sent() {
     let dir = tempfile::tempdir().unwrap();
@@ -314,12 +315,14 @@ fn a_failing_cell_reports_the_reason_its_run_sent() {
             "--device",
             "cpu",
             "--no-report",
+            "--quiet",
             "--plugin-dir",
             plugins.path().to_str().unwrap(),
         ],
     );
     let t = text(&r);
     assert_eq!(r.status.code(), Some(2), "one cell failed → exit 2:\n{t}");
+    // --quiet silences progress, not failures: the cell's line with its reason is printed
     let line = t
         .lines()
         .find(|l| l.contains("failed (exit 2, 0/1 rows): "))
@@ -354,4 +357,97 @@ fn a_failing_cell_reports_the_reason_its_run_sent() {
     let log = std::fs::read_to_string(out.join("cells").join(folder).join("log.txt")).unwrap();
     assert!(log.contains("deliberate panic inside distill"), "{log}");
     assert_eq!(read_rows(&out.join("results.csv")).len(), 1);
+}
+
+/// One attack plugin listed twice under one norm with labels and different configs: each
+/// variant runs in a child run of its own (a cell `…/seed0/pgd-b` beside `…/seed0`), both rows
+/// are recorded with their label and config, and the report has a column for each. The same file
+/// without labels is refused when it is read, naming the file, the attack and the fix.
+#[test]
+fn a_labelled_duplicate_attack_writes_both_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("data")).unwrap();
+    write_tiny_idx(&d.join("data"), 200, 60);
+    let lb = LEADERBOARD
+        .replace("ipc = [2, 5]", "ipc = [2]")
+        .replace("seeds = 3", "seeds = 1")
+        .replace("epochs = 15", "epochs = 2")
+        .replace("eps = [\"4/255\", \"8/255\"]", "eps = [\"8/255\"]")
+        + r#"[[attacks]]
+name = "pgd"
+label = "pgd-a"
+eps = ["8/255"]
+config = { steps = 1 }
+[[attacks]]
+name = "pgd"
+label = "pgd-b"
+eps = ["8/255"]
+config = { steps = 2 }
+"#;
+    std::fs::write(d.join("lb.toml"), &lb).unwrap();
+    let r = ddbench_in(
+        d,
+        &[
+            "bench", "lb.toml", "--out", "out", "--device", "cpu", "--quiet",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let rows = read_rows(&d.join("out/results.csv"));
+    assert_eq!(rows.len(), 3, "fgsm, pgd-a, pgd-b: {rows:?}");
+    let by_label = |l: &str| {
+        rows.iter()
+            .find(|r| r["attack_label"] == l)
+            .unwrap_or_else(|| panic!("no row labelled `{l}`: {rows:?}"))
+    };
+    let (a, b) = (by_label("pgd-a"), by_label("pgd-b"));
+    assert_eq!((a["attack"].as_str(), b["attack"].as_str()), ("pgd", "pgd"));
+    assert_eq!(a["attack_config"], r#"{"steps":1}"#);
+    assert_eq!(b["attack_config"], r#"{"steps":2}"#);
+    assert_eq!(a["cell_id"], "fashion-mnist/random/ipc2/convnet/seed0");
+    assert_eq!(
+        b["cell_id"],
+        "fashion-mnist/random/ipc2/convnet/seed0/pgd-b"
+    );
+    assert_eq!(
+        by_label("")["attack"],
+        "fgsm",
+        "an unlabelled attack keeps no label"
+    );
+    let md = std::fs::read_to_string(d.join("out/leaderboard.md")).unwrap();
+    assert!(md.contains("pgd-a") && md.contains("pgd-b"), "{md}");
+
+    // a second run finds both cells recorded
+    let r = ddbench_in(
+        d,
+        &[
+            "bench",
+            "lb.toml",
+            "--out",
+            "out",
+            "--device",
+            "cpu",
+            "--no-report",
+        ],
+    );
+    assert!(
+        text(&r).contains("2 cells, 2 already recorded, 0 to run"),
+        "{}",
+        text(&r)
+    );
+
+    // without labels: refused at read time, before any data is read or cell run
+    let unlabelled = lb
+        .replace("label = \"pgd-a\"\n", "")
+        .replace("label = \"pgd-b\"\n", "");
+    std::fs::write(d.join("bad.toml"), unlabelled).unwrap();
+    let r = ddbench_in(d, &["bench", "bad.toml", "--out", "bad", "--device", "cpu"]);
+    let t = text(&r);
+    assert_ne!(r.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("bad.toml: attack `pgd` is listed twice under norm linf without labels")
+            && t.contains("give each variant a distinct `label`"),
+        "{t}"
+    );
+    assert!(!d.join("bad/results.csv").exists());
 }

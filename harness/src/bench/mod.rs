@@ -51,7 +51,7 @@ pub struct BenchArgs {
     pub cache_dir: PathBuf,
     #[arg(long = "plugin-dir")]
     pub plugin_dirs: Vec<PathBuf>,
-    /// No progress bars or log lines.
+    /// No progress bars or log lines (a failed cell's line, with its reason, is still printed).
     #[arg(long)]
     pub quiet: bool,
     /// Do not build the report at the end.
@@ -183,12 +183,13 @@ fn take(
     }
     let why = ended.why();
     let exit = ended.code.map_or("signal".into(), |c| c.to_string());
-    ui.log(&format!(
+    // printed with --quiet too: a failure is never silent (its reason also goes to the manifest)
+    tracing::error!(
         "cell {} failed (exit {exit}, {n}/{} rows): {why} — see {}",
         c.id,
         c.expected_rows(),
         dir.join("log.txt").display()
-    ));
+    );
     Ok(LastRun::of(&ended, n, Some(why)))
 }
 

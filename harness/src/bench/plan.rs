@@ -111,7 +111,7 @@ fn cell_extras(cell: &Cell, data: &BTreeMap<String, String>, reg: &Registry) -> 
         ),
         version(Kind::Method, &cell.method),
     ];
-    let mut attacks: Vec<&str> = cell.wanted.iter().map(|w| w.0.as_str()).collect();
+    let mut attacks: Vec<&str> = cell.wanted.iter().map(|w| w.attack.as_str()).collect();
     attacks.dedup();
     extras.extend(attacks.iter().map(|a| version(Kind::Attack, a)));
     extras

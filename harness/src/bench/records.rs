@@ -119,27 +119,28 @@ impl Records {
         };
         self.rows.retain(|r| r.lead.cell != lead.cell);
         let before = self.rows.len();
-        self.rows.extend(
-            run.rows
-                .into_iter()
-                .filter(|row| wanted(cell, row))
-                .map(|row| Rec {
-                    lead: lead.clone(),
-                    row,
-                }),
-        );
+        self.rows.extend(run.rows.into_iter().filter_map(|row| {
+            labelled(cell, row).map(|row| Rec {
+                lead: lead.clone(),
+                row,
+            })
+        }));
         Ok(self.rows.len() - before)
     }
 }
 
-/// Whether `row` is one `cell` asks for (a `none` row when it asks for no attack).
-fn wanted(cell: &Cell, row: &ResultRow) -> bool {
+/// `row` with its attack's label, if it is one `cell` asks for (a `none` row when it asks for no
+/// attack). A cell runs each attack plugin once, so (plugin, norm, ε) finds its label.
+fn labelled(cell: &Cell, mut row: ResultRow) -> Option<ResultRow> {
     if cell.wanted.is_empty() {
-        return row.attack == "none";
+        return (row.attack == "none").then_some(row);
     }
-    cell.wanted
+    let w = cell
+        .wanted
         .iter()
-        .any(|(a, nm, e)| *a == row.attack && *nm == row.norm && (e - row.eps).abs() < 1e-9)
+        .find(|w| w.attack == row.attack && w.norm == row.norm && (w.eps - row.eps).abs() < 1e-9)?;
+    row.attack_label = w.label.clone();
+    Some(row)
 }
 
 /// `x` rounded to `1 / per` (what the CSV needs of a clock or memory figure).
@@ -162,6 +163,16 @@ fn csv_of(rows: &[Rec]) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::leaderboard::Wanted;
+
+    fn fgsm(eps: f64) -> Wanted {
+        Wanted {
+            attack: "fgsm".into(),
+            label: String::new(),
+            norm: "linf".into(),
+            eps,
+        }
+    }
 
     fn cell() -> Cell {
         Cell {
@@ -172,7 +183,7 @@ mod tests {
             label: "m".into(),
             seed: 0,
             args: Vec::new(),
-            wanted: vec![("fgsm".into(), "linf".into(), 0.2)],
+            wanted: vec![fgsm(0.2)],
         }
     }
 
@@ -209,7 +220,10 @@ mod tests {
         recs.save().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let head = text.lines().next().unwrap();
-        assert!(head.starts_with(&lead) && head.ends_with(",flags,peak_device_mib,key_hash"));
+        assert!(
+            head.starts_with(&lead)
+                && head.ends_with(",flags,peak_device_mib,key_hash,attack_label")
+        );
         let back = Records::open(&path, &|_| {}).unwrap();
         assert_eq!(back.rows.len(), 2);
         assert_eq!(back.rows[0].row.attack, "pgd");
@@ -230,7 +244,7 @@ mod tests {
         let path = dir.path().join("results.csv");
         let mut recs = Records::open(&path, &|_| {}).unwrap();
         let mut c = cell();
-        c.wanted.push(("fgsm".into(), "linf".into(), 8.0 / 255.0));
+        c.wanted.push(fgsm(8.0 / 255.0));
         assert_eq!(recs.merge(&c, &run, 12.3456, 345.67).unwrap(), 2);
         recs.save().unwrap();
         let first = std::fs::read(&path).unwrap();
@@ -242,6 +256,26 @@ mod tests {
         for (line, run_line) in text.lines().skip(1).zip(run_text.lines().skip(1)) {
             assert!(line.ends_with(run_line), "{line} / {run_line}");
         }
+    }
+
+    #[test]
+    fn a_labelled_attack_gives_its_rows_its_label() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run.csv");
+        run_csv(&run, &[("fgsm", 0.2), ("fgsm", 0.3)]);
+        let mut recs = Records::open(&dir.path().join("results.csv"), &|_| {}).unwrap();
+        let mut c = cell();
+        c.wanted = vec![Wanted {
+            label: "fgsm-b".into(),
+            ..fgsm(0.3)
+        }];
+        assert_eq!(recs.merge(&c, &run, 1.0, 2.0).unwrap(), 1);
+        let row = &recs.rows[0].row;
+        assert_eq!((row.eps, row.attack_label.as_str()), (0.3, "fgsm-b"));
+        assert_eq!(row.attack_label(), "fgsm-b");
+        recs.save().unwrap();
+        let back = Records::open(&recs.path, &|_| {}).unwrap();
+        assert_eq!(back.rows[0].row.attack_label, "fgsm-b");
     }
 
     #[test]

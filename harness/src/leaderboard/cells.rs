@@ -1,5 +1,6 @@
 //! The grid of a leaderboard file expanded into cells: one student (dataset, method, ipc, arch,
-//! seed) per attack norm, each with its `ddbench run` arguments and their hash.
+//! seed) per attack norm — and per further variant of a plugin the file lists twice under one
+//! norm (labelled) — each with its `ddbench run` arguments and their hash.
 
 use super::spec::{scalar, toml_to_json, AttackSpec, DatasetSpec, Loaded, MethodSpec};
 use anyhow::{bail, Context, Result};
@@ -7,12 +8,16 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// One cell: one student (dataset, method, ipc, arch, seed) attacked under one norm.
+/// One cell: one student (dataset, method, ipc, arch, seed) attacked under one norm, by at
+/// most one variant of each attack plugin (the file's further variants of a plugin get cells of
+/// their own).
 #[derive(Clone, Debug)]
 pub struct Cell {
-    /// Readable identity, e.g. `fashion-mnist/random/ipc10/convnet/seed0/linf`.
+    /// Readable identity, e.g. `fashion-mnist/random/ipc10/convnet/seed0`, with `/linf` when the
+    /// file has several norms and `/LABEL[+LABEL…]` for a cell of further attack variants.
     pub id: String,
-    /// SHA-256 (first 16 hex digits) of the `run` arguments that decide the numbers.
+    /// SHA-256 (first 16 hex digits) of the `run` arguments that decide the numbers (and of the
+    /// attack labels, which name the rows).
     pub hash: String,
     pub dataset: String,
     pub method: String,
@@ -20,8 +25,19 @@ pub struct Cell {
     pub seed: u64,
     /// Arguments of `ddbench run` (without `--out`, `--device`, `--cache-dir`, `--plugin-dir`).
     pub args: Vec<String>,
-    /// The (attack, norm, ε) rows asked for; empty: one `none` row.
-    pub wanted: Vec<(String, String, f64)>,
+    /// The attack rows asked for; empty: one `none` row.
+    pub wanted: Vec<Wanted>,
+}
+
+/// One attack row a cell asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wanted {
+    /// The attack plugin.
+    pub attack: String,
+    /// The attack's label in the leaderboard file; empty when it has none (the plugin's name).
+    pub label: String,
+    pub norm: String,
+    pub eps: f64,
 }
 
 impl Cell {
@@ -39,8 +55,22 @@ impl Cell {
     /// versions) into the cell's hash, so a change of either makes a new cell.
     pub fn seal(&mut self, extras: &[String]) {
         let mut all = self.args.clone();
+        all.extend(self.label_lines());
         all.extend(extras.iter().cloned());
         self.hash = input_hash(&all);
+    }
+
+    /// The attack labels the cell's rows carry, as hashed (none for a file without labels, so
+    /// its cells keep their hashes).
+    fn label_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .wanted
+            .iter()
+            .filter(|w| !w.label.is_empty())
+            .map(|w| format!("attack {} label {}", w.attack, w.label))
+            .collect();
+        lines.dedup();
+        lines
     }
 }
 
@@ -62,22 +92,57 @@ fn input_hash(args: &[String]) -> String {
     hex::encode(Sha256::digest(kept.join("\u{1f}")))[..16].to_string()
 }
 
-/// One norm's attacks: the `run` arguments that ask for them, and the rows they give.
-struct NormPlan {
+/// One child run's attacks: one norm, at most one variant of each plugin; the `run` arguments
+/// that ask for them, and the rows they give.
+struct Pass {
     norm: String,
+    /// For the passes after a norm's first: the labels of its attacks (`pgd-50+fgsm-b`).
+    suffix: Option<String>,
     args: Vec<String>,
-    wanted: Vec<(String, String, f64)>,
+    wanted: Vec<Wanted>,
 }
 
-/// The attacks of one norm: their configs, names, and the sorted union of their ε.
-fn norm_plan(f: &str, norm: &str, atks: &[&AttackSpec]) -> Result<NormPlan> {
+/// The attacks of one norm split into passes: the k-th pass holds the k-th attack of each plugin
+/// (in file order), so no child run sees a plugin twice.
+fn split_passes<'a>(atks: &[&'a AttackSpec]) -> Vec<Vec<&'a AttackSpec>> {
+    let mut out: Vec<Vec<&AttackSpec>> = Vec::new();
+    for &a in atks {
+        match out.iter_mut().find(|p| p.iter().all(|b| b.name != a.name)) {
+            Some(p) => p.push(a),
+            None => out.push(vec![a]),
+        }
+    }
+    out
+}
+
+/// The passes of one norm: each with its attacks' configs, names, and the sorted union of their ε.
+fn norm_passes(f: &str, norm: &str, atks: &[&AttackSpec]) -> Result<Vec<Pass>> {
+    split_passes(atks)
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let suffix = (i > 0).then(|| {
+                let shown: Vec<&str> = p.iter().map(|a| a.shown()).collect();
+                shown.join("+")
+            });
+            pass(f, norm, &p, suffix)
+        })
+        .collect()
+}
+
+fn pass(f: &str, norm: &str, atks: &[&AttackSpec], suffix: Option<String>) -> Result<Pass> {
     let mut args = Vec::new();
     let mut wanted = Vec::new();
     let mut union: Vec<(f64, String)> = Vec::new();
     for a in atks {
         for e in &a.eps {
             let (v, es) = eps_value(f, a, norm, e)?;
-            wanted.push((a.name.clone(), norm.to_string(), v));
+            wanted.push(Wanted {
+                attack: a.name.clone(),
+                label: a.label.clone().unwrap_or_default(),
+                norm: norm.to_string(),
+                eps: v,
+            });
             if !union.iter().any(|(u, _)| (u - v).abs() < 1e-12) {
                 union.push((v, es));
             }
@@ -98,8 +163,9 @@ fn norm_plan(f: &str, norm: &str, atks: &[&AttackSpec]) -> Result<NormPlan> {
         "--eps".into(),
         eps.join(","),
     ]);
-    Ok(NormPlan {
+    Ok(Pass {
         norm: norm.to_string(),
+        suffix,
         args,
         wanted,
     })
@@ -171,36 +237,42 @@ impl Student<'_> {
         format!("{ds}/{label}/{ipc}/{}/seed{}", self.arch, self.seed)
     }
 
-    fn cell(&self, args: Vec<String>, id: String, wanted: Vec<(String, String, f64)>) -> Cell {
-        Cell {
+    fn cell(&self, args: Vec<String>, id: String, wanted: Vec<Wanted>) -> Cell {
+        let mut c = Cell {
             id,
-            hash: input_hash(&args),
+            hash: String::new(),
             dataset: self.ds.name.clone(),
             method: self.method.spec.name.clone(),
             label: self.method.label.clone(),
             seed: self.seed,
             args,
             wanted,
-        }
+        };
+        c.seal(&[]);
+        c
     }
 
-    /// The student's cells: one per norm attacked, or one unattacked.
-    fn cells(&self, student_flags: &[String], plans: &[NormPlan]) -> Vec<Cell> {
+    /// The student's cells: one per pass of attacks (a norm, each plugin at most once), or one
+    /// unattacked.
+    fn cells(&self, student_flags: &[String], passes: &[Pass]) -> Vec<Cell> {
         let base = self.run_args(student_flags);
         let id0 = self.id();
-        if plans.is_empty() {
+        if passes.is_empty() {
             return vec![self.cell(base, id0, vec![])];
         }
-        plans
+        let several_norms = passes.iter().any(|p| p.norm != passes[0].norm);
+        passes
             .iter()
             .map(|p| {
                 let mut args = base.clone();
                 args.extend(p.args.iter().cloned());
-                let id = if plans.len() > 1 {
-                    format!("{id0}/{}", p.norm)
-                } else {
-                    id0.clone()
-                };
+                let mut id = id0.clone();
+                if several_norms {
+                    id = format!("{id}/{}", p.norm);
+                }
+                if let Some(s) = &p.suffix {
+                    id = format!("{id}/{s}");
+                }
                 self.cell(args, id, p.wanted.clone())
             })
             .collect()
@@ -221,11 +293,12 @@ fn check_unique(f: &str, cells: &[Cell]) -> Result<()> {
     Ok(())
 }
 
-fn norm_plans(f: &str, groups: &BTreeMap<String, Vec<&AttackSpec>>) -> Result<Vec<NormPlan>> {
-    groups
-        .iter()
-        .map(|(norm, atks)| norm_plan(f, norm, atks))
-        .collect()
+fn all_passes(f: &str, groups: &BTreeMap<String, Vec<&AttackSpec>>) -> Result<Vec<Pass>> {
+    let mut out = Vec::new();
+    for (norm, atks) in groups {
+        out.extend(norm_passes(f, norm, atks)?);
+    }
+    Ok(out)
 }
 
 impl Loaded {
@@ -248,7 +321,7 @@ impl Loaded {
         let student_flags = self.student_args()?;
         let groups = self.attack_groups()?;
         // The ε are checked once, after the first method's config: the order errors come in.
-        let mut plans: Option<Vec<NormPlan>> = None;
+        let mut plans: Option<Vec<Pass>> = None;
         let mut cells = Vec::new();
         for ds in &self.spec.datasets {
             let data_dir = self.data_dir(ds);
@@ -259,7 +332,7 @@ impl Loaded {
                     config: self.method_config(m)?,
                 };
                 if plans.is_none() {
-                    plans = Some(norm_plans(&f, &groups)?);
+                    plans = Some(all_passes(&f, &groups)?);
                 }
                 let plans = plans.as_deref().unwrap_or_default();
                 for ipc in self.ipcs(ignores_ipc(&m.name)) {

@@ -70,6 +70,16 @@ pub struct AttackSpec {
     #[serde(default = "default_norm")]
     pub norm: String,
     pub config: Option<toml::Table>,
+    /// The name of its rows and report columns when one plugin runs under several configs
+    /// (default: the plugin's name). Within a norm, every attack's label (or name) is unique.
+    pub label: Option<String>,
+}
+
+impl AttackSpec {
+    /// What its rows and columns are called: its label, or the plugin's name.
+    pub fn shown(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.name)
+    }
 }
 
 fn default_norm() -> String {
@@ -108,6 +118,7 @@ pub fn load(path: &Path) -> Result<Loaded> {
         .with_context(|| format!("reading leaderboard file {}", path.display()))?;
     let spec: Leaderboard =
         toml::from_str(&text).map_err(|e| anyhow!("leaderboard file {}: {e}", path.display()))?;
+    check_attack_labels(&path.display().to_string(), &spec.attacks)?;
     let title = spec.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map(|s| s.to_string_lossy().into_owned())
@@ -119,6 +130,51 @@ pub fn load(path: &Path) -> Result<Loaded> {
         text,
         title,
     })
+}
+
+/// Characters a label may hold besides letters and digits (it names cells and their folders).
+const LABEL_PUNCTUATION: &str = "._-+@";
+
+/// Refuses a bad attack label, and two attacks of one norm shown under one name: the same plugin
+/// twice needs distinct labels (its rows and columns would mix), and a label may not be another
+/// attack's name or label.
+fn check_attack_labels(f: &str, attacks: &[AttackSpec]) -> Result<()> {
+    for a in attacks {
+        let Some(l) = &a.label else { continue };
+        let ok = l
+            .chars()
+            .all(|c| c.is_alphanumeric() || LABEL_PUNCTUATION.contains(c));
+        if l.is_empty() || !ok || l == "none" {
+            bail!(
+                "{f}: attack `{}`: label \"{l}\" must be non-empty, not `none`, and hold only letters, digits and {LABEL_PUNCTUATION}",
+                a.name
+            );
+        }
+    }
+    for (i, a) in attacks.iter().enumerate() {
+        let Some(b) = attacks[..i]
+            .iter()
+            .find(|b| b.norm == a.norm && b.shown() == a.shown())
+        else {
+            continue;
+        };
+        if a.name == b.name && a.label.is_none() && b.label.is_none() {
+            bail!(
+                "{f}: attack `{}` is listed twice under norm {} without labels; give each variant a distinct `label` (e.g. label = \"{}-2\"), which names its rows and report columns",
+                a.name,
+                a.norm,
+                a.name
+            );
+        }
+        bail!(
+            "{f}: attacks `{}` and `{}` (norm {}) are both shown as `{}`; give one of them another `label`",
+            b.name,
+            a.name,
+            a.norm,
+            a.shown()
+        );
+    }
+    Ok(())
 }
 
 pub(super) fn toml_to_json(v: &toml::Value) -> serde_json::Value {

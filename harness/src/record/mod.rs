@@ -108,6 +108,10 @@ pub struct ResultRow {
     /// a ddbench that had no cell key: such rows are never reused.
     #[serde(default)]
     pub key_hash: String,
+    /// The attack's label in a leaderboard file that runs one plugin under several configs
+    /// (`ddbench bench` sets it); empty: none, the row is shown under `attack`.
+    #[serde(default)]
+    pub attack_label: String,
 }
 
 fn nan() -> f64 {
@@ -135,9 +139,14 @@ impl ResultRow {
         )
     }
 
-    /// The attack's name in tables and charts (`attack_label`).
+    /// The attack's name in tables and charts: its leaderboard label when it has one, else
+    /// `attack_label` of its plugin and config.
     pub fn attack_label(&self) -> String {
-        attack_label(&self.attack, &self.attack_config)
+        if self.attack_label.is_empty() {
+            attack_label(&self.attack, &self.attack_config)
+        } else {
+            self.attack_label.clone()
+        }
     }
 }
 

@@ -41,6 +41,7 @@ fn row(seed: u64) -> ResultRow {
         flags: String::new(),
         peak_device_mib: 512.5,
         key_hash: "0123456789abcdef".into(),
+        attack_label: String::new(),
     }
 }
 
@@ -121,5 +122,47 @@ fn a_torn_last_line_is_dropped_and_every_whole_row_kept() {
         warned.borrow().contains("torn last line"),
         "{}",
         warned.borrow()
+    );
+}
+
+#[test]
+fn an_attack_label_names_the_row_and_older_rows_have_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("results.csv");
+    let mut f = ResultsFile::open(&p, &|_| {}).unwrap();
+    f.push(row(0)).unwrap();
+    let labelled = ResultRow {
+        attack_label: "pgd-50".into(),
+        ..row(1)
+    };
+    f.push(labelled.clone()).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",key_hash,attack_label"));
+    let g = ResultsFile::open(&p, &|_| {}).unwrap();
+    assert_eq!(g.rows, vec![row(0), labelled]);
+    assert_eq!(
+        (g.rows[0].attack_label(), g.rows[1].attack_label()),
+        ("pgd".into(), "pgd-50".into())
+    );
+    let aa = ResultRow {
+        attack: "autoattack".into(),
+        attack_config: r#"{"version":"fast"}"#.into(),
+        ..row(2)
+    };
+    assert_eq!(aa.attack_label(), "autoattack (fast)");
+    // a file written before the column: no label
+    let old: String = text
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
+        .collect();
+    std::fs::write(&p, old).unwrap();
+    let h = ResultsFile::open(&p, &|_| {}).unwrap();
+    assert_eq!(
+        (h.rows[1].attack_label.as_str(), h.rows[1].attack_label()),
+        ("", "pgd".into())
     );
 }

@@ -68,6 +68,7 @@ pub fn clean_row(
         flags: String::new(),
         peak_device_mib: ctx.memory.peak_mib(),
         key_hash: String::new(),
+        attack_label: String::new(),
     }
 }
 
