@@ -238,6 +238,20 @@ fn invalid_attack_outputs_are_errors_not_numbers() {
     );
     let e = run("query-outside", Norm::Linf);
     assert!(e.contains("queried the model outside [0, 1]"), "{e}");
+    // a malformed query is one line naming what was sent, not a libtorch trace
+    for (mode, sent) in [
+        ("query-shape", "Float tensor of shape [8, 784]"),
+        ("query-dtype", "Double tensor of shape [8, 1, 28, 28]"),
+    ] {
+        let e = run(mode, Norm::Linf);
+        assert!(
+            e.contains(&format!(
+                "model queried with a {sent} on Cpu; expected float32 [N, 1, 28, 28] on Cpu"
+            )),
+            "{mode}: {e}"
+        );
+        assert!(!e.contains('\n'), "{mode}: more than one line: {e}");
+    }
     let e = run("panic", Norm::Linf);
     assert!(
         e.contains("panicked") && e.contains("deliberate panic inside attack"),

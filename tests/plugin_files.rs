@@ -161,6 +161,58 @@ fn a_run_ignores_a_truncated_library_it_does_not_use() {
 }
 
 #[test]
+fn a_plugin_dir_that_shadows_a_builtin_is_used_and_said_even_when_quiet() {
+    let plugins = tempfile::tempdir().unwrap();
+    let mine = plugins.path().join("my_fgsm.so");
+    std::fs::copy(plugin_lib("ddbench-attack-fgsm"), &mine).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    write_tiny_idx(data.path(), 200, 60);
+    let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let run = ddbench(&[
+        "run",
+        "--plugin-dir",
+        plugins.path().to_str().unwrap(),
+        "--dataset",
+        "fashion-mnist",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "--method",
+        "random",
+        "--ipc",
+        "1",
+        "--epochs",
+        "1",
+        "--width",
+        "8",
+        "--n-attack",
+        "20",
+        "--attacks",
+        "fgsm",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        out.path().to_str().unwrap(),
+        "--cache-dir",
+        cache.path().to_str().unwrap(),
+    ]);
+    let t = text(&run);
+    assert_eq!(run.status.code(), Some(0), "{t}");
+    let warning = format!(
+        "warning: attack plugin 'fgsm' from {} takes the place of the one in ",
+        mine.display()
+    );
+    assert!(t.contains(&warning), "{t}");
+    // a name the run does not use is not worth a warning
+    assert!(!t.contains("plugin 'random'"), "{t}");
+    let manifest = std::fs::read_to_string(out.path().join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains(&format!("{}", mine.display())),
+        "{manifest}"
+    );
+}
+
+#[test]
 fn discover_named_loads_only_the_named_builtin_plugins() {
     let dir = tempfile::tempdir().unwrap();
     truncated_pgd(dir.path(), "cut.so", 500_000);

@@ -39,6 +39,14 @@ pub fn prepare(cfg: &RunConfig, ui: &Ui) -> Result<Setup> {
     let reg = plugin::discover_named(&cfg.plugin_dirs, &named);
     let methods = resolve(&reg, Kind::Method, &cfg.methods)?;
     let attacks = resolve(&reg, Kind::Attack, &cfg.attacks)?;
+    // a plugin the run uses that was found twice: said even with --quiet
+    for s in reg
+        .shadowed
+        .iter()
+        .filter(|s| named.contains(&(s.kind, s.name.as_str())))
+    {
+        tracing::warn!("{}", s.warning());
+    }
     check_grid(cfg)?;
     let data = load_data(cfg, dev, ui)?;
     for dir in [&cfg.out, &cfg.cache_dir] {

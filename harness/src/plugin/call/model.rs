@@ -1,13 +1,13 @@
-//! The model an attack queries: its `ModelHandle`, the forward callback (which counts calls and
-//! notes queries outside [0, 1]) and the backward counter.
+//! The model an attack queries: its `ModelHandle`, the forward callback (which checks each query's
+//! shape, dtype and device, counts calls and notes queries outside [0, 1]) and the backward counter.
 
-use ddbench_nn::Model;
+use ddbench_nn::{Model, ModelSpec};
 use ddbench_plugin_api::abi::*;
 use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 /// The model behind an attack's `ModelHandle`, with the host's counters.
 pub(super) struct ModelState<'a> {
@@ -63,6 +63,7 @@ unsafe extern "C" fn cb_forward(
     let r = catch_unwind(AssertUnwindSafe(|| {
         // Borrowed handle: wrapped, never freed here.
         let x = ManuallyDrop::new(Tensor::from_ptr(x as *mut C_tensor));
+        check_query(&x, &s.model.spec, s.model.device())?;
         let _no_grad = tch::no_grad_guard();
         let bad = x.lt(-1e-6).any().logical_or(&x.gt(1.0 + 1e-6).any());
         let mut flag = s.out_of_box.borrow_mut();
@@ -71,10 +72,14 @@ unsafe extern "C" fn cb_forward(
             None => bad,
         });
         drop(_no_grad);
-        s.model.forward_t(&x, false)
+        Ok(s.model.forward_t(&x, false))
     }));
     match r {
-        Ok(logits) => {
+        Ok(Err(e)) => {
+            *s.error.borrow_mut() = Some(e);
+            STATUS_ERROR
+        }
+        Ok(Ok(logits)) => {
             s.forwards.set(s.forwards.get() + 1);
             *out = ddbench_plugin_api::entry::give_tensor(logits);
             STATUS_OK
@@ -89,6 +94,24 @@ unsafe extern "C" fn cb_forward(
             STATUS_ERROR
         }
     }
+}
+
+/// A query must be what the model takes: float32 `[N, C, H, W]` with the data set's image shape,
+/// on the model's device. Anything else is one line naming what was sent, not a libtorch trace.
+fn check_query(x: &Tensor, spec: &ModelSpec, device: tch::Device) -> Result<(), String> {
+    let size = x.size();
+    let want = [spec.in_channels, spec.height, spec.width_px];
+    if size.len() != 4 || size[1..] != want || x.kind() != Kind::Float || x.device() != device {
+        return Err(format!(
+            "model queried with a {:?} tensor of shape {size:?} on {:?}; expected float32 [N, {}, {}, {}] on {device:?}",
+            x.kind(),
+            x.device(),
+            want[0],
+            want[1],
+            want[2]
+        ));
+    }
+    Ok(())
 }
 
 unsafe extern "C" fn cb_note_backward(ctx: *mut c_void, _batch: i64) {

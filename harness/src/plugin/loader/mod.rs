@@ -13,4 +13,4 @@ mod registry;
 pub use discover::{default_plugin_dirs, discover, discover_named};
 pub use elf::{check_elf, check_file};
 pub use open::load;
-pub use registry::{Kind, Plugin, Registry};
+pub use registry::{Kind, Plugin, Registry, Shadowed};

@@ -49,6 +49,31 @@ impl std::fmt::Debug for Plugin {
 pub struct Registry {
     pub plugins: Vec<Plugin>,
     pub refused: Vec<(PathBuf, String)>,
+    /// Names found twice: the file used (the first: `--plugin-dir` folders come before the
+    /// built-in plugins) and the one set aside.
+    pub shadowed: Vec<Shadowed>,
+}
+
+/// A plugin name found in two files.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Shadowed {
+    pub kind: Kind,
+    pub name: String,
+    pub used: PathBuf,
+    pub ignored: PathBuf,
+}
+
+impl Shadowed {
+    /// The warning a command prints when it uses such a plugin.
+    pub fn warning(&self) -> String {
+        format!(
+            "warning: {} plugin '{}' from {} takes the place of the one in {} (--plugin-dir folders come before the built-in plugins)",
+            self.kind,
+            self.name,
+            self.used.display(),
+            self.ignored.display()
+        )
+    }
 }
 
 impl Registry {
@@ -71,6 +96,12 @@ impl Registry {
                     p.name,
                     prev.path.display()
                 );
+                self.shadowed.push(Shadowed {
+                    kind: p.kind,
+                    name: p.name.clone(),
+                    used: prev.path.clone(),
+                    ignored: path.clone(),
+                });
                 self.refused.push((path, why));
             }
             None => self.plugins.push(p),

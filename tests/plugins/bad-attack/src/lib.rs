@@ -1,5 +1,6 @@
 //! Test fixture: an attack plugin that breaks the rules on purpose
-//! (`{"mode": "outside-ball" | "outside-box" | "wrong-shape" | "query-outside" | "panic"}`), or
+//! (`{"mode": "outside-ball" | "outside-box" | "wrong-shape" | "query-outside" | "query-shape" |
+//! "query-dtype" | "panic"}`), or
 //! one that is valid but inconsistent: `{"mode": "clean-above", "threshold": t}` is FGSM for
 //! ε ≤ t and returns the clean images for ε > t (robust accuracy rising with ε).
 
@@ -22,6 +23,15 @@ impl Attack for BadAttack {
             "wrong-shape" => Ok(x.narrow(0, 0, 1)),
             "query-outside" => {
                 let _ = input.model.predict(&(x * 4.0 - 2.0))?;
+                Ok(x.copy())
+            }
+            "query-shape" => {
+                // the images flattened: a shape the model cannot take
+                let _ = input.model.predict(&x.flatten(1, -1))?;
+                Ok(x.copy())
+            }
+            "query-dtype" => {
+                let _ = input.model.predict(&x.to_kind(tch::Kind::Double))?;
                 Ok(x.copy())
             }
             "panic" => panic!("deliberate panic inside attack"),
