@@ -377,6 +377,15 @@ fn bad_settings_are_refused_before_any_training() {
             [with(&base(d, o), "--attacks", "pgd"), vec!["--norm", "l2"]].concat(),
             "attack 'pgd' refuses its settings",
         ),
+        // a config for a plugin that is not in the run (a typo) is not silently ignored
+        (
+            with(&base(d, o), "--attack-config", r#"pgdd={"steps": 5}"#),
+            "--attack-config pgdd=…: no plugin 'pgdd' in this run's --attacks",
+        ),
+        (
+            with(&base(d, o), "--method-config", r#"randon={"x": 1}"#),
+            "--method-config randon=…: no plugin 'randon' in this run's --method",
+        ),
     ];
     for (args, want) in &cases {
         // 100,000 epochs: a refusal after training would not finish in time

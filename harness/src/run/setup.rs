@@ -70,6 +70,24 @@ fn check_grid(cfg: &RunConfig) -> Result<()> {
     if cfg.n_attack == 0 {
         bail!("--n-attack must be ≥ 1 (the number of test images attacked)");
     }
+    check_configs_named(&cfg.method_config, &cfg.methods, "--method-config", "--method")?;
+    check_configs_named(&cfg.attack_config, &cfg.attacks, "--attack-config", "--attacks")
+}
+
+/// A config for a plugin the run does not use would be silently ignored (a typo in its name,
+/// say): refused.
+fn check_configs_named(
+    configs: &std::collections::BTreeMap<String, serde_json::Value>,
+    used: &[String],
+    flag: &str,
+    list: &str,
+) -> Result<()> {
+    for name in configs.keys().filter(|n| !used.contains(n)) {
+        bail!(
+            "{flag} {name}=…: no plugin '{name}' in this run's {list} ({}); a config is only for a plugin the run uses",
+            used.join(", ")
+        );
+    }
     Ok(())
 }
 
