@@ -70,8 +70,18 @@ fn check_grid(cfg: &RunConfig) -> Result<()> {
     if cfg.n_attack == 0 {
         bail!("--n-attack must be ≥ 1 (the number of test images attacked)");
     }
-    check_configs_named(&cfg.method_config, &cfg.methods, "--method-config", "--method")?;
-    check_configs_named(&cfg.attack_config, &cfg.attacks, "--attack-config", "--attacks")
+    check_configs_named(
+        &cfg.method_config,
+        &cfg.methods,
+        "--method-config",
+        "--method",
+    )?;
+    check_configs_named(
+        &cfg.attack_config,
+        &cfg.attacks,
+        "--attack-config",
+        "--attacks",
+    )
 }
 
 /// A config for a plugin the run does not use would be silently ignored (a typo in its name,
