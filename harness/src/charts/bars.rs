@@ -1,7 +1,7 @@
 //! Grouped bars: clean and robust accuracy per method, ±std error bars over seeds, published
 //! values as red diamonds.
 
-use super::style::{both, err_bar, palette, y_max, DrawResult, FONT};
+use super::style::{both, err_bar, legend, palette, y_max, DrawResult, FONT};
 use crate::metrics::Stat;
 use anyhow::Result;
 use plotters::coord::types::RangedCoordf64;
@@ -61,14 +61,7 @@ where
         draw_series(&mut chart, groups, s, name, w)?;
     }
     draw_published(&mut chart, groups, w)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 17))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// Method names under their groups (in pixels: the chart's coordinates stop at the axis).

@@ -1,6 +1,6 @@
 //! Robust accuracy against ε: one line per method, ±std error bars over seeds.
 
-use super::style::{both, err_bar, palette, y_max, DrawResult, FONT};
+use super::style::{both, err_bar, legend, palette, y_max, DrawResult, FONT};
 use crate::metrics::Stat;
 use anyhow::Result;
 use plotters::coord::types::RangedCoordf64;
@@ -59,14 +59,7 @@ where
     for (i, c) in curves.iter().enumerate() {
         draw_line(&mut chart, c, palette(i), xmax)?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 17))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 /// One method's line, its markers and ±std error bars (caps scaled to the x range `xmax`).

@@ -1,6 +1,6 @@
 //! Accuracy against compute cost (log x): one marker per method and IPC, with the Pareto front.
 
-use super::style::{both, err_bar, palette, y_max, DrawResult, FONT};
+use super::style::{both, err_bar, legend, palette, y_max, DrawResult, FONT};
 use crate::metrics::Stat;
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -98,14 +98,7 @@ where
             ))?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font((FONT, 17))
-        .draw()?;
-    Ok(())
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 /// Accuracy against compute cost (log x), one marker per (method, IPC), with the Pareto front.

@@ -80,3 +80,23 @@ pub(super) fn y_max(vals: impl Iterator<Item = f64>) -> f64 {
     let m = vals.filter(|v| v.is_finite()).fold(0.0, f64::max);
     ((m * 1.15 / 10.0).ceil() * 10.0).clamp(10.0, 100.0)
 }
+
+/// The legend of a chart's series, in the shared look, at `position`.
+pub(super) fn legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 17))
+        .draw()?;
+    Ok(())
+}

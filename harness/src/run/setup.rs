@@ -92,7 +92,7 @@ fn check_configs_named(
     flag: &str,
     list: &str,
 ) -> Result<()> {
-    for name in configs.keys().filter(|n| !used.contains(n)) {
+    if let Some(name) = configs.keys().find(|n| !used.contains(n)) {
         bail!(
             "{flag} {name}=…: no plugin '{name}' in this run's {list} ({}); a config is only for a plugin the run uses",
             used.join(", ")
