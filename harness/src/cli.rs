@@ -47,6 +47,8 @@ pub enum Command {
     Bench(crate::bench::BenchArgs),
     /// Rebuild the Markdown leaderboard and the charts of a results folder from its CSV.
     Report(crate::report::ReportArgs),
+    /// Write a ready plugin crate (method or attack) that builds against this checkout.
+    New(crate::scaffold::NewArgs),
     /// Data set utilities.
     Data {
         #[command(subcommand)]
@@ -314,6 +316,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Bench(args) => crate::bench::run(&args),
         Command::Report(args) => crate::report::run(&args),
+        Command::New(args) => crate::scaffold::run(&args),
         Command::Speed {
             device,
             batch,

@@ -22,6 +22,7 @@ pub mod report;
 mod report_bytes;
 pub mod run;
 pub mod sanity;
+pub mod scaffold;
 pub mod speed;
 pub mod student;
 pub mod summary;
