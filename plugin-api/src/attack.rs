@@ -83,6 +83,11 @@ pub struct AttackInput<'a> {
     pub labels: Tensor,
     pub norm: Norm,
     pub eps: f64,
+    /// The seed of this call: the attack's only source of randomness (random starts, restarts,
+    /// queries). Draw from a generator of your own seeded with it (`ddbench_nn::rng::HostRng`) or
+    /// hold a [`crate::SeedScope`] while using libtorch's samplers; never call `tch::manual_seed`
+    /// (it reseeds the generator the host shares; `ddbench plugins --check` fails a plugin that
+    /// does). Same seed, same adversarial images.
     pub seed: u64,
     pub config: serde_json::Value,
 }

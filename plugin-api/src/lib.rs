@@ -12,6 +12,7 @@ mod hints;
 mod host;
 mod method;
 mod min_norm;
+mod rng;
 pub mod testing;
 
 pub use attack::{Attack, AttackInput, Model, Norm};
@@ -24,6 +25,7 @@ pub use hints::{Hints, TeacherHint};
 pub use host::Host;
 pub use method::{DistillInput, Distilled, Method};
 pub use min_norm::{keep_within_eps, read_bound};
+pub use rng::SeedScope;
 pub use serde_json;
 pub use tch;
 

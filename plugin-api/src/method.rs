@@ -17,6 +17,10 @@ pub struct DistillInput {
     /// Hex SHA-256 of the data set (pixels and labels of both splits).
     pub dataset_hash: String,
     pub ipc: i64,
+    /// The seed of this call: the method's only source of randomness. Draw from a generator of
+    /// your own seeded with it (`ddbench_nn::rng::HostRng`) or hold a [`crate::SeedScope`] while
+    /// using libtorch's samplers; never call `tch::manual_seed` (it reseeds the generator the
+    /// host shares; `ddbench plugins --check` fails a plugin that does). Same seed, same set.
     pub seed: u64,
     pub device: Device,
     pub config: serde_json::Value,

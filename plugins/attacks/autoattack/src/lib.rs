@@ -30,7 +30,7 @@ impl Attack for AutoAttack {
         c.steps = config_get_min(cfg, "steps", c.steps, 1)?;
         c.n_queries = config_get_min(cfg, "n_queries", c.n_queries, 1)?;
         c.validate()?;
-        tch::manual_seed(input.seed as i64);
+        let _rng = ddbench_plugin_api::SeedScope::new(input.seed);
         let p = Problem::of(input);
         let out = autoattack::run(&p, &c, input.seed, &|m| host.log(m))?;
         Ok(out.adv)

@@ -21,7 +21,7 @@ impl Attack for Pgd {
             return Err("pgd is the L-infinity attack; use pgdl2 for L2".into());
         }
         let (x, y, eps) = (&input.images, &input.labels, input.eps);
-        tch::manual_seed(input.seed as i64);
+        let _rng = ddbench_plugin_api::SeedScope::new(input.seed);
         let mut best = x.copy();
         let mut fooled = Tensor::zeros([x.size()[0]], (Kind::Bool, x.device()));
         for r in 0..restarts {

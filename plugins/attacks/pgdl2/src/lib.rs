@@ -21,7 +21,7 @@ impl Attack for PgdL2 {
             return Err("pgdl2 is the L2 attack: run it with --norm l2".into());
         }
         let (x, y, eps) = (&input.images, &input.labels, input.eps);
-        tch::manual_seed(input.seed as i64);
+        let _rng = ddbench_plugin_api::SeedScope::new(input.seed);
         let mut adv = x.copy();
         if random_start {
             let d = Tensor::randn_like(x);

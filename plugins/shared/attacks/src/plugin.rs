@@ -17,7 +17,7 @@ pub fn run_and_log(
     attack: impl FnOnce(&Problem, &Tensor, &mut Outcome) -> PluginResult<()>,
 ) -> PluginResult<Tensor> {
     let p = Problem::of(input);
-    tch::manual_seed(input.seed as i64);
+    let _rng = ddbench_plugin_api::SeedScope::new(input.seed);
     let clean = p.model.predict(p.x)?;
     let mut out = Outcome::from_clean_logits(p.x, p.y, &clean);
     attack(&p, &clean, &mut out)?;

@@ -98,7 +98,7 @@ impl<F: Flavour> Sre2l<F> {
             ));
             return Ok((model, meta, true));
         }
-        tch::manual_seed(cfg.teacher_seed as i64);
+        let _rng = ddbench_plugin_api::SeedScope::new(cfg.teacher_seed);
         let mut model = Model::new(&spec, input.device);
         let (images, labels) = match cfg.teacher_subset {
             None => (input.images.shallow_clone(), input.labels.shallow_clone()),

@@ -44,7 +44,7 @@ pub fn recover(
     // bounds of the normalised inputs that map to pixels in [0, 1]
     let (lo, hi) = ((-&mean) / &std, (1.0 - &mean) / &std);
     let mut rng = HostRng::new(seed ^ 0x5EED_2EC0);
-    tch::manual_seed(seed as i64);
+    let _rng = ddbench_plugin_api::SeedScope::new(seed);
     let mut images = Vec::new();
     let mut labels = Vec::new();
     let mut start = 0;
