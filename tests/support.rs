@@ -32,6 +32,30 @@ pub fn plugin_lib(crate_name: &str) -> PathBuf {
     p
 }
 
+/// Every plugin the build ships (`libddbench_method_*.so`, `libddbench_attack_*.so` in
+/// [`build_dir`]), sorted.
+pub fn shipped_plugins() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(build_dir())
+        .expect("read the build folder")
+        .map(|e| e.expect("folder entry").path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            (name.starts_with("libddbench_method_") || name.starts_with("libddbench_attack_"))
+                && name.ends_with(".so")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The test fixture plugins of tests/plugins (crate names), each broken in its own way.
+pub const FIXTURE_PLUGINS: [&str; 4] = [
+    "ddtest-panicky",
+    "ddtest-bad-attack",
+    "ddtest-wrong-abi",
+    "ddtest-reseeding-attack",
+];
+
 /// A fresh folder holding copies of the given plugin libraries.
 pub fn plugin_dir(crates: &[&str]) -> tempfile::TempDir {
     let d = tempfile::tempdir().expect("tempdir");

@@ -30,6 +30,13 @@ pub enum Command {
         /// Extra plugin folders (searched before the built-in one).
         #[arg(long = "dir")]
         dirs: Vec<PathBuf>,
+        /// Self-test these built plugin files instead (load, describe, run on a tiny synthetic
+        /// problem, check outputs, determinism and the random generator); exit 1 if any fails.
+        #[arg(long, num_args = 1.., value_name = "FILE.so")]
+        check: Vec<PathBuf>,
+        /// With --check: the config (JSON) every checked plugin gets (default `{}`).
+        #[arg(long, requires = "check", default_value = "{}")]
+        config: String,
     },
     /// Images per second of the hot loops (train step, PGD-10), as JSON lines comparable with
     /// shared/bench/pytorch_reference.py.
@@ -325,7 +332,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             crate::speed::run(device, batch, iters)?;
             Ok(0)
         }
-        Command::Plugins { dirs } => {
+        Command::Plugins { check, config, .. } if !check.is_empty() => {
+            let config = serde_json::from_str(&config).context("--config is not valid JSON")?;
+            Ok(crate::plugin::selftest::run(&check, &config))
+        }
+        Command::Plugins { dirs, .. } => {
             let reg = crate::plugin::discover(&dirs);
             println!(
                 "{:<8} {:<16} {:<10} {:<4} path",

@@ -1,0 +1,114 @@
+//! `ddbench plugins --check FILE.so …`: the self-test passes on every shipped plugin and fails,
+//! with the reason, on each broken fixture of tests/plugins.
+
+use ddbench_tests::{ddbench, plugin_lib, shipped_plugins, text, FIXTURE_PLUGINS};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// The methods that train a teacher: checked with a tiny teacher and recovery (their defaults
+/// take minutes).
+const TEACHER_METHODS: [&str; 3] = ["sre2l", "guard", "sre2l_at"];
+const TINY_TEACHER: &str = r#"{"teacher_arch": "convnet", "teacher_width": 8, "teacher_depth": 2,
+    "teacher_epochs": 2, "iterations": 5, "at_steps": 2}"#;
+
+fn check(files: &[PathBuf], config: Option<&str>) -> (Option<i32>, String) {
+    let mut args = vec!["plugins".to_string(), "--check".to_string()];
+    args.extend(files.iter().map(|f| f.display().to_string()));
+    if let Some(c) = config {
+        args.extend(["--config".to_string(), c.to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ddbench(&args);
+    (out.status.code(), text(&out))
+}
+
+fn trains_a_teacher(p: &Path) -> bool {
+    let name = p.file_name().unwrap().to_string_lossy();
+    TEACHER_METHODS
+        .iter()
+        .any(|m| name == format!("libddbench_method_{m}.so"))
+}
+
+/// The lines of checks (`ok   …` / `FAIL …`) of a self-test's output.
+fn check_lines(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|l| l.starts_with("ok   ") || l.starts_with("FAIL "))
+        .collect()
+}
+
+#[test]
+fn every_shipped_plugin_passes() {
+    let all = shipped_plugins();
+    assert_eq!(all.len(), 16, "shipped plugins: {all:?}");
+    let (teachers, rest): (Vec<PathBuf>, Vec<PathBuf>) =
+        all.into_iter().partition(|p| trains_a_teacher(p));
+    assert_eq!(teachers.len(), 3);
+    for (files, config) in [(rest, None), (teachers, Some(TINY_TEACHER))] {
+        let t = Instant::now();
+        let (code, out) = check(&files, config);
+        eprintln!("{} plugins checked in {:.1?}", files.len(), t.elapsed());
+        assert_eq!(code, Some(0), "{out}");
+        let lines = check_lines(&out);
+        // per file: loads, and at least a result, determinism and the generator
+        assert!(lines.len() >= 4 * files.len(), "{out}");
+        assert!(lines.iter().all(|l| l.starts_with("ok   ")), "{out}");
+        assert!(out.contains("checks passed"), "{out}");
+        for f in &files {
+            assert!(out.contains(&f.display().to_string()), "{out}");
+        }
+    }
+}
+
+/// What the self-test must say about each fixture.
+fn expected_reason(fixture: &str) -> &'static str {
+    match fixture {
+        "ddtest-panicky" => "FAIL distils at IPC 1 (checked by the host): method plugin 'panicky' panicked",
+        "ddtest-bad-attack" => "FAIL L∞ ε=8/255 (checked by the host): attack plugin 'bad-attack' returned a perturbation of L-inf norm",
+        "ddtest-wrong-abi" => "FAIL loads: plugin ABI version 2, but this ddbench speaks ABI version 1",
+        "ddtest-reseeding-attack" => "FAIL L∞: leaves the global random generator alone: reseeds the global random generator (tch::manual_seed): use the seed the host passes",
+        other => panic!("no expectation for fixture {other}"),
+    }
+}
+
+#[test]
+fn each_fixture_fails_with_its_reason() {
+    for fixture in FIXTURE_PLUGINS {
+        let file = plugin_lib(fixture);
+        let (code, out) = check(std::slice::from_ref(&file), None);
+        assert_eq!(code, Some(1), "{fixture}: {out}");
+        assert!(out.contains(expected_reason(fixture)), "{fixture}: {out}");
+        // the summary names the file and what failed
+        let summary = out.split("checks failed:").nth(1).unwrap_or_default();
+        assert!(summary.contains(&file.display().to_string()), "{out}");
+    }
+}
+
+#[test]
+fn reseeding_is_caught_next_to_good_plugins_and_a_refused_norm_is_no_failure() {
+    let files = [
+        plugin_lib("ddbench-attack-fgsm"),
+        plugin_lib("ddtest-reseeding-attack"),
+    ];
+    let (code, out) = check(&files, None);
+    assert_eq!(code, Some(1), "{out}");
+    let fails: Vec<&str> = check_lines(&out)
+        .into_iter()
+        .filter(|l| l.starts_with("FAIL"))
+        .collect();
+    assert_eq!(fails.len(), 1, "only the reseeding is a failure: {out}");
+    assert!(out.contains("ok   L2: does not support L2"), "{out}");
+    assert!(out.contains("1 of "), "{out}");
+}
+
+#[test]
+fn a_file_that_is_not_a_plugin_and_a_bad_config_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("libjunk.so");
+    std::fs::write(&junk, b"not an ELF file").unwrap();
+    let (code, out) = check(&[junk], None);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAIL loads: cannot load:"), "{out}");
+    let (code, out) = check(&[plugin_lib("ddbench-attack-fgsm")], Some("{not json"));
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("--config is not valid JSON"), "{out}");
+}
