@@ -1,5 +1,5 @@
 //! `rfgsm`: R+FGSM (Tramèr et al. 2018, "Ensemble Adversarial Training: Attacks and Defenses",
-//! ICLR, eq. 7), under L∞: a random step x' = x + α·sign(N(0, I)), then a gradient-sign step of
+//! ICLR), under L∞: a random step x' = x + α·sign(N(0, I)), then a gradient-sign step of
 //! size ε − α from x', kept in the ε-ball around x and in [0, 1]:
 //!
 //! x_adv = clip_{x,ε}( x' + (ε − α)·sign(∇ₓ′ L(x', y)) )
