@@ -5,11 +5,18 @@ use ddbench_tests::{ddbench, plugin_lib, shipped_plugins, text, FIXTURE_PLUGINS}
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// The methods that train a teacher: checked with a tiny teacher and recovery (their defaults
-/// take minutes).
-const TEACHER_METHODS: [&str; 3] = ["sre2l", "guard", "sre2l_at"];
-const TINY_TEACHER: &str = r#"{"teacher_arch": "convnet", "teacher_width": 8, "teacher_depth": 2,
-    "teacher_epochs": 2, "iterations": 5, "at_steps": 2}"#;
+/// Plugins whose defaults take minutes on the self-test's problem, with the small config they
+/// are checked with: the methods that train a teacher (a tiny teacher and recovery), and the
+/// query-based attacks (a small query budget).
+const TINY_CONFIGS: [(&str, &str); 3] = [
+    (
+        "sre2l guard sre2l_at",
+        r#"{"teacher_arch": "convnet", "teacher_width": 8, "teacher_depth": 2,
+            "teacher_epochs": 2, "iterations": 5, "at_steps": 2}"#,
+    ),
+    ("square", r#"{"n_queries": 100}"#),
+    ("autoattack", r#"{"n_queries": 100, "steps": 10}"#),
+];
 
 fn check(files: &[PathBuf], config: Option<&str>) -> (Option<i32>, String) {
     let mut args = vec!["plugins".to_string(), "--check".to_string()];
@@ -22,11 +29,17 @@ fn check(files: &[PathBuf], config: Option<&str>) -> (Option<i32>, String) {
     (out.status.code(), text(&out))
 }
 
-fn trains_a_teacher(p: &Path) -> bool {
+/// The group of [`TINY_CONFIGS`] a shipped plugin file belongs to (None: checked with `{}`).
+fn tiny_config(p: &Path) -> Option<&'static str> {
     let name = p.file_name().unwrap().to_string_lossy();
-    TEACHER_METHODS
+    let stem = name
+        .trim_start_matches("libddbench_method_")
+        .trim_start_matches("libddbench_attack_")
+        .trim_end_matches(".so");
+    TINY_CONFIGS
         .iter()
-        .any(|m| name == format!("libddbench_method_{m}.so"))
+        .find(|(plugins, _)| plugins.split(' ').any(|n| n == stem))
+        .map(|(_, config)| *config)
 }
 
 /// The lines of checks (`ok   …` / `FAIL …`) of a self-test's output.
@@ -40,12 +53,16 @@ fn check_lines(out: &str) -> Vec<&str> {
 fn every_shipped_plugin_passes() {
     let all = shipped_plugins();
     assert_eq!(all.len(), 16, "shipped plugins: {all:?}");
-    let (teachers, rest): (Vec<PathBuf>, Vec<PathBuf>) =
-        all.into_iter().partition(|p| trains_a_teacher(p));
-    assert_eq!(teachers.len(), 3);
-    for (files, config) in [(rest, None), (teachers, Some(TINY_TEACHER))] {
+    let mut groups: Vec<(Option<&str>, Vec<PathBuf>)> = vec![(None, Vec::new())];
+    groups.extend(TINY_CONFIGS.iter().map(|(_, c)| (Some(*c), Vec::new())));
+    for p in all {
+        let config = tiny_config(&p);
+        let group = groups.iter_mut().find(|(c, _)| *c == config).unwrap();
+        group.1.push(p);
+    }
+    for (config, files) in &groups {
         let t = Instant::now();
-        let (code, out) = check(&files, config);
+        let (code, out) = check(files, *config);
         eprintln!("{} plugins checked in {:.1?}", files.len(), t.elapsed());
         assert_eq!(code, Some(0), "{out}");
         let lines = check_lines(&out);
@@ -53,10 +70,11 @@ fn every_shipped_plugin_passes() {
         assert!(lines.len() >= 4 * files.len(), "{out}");
         assert!(lines.iter().all(|l| l.starts_with("ok   ")), "{out}");
         assert!(out.contains("checks passed"), "{out}");
-        for f in &files {
+        for f in files {
             assert!(out.contains(&f.display().to_string()), "{out}");
         }
     }
+    assert_eq!(groups[1].1.len(), 3, "the three teacher methods");
 }
 
 /// What the self-test must say about each fixture.
