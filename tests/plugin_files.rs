@@ -114,18 +114,16 @@ fn files_that_are_not_libraries_for_this_host_say_why() {
     );
 }
 
-#[test]
-fn a_run_ignores_a_truncated_library_it_does_not_use() {
-    let plugins = tempfile::tempdir().unwrap();
-    truncated_pgd(plugins.path(), "libddbench_attack_pgd.so", 500_000);
+/// A tiny `random` × `fgsm` run (200 training images, one epoch) with `plugins` as its
+/// `--plugin-dir`, quiet; its output and its `--out` folder.
+fn tiny_fgsm_run(plugins: &Path) -> (std::process::Output, tempfile::TempDir) {
     let data = tempfile::tempdir().unwrap();
     write_tiny_idx(data.path(), 200, 60);
-    let out = tempfile::tempdir().unwrap();
-    let cache = tempfile::tempdir().unwrap();
+    let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let run = ddbench(&[
         "run",
         "--plugin-dir",
-        plugins.path().to_str().unwrap(),
+        plugins.to_str().unwrap(),
         "--dataset",
         "fashion-mnist",
         "--data-dir",
@@ -150,6 +148,14 @@ fn a_run_ignores_a_truncated_library_it_does_not_use() {
         "--cache-dir",
         cache.path().to_str().unwrap(),
     ]);
+    (run, out)
+}
+
+#[test]
+fn a_run_ignores_a_truncated_library_it_does_not_use() {
+    let plugins = tempfile::tempdir().unwrap();
+    truncated_pgd(plugins.path(), "libddbench_attack_pgd.so", 500_000);
+    let (run, out) = tiny_fgsm_run(plugins.path());
     let t = text(&run);
     assert_eq!(run.status.code(), Some(0), "{t}");
     let rows = read_rows(&out.path().join("results.csv"));
@@ -165,37 +171,7 @@ fn a_plugin_dir_that_shadows_a_builtin_is_used_and_said_even_when_quiet() {
     let plugins = tempfile::tempdir().unwrap();
     let mine = plugins.path().join("my_fgsm.so");
     std::fs::copy(plugin_lib("ddbench-attack-fgsm"), &mine).unwrap();
-    let data = tempfile::tempdir().unwrap();
-    write_tiny_idx(data.path(), 200, 60);
-    let (out, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let run = ddbench(&[
-        "run",
-        "--plugin-dir",
-        plugins.path().to_str().unwrap(),
-        "--dataset",
-        "fashion-mnist",
-        "--data-dir",
-        data.path().to_str().unwrap(),
-        "--method",
-        "random",
-        "--ipc",
-        "1",
-        "--epochs",
-        "1",
-        "--width",
-        "8",
-        "--n-attack",
-        "20",
-        "--attacks",
-        "fgsm",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--out",
-        out.path().to_str().unwrap(),
-        "--cache-dir",
-        cache.path().to_str().unwrap(),
-    ]);
+    let (run, out) = tiny_fgsm_run(plugins.path());
     let t = text(&run);
     assert_eq!(run.status.code(), Some(0), "{t}");
     let warning = format!(
