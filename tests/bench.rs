@@ -284,24 +284,31 @@ fn kill_9_then_rerun_equals_an_uninterrupted_run() {
     assert!(manifest["device"].as_str().unwrap().starts_with("cpu"));
 }
 
+/// A folder with tiny Fashion-MNIST files in `data/`, and `LEADERBOARD` cut to one IPC, one seed,
+/// two epochs and one ε.
+fn one_cell_leaderboard() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    write_tiny_idx(&dir.path().join("data"), 200, 60);
+    let lb = LEADERBOARD
+        .replace("ipc = [2, 5]", "ipc = [2]")
+        .replace("seeds = 3", "seeds = 1")
+        .replace("epochs = 15", "epochs = 2")
+        .replace("eps = [\"4/255\", \"8/255\"]", "eps = [\"8/255\"]");
+    (dir, lb)
+}
+
 /// A cell whose child fails: bench learns why from the child's events pipe (`Failed.reason`),
 /// not from its stderr, and says so in its log line (printed with `--quiet` too) and in the
 /// manifest's `cells[].last_run`; the child's stderr goes whole into the cell's log.txt.
 #[test]
 fn a_failing_cell_reports_the_reason_its_run_sent() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, lb) = one_cell_leaderboard();
     let d = dir.path();
-    std::fs::create_dir(d.join("data")).unwrap();
-    write_tiny_idx(&d.join("data"), 200, 60);
-    let lb = LEADERBOARD
-        .replace("ipc = [2, 5]", "ipc = [2]")
-        .replace("seeds = 3", "seeds = 1")
-        .replace("epochs = 15", "epochs = 2")
-        .replace("eps = [\"4/255\", \"8/255\"]", "eps = [\"8/255\"]")
-        .replace(
-            "[[methods]]\nname = \"random\"",
-            "[[methods]]\nname = \"random\"\n[[methods]]\nname = \"panicky\"",
-        );
+    let lb = lb.replace(
+        "[[methods]]\nname = \"random\"",
+        "[[methods]]\nname = \"random\"\n[[methods]]\nname = \"panicky\"",
+    );
     assert!(lb.contains("panicky") && lb.contains("ipc = [2]"), "{lb}");
     std::fs::write(d.join("lb.toml"), lb).unwrap();
     let plugins = plugin_dir(&["ddtest-panicky"]);
@@ -365,15 +372,9 @@ fn a_failing_cell_reports_the_reason_its_run_sent() {
 /// without labels is refused when it is read, naming the file, the attack and the fix.
 #[test]
 fn a_labelled_duplicate_attack_writes_both_rows() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, lb) = one_cell_leaderboard();
     let d = dir.path();
-    std::fs::create_dir(d.join("data")).unwrap();
-    write_tiny_idx(&d.join("data"), 200, 60);
-    let lb = LEADERBOARD
-        .replace("ipc = [2, 5]", "ipc = [2]")
-        .replace("seeds = 3", "seeds = 1")
-        .replace("epochs = 15", "epochs = 2")
-        .replace("eps = [\"4/255\", \"8/255\"]", "eps = [\"8/255\"]")
+    let lb = lb
         + r#"[[attacks]]
 name = "pgd"
 label = "pgd-a"
