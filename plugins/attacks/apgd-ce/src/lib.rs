@@ -4,23 +4,59 @@
 use ddbench_attacks::apgd::{self, ApgdConfig};
 use ddbench_attacks::losses::Loss;
 use ddbench_attacks::plugin::run_and_log;
-use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
+use ddbench_plugin_api::{declare_attack, PluginConfig};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
 
 pub struct ApgdCe;
 
+/// `apgd-ce`'s settings (torchattacks.APGD's names and defaults).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApgdCeConfig {
+    /// Iterations per restart (≥ 1).
+    pub steps: i64,
+    /// Restarts (≥ 1), each from a random start.
+    pub n_restarts: i64,
+    /// Fraction of improving steps below which the step size halves at a checkpoint, in (0, 1].
+    pub rho: f64,
+    /// The loss ascended: "ce" (APGD-CE) or "dlr" (APGD-DLR).
+    pub loss: String,
+}
+
+impl Default for ApgdCeConfig {
+    fn default() -> Self {
+        ApgdCeConfig {
+            steps: 10,
+            n_restarts: 1,
+            rho: 0.75,
+            loss: "ce".into(),
+        }
+    }
+}
+
+impl ApgdCeConfig {
+    /// The algorithm's parameters (the loss named by `loss`).
+    pub fn apgd(&self) -> PluginResult<ApgdConfig> {
+        Ok(ApgdConfig {
+            steps: self.steps,
+            n_restarts: self.n_restarts,
+            rho: self.rho,
+            loss: Loss::parse(&self.loss)?,
+        })
+    }
+}
+
+impl PluginConfig for ApgdCeConfig {
+    fn validate(&self) -> PluginResult<()> {
+        self.apgd()?.validate()
+    }
+}
+
 impl Attack for ApgdCe {
-    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        config_expect_keys(cfg, &["steps", "n_restarts", "rho", "loss"])?;
-        let c = ApgdConfig {
-            steps: config_get(cfg, "steps", 10)?,
-            n_restarts: config_get(cfg, "n_restarts", 1)?,
-            rho: config_get(cfg, "rho", 0.75)?,
-            loss: Loss::parse(&config_get(cfg, "loss", "ce".to_string())?)?,
-        };
-        c.validate()?;
+    type Config = ApgdCeConfig;
+    fn attack(input: &AttackInput, cfg: &ApgdCeConfig, host: &Host) -> PluginResult<Tensor> {
+        let c = cfg.apgd()?;
         let summary = format!(
             "apgd-ce: loss={:?} steps={} n_restarts={}",
             c.loss, c.steps, c.n_restarts
@@ -50,6 +86,7 @@ mod tests {
         ({"rho": 0}, "config 'rho' = 0: expected a finite number in (0, 1]"),
         ({"steps": 0}, "config 'steps' = 0: expected an integer ≥ 1"),
         ({"n_restarts": -1}, "config 'n_restarts' = -1: expected an integer ≥ 1"),
+        ({"loss": "cw"}, "config key 'loss': expected \"ce\" or \"dlr\", got \"cw\""),
     ]);
 
     #[test]

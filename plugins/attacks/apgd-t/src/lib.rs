@@ -4,26 +4,69 @@
 
 use ddbench_attacks::apgd::{self, ApgdConfig};
 use ddbench_attacks::losses::Loss;
-use ddbench_attacks::plugin::{expect_keys_and_targets, run_targeted_and_log};
-use ddbench_plugin_api::{config_get, declare_attack};
+use ddbench_attacks::plugin::{run_targeted_and_log, Targets};
+use ddbench_plugin_api::{declare_attack, PluginConfig};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
 
 pub struct ApgdT;
 
-impl Attack for ApgdT {
-    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        expect_keys_and_targets(input, &["steps", "n_restarts", "rho"])?;
-        let c = ApgdConfig {
-            steps: config_get(cfg, "steps", 10)?,
-            n_restarts: config_get(cfg, "n_restarts", 1)?,
-            rho: config_get(cfg, "rho", 0.75)?,
+/// `apgd-t`'s settings (torchattacks.APGDT's names and defaults).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApgdTConfig {
+    /// Iterations per restart and target class (≥ 1).
+    pub steps: i64,
+    /// Restarts per target class (≥ 1), each from a random start.
+    pub n_restarts: i64,
+    /// Fraction of improving steps below which the step size halves at a checkpoint, in (0, 1].
+    pub rho: f64,
+    /// Target classes, in 1..=classes − 1 (absent: 9, capped at classes − 1).
+    pub n_target_classes: Option<i64>,
+    /// torchattacks' name: the model's class count, for classes − 1 targets (not with the above).
+    pub n_classes: Option<i64>,
+}
+
+impl Default for ApgdTConfig {
+    fn default() -> Self {
+        ApgdTConfig {
+            steps: 10,
+            n_restarts: 1,
+            rho: 0.75,
+            n_target_classes: None,
+            n_classes: None,
+        }
+    }
+}
+
+impl ApgdTConfig {
+    /// The algorithm's parameters (targeted DLR loss).
+    pub fn apgd(&self) -> ApgdConfig {
+        ApgdConfig {
+            steps: self.steps,
+            n_restarts: self.n_restarts,
+            rho: self.rho,
             loss: Loss::Dlr,
+        }
+    }
+}
+
+impl PluginConfig for ApgdTConfig {
+    fn validate(&self) -> PluginResult<()> {
+        self.apgd().validate()
+    }
+}
+
+impl Attack for ApgdT {
+    type Config = ApgdTConfig;
+    fn attack(input: &AttackInput, cfg: &ApgdTConfig, host: &Host) -> PluginResult<Tensor> {
+        let c = cfg.apgd();
+        let targets = Targets {
+            n_target_classes: cfg.n_target_classes,
+            n_classes: cfg.n_classes,
         };
-        c.validate()?;
         let summary = format!("apgd-t: steps={} n_restarts={}", c.steps, c.n_restarts);
-        run_targeted_and_log(input, host, &summary, apgd::run_targeted, &c)
+        run_targeted_and_log(input, host, &summary, apgd::run_targeted, &c, targets)
     }
 }
 

@@ -3,32 +3,72 @@
 //! iterations for APGD/FAB, 5000 Square queries; the default) or "fast" (torchattacks.AutoAttack's
 //! defaults: 10 iterations). The version is logged on every run. L∞ and L2.
 
-use ddbench_attacks::autoattack::{self, AutoAttackConfig, Version};
-use ddbench_attacks::plugin::target_count;
+use ddbench_attacks::autoattack::{self, AutoAttackConfig as EnsembleParams, Version};
+use ddbench_attacks::plugin::Targets;
 use ddbench_attacks::Problem;
-use ddbench_plugin_api::{config_expect_keys, config_get, config_get_min, declare_attack};
+use ddbench_plugin_api::{check_in, declare_attack, PluginConfig, ValueRange};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
 
 pub struct AutoAttack;
 
+/// `autoattack`'s settings: the version, and overrides of its iteration counts.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutoAttackConfig {
+    /// "standard" (100 APGD/FAB iterations, the reference) or "fast" (10, torchattacks').
+    pub version: String,
+    /// torchattacks' name: the model's class count, for classes − 1 targets (not with the below).
+    pub n_classes: Option<i64>,
+    /// Target classes of APGD-T and FAB-T, in 1..=classes − 1 (absent: 9, capped at classes − 1).
+    pub n_target_classes: Option<i64>,
+    /// APGD and FAB iterations (≥ 1; absent: the version's).
+    pub steps: Option<i64>,
+    /// Square's queries (≥ 1).
+    pub n_queries: i64,
+}
+
+impl Default for AutoAttackConfig {
+    fn default() -> Self {
+        AutoAttackConfig {
+            version: "standard".into(),
+            n_classes: None,
+            n_target_classes: None,
+            steps: None,
+            n_queries: 5000,
+        }
+    }
+}
+
+impl AutoAttackConfig {
+    /// The ensemble's parameters for `k` target classes.
+    pub fn ensemble(&self, k: i64) -> PluginResult<EnsembleParams> {
+        let mut c = EnsembleParams::new(Version::parse(&self.version)?, k);
+        c.steps = self.steps.unwrap_or(c.steps);
+        c.n_queries = self.n_queries;
+        Ok(c)
+    }
+}
+
+impl PluginConfig for AutoAttackConfig {
+    fn validate(&self) -> PluginResult<()> {
+        Version::parse(&self.version)?;
+        if let Some(steps) = self.steps {
+            check_in("steps", steps, ValueRange::at_least(1))?;
+        }
+        check_in("n_queries", self.n_queries, ValueRange::at_least(1))?;
+        Ok(())
+    }
+}
+
 impl Attack for AutoAttack {
-    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        config_expect_keys(
-            cfg,
-            &[
-                "version",
-                "n_classes",
-                "n_target_classes",
-                "steps",
-                "n_queries",
-            ],
-        )?;
-        let version = Version::parse(&config_get(cfg, "version", "standard".to_string())?)?;
-        let mut c = AutoAttackConfig::new(version, target_count(input)?);
-        c.steps = config_get_min(cfg, "steps", c.steps, 1)?;
-        c.n_queries = config_get_min(cfg, "n_queries", c.n_queries, 1)?;
+    type Config = AutoAttackConfig;
+    fn attack(input: &AttackInput, cfg: &AutoAttackConfig, host: &Host) -> PluginResult<Tensor> {
+        let targets = Targets {
+            n_target_classes: cfg.n_target_classes,
+            n_classes: cfg.n_classes,
+        };
+        let c = cfg.ensemble(targets.count(&input.model)?)?;
         c.validate()?;
         let _rng = ddbench_plugin_api::SeedScope::new(input.seed);
         let p = Problem::of(input);

@@ -5,13 +5,49 @@
 //! its example only if its L2 norm is ≤ ε, else the clean image comes back; `--eps inf` (with
 //! `"bound": false` for clarity) is the unbounded attack.
 
-use ddbench_plugin_api::{config_expect_keys, config_get_in, config_get_min, declare_attack};
-use ddbench_plugin_api::{
-    keep_within_eps, read_bound, Attack, AttackInput, Host, Norm, PluginResult, ValueRange,
-};
+use ddbench_plugin_api::{check_bound, check_in, declare_attack, keep_within_eps};
+use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginConfig, PluginResult, ValueRange};
 use tch::{Kind, Tensor};
 
 pub struct Cw;
+
+/// `cw`'s settings (torchattacks.CW's names and defaults, and `bound`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CwConfig {
+    /// Weight of the misclassification term against the squared L2 distance (> 0).
+    pub c: f64,
+    /// Confidence margin κ (≥ 0).
+    pub kappa: f64,
+    /// Adam steps (≥ 1).
+    pub steps: i64,
+    /// Adam learning rate (> 0).
+    pub lr: f64,
+    /// Bounded by the threat model's ε; `false` (the unbounded attack) needs `--eps inf`.
+    pub bound: bool,
+}
+
+impl Default for CwConfig {
+    fn default() -> Self {
+        CwConfig {
+            c: 1.0,
+            kappa: 0.0,
+            steps: 50,
+            lr: 0.01,
+            bound: true,
+        }
+    }
+}
+
+impl PluginConfig for CwConfig {
+    fn validate(&self) -> PluginResult<()> {
+        check_in("c", self.c, ValueRange::above(0.0))?;
+        check_in("kappa", self.kappa, ValueRange::at_least(0.0))?;
+        check_in("steps", self.steps, ValueRange::at_least(1))?;
+        check_in("lr", self.lr, ValueRange::above(0.0))?;
+        Ok(())
+    }
+}
 
 /// Carlini's box mapping: pixels exactly at 0 or 1 map to a large finite w, not ±inf, so they
 /// stay movable (torchattacks maps them to ±inf, which freezes them; see the README table).
@@ -28,14 +64,10 @@ fn margin(logits: &Tensor, y: &Tensor, kappa: f64) -> Tensor {
 }
 
 impl Attack for Cw {
-    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        config_expect_keys(cfg, &["c", "kappa", "steps", "lr", "bound"])?;
-        let c: f64 = config_get_in(cfg, "c", 1.0, ValueRange::above(0.0))?;
-        let kappa: f64 = config_get_min(cfg, "kappa", 0.0, 0.0)?;
-        let steps: i64 = config_get_min(cfg, "steps", 50, 1)?;
-        let lr: f64 = config_get_in(cfg, "lr", 0.01, ValueRange::above(0.0))?;
-        read_bound(input, "cw")?;
+    type Config = CwConfig;
+    fn attack(input: &AttackInput, cfg: &CwConfig, host: &Host) -> PluginResult<Tensor> {
+        let (c, kappa, steps, lr) = (cfg.c, cfg.kappa, cfg.steps, cfg.lr);
+        check_bound(cfg.bound, input.eps, "cw")?;
         if input.norm != Norm::L2 {
             return Err("cw is an L2 attack: run it with --norm l2".into());
         }

@@ -5,21 +5,47 @@
 //! if it is misclassified and its L2 norm is ≤ ε, else the clean image comes back; `--eps inf`
 //! (with `"bound": false` for clarity) is the unbounded attack.
 
-use ddbench_plugin_api::{config_expect_keys, config_get_min, declare_attack};
-use ddbench_plugin_api::{
-    keep_within_eps, read_bound, Attack, AttackInput, Host, Norm, PluginResult,
-};
+use ddbench_plugin_api::{check_bound, check_in, declare_attack, keep_within_eps};
+use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginConfig, PluginResult, ValueRange};
 use tch::{Kind, Tensor};
 
 pub struct DeepFool;
 
+/// `deepfool`'s settings (torchattacks.DeepFool's names and defaults, and `bound`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeepFoolConfig {
+    /// Steps towards the nearest linearised boundary (≥ 1); stops early once all are fooled.
+    pub steps: i64,
+    /// Each step is lengthened by the factor 1 + overshoot (≥ 0).
+    pub overshoot: f64,
+    /// Bounded by the threat model's ε; `false` (the unbounded attack) needs `--eps inf`.
+    pub bound: bool,
+}
+
+impl Default for DeepFoolConfig {
+    fn default() -> Self {
+        DeepFoolConfig {
+            steps: 50,
+            overshoot: 0.02,
+            bound: true,
+        }
+    }
+}
+
+impl PluginConfig for DeepFoolConfig {
+    fn validate(&self) -> PluginResult<()> {
+        check_in("steps", self.steps, ValueRange::at_least(1))?;
+        check_in("overshoot", self.overshoot, ValueRange::at_least(0.0))?;
+        Ok(())
+    }
+}
+
 impl Attack for DeepFool {
-    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        config_expect_keys(cfg, &["steps", "overshoot", "bound"])?;
-        let steps: i64 = config_get_min(cfg, "steps", 50, 1)?;
-        let overshoot: f64 = config_get_min(cfg, "overshoot", 0.02, 0.0)?;
-        read_bound(input, "deepfool")?;
+    type Config = DeepFoolConfig;
+    fn attack(input: &AttackInput, cfg: &DeepFoolConfig, host: &Host) -> PluginResult<Tensor> {
+        let (steps, overshoot) = (cfg.steps, cfg.overshoot);
+        check_bound(cfg.bound, input.eps, "deepfool")?;
         if input.norm != Norm::L2 {
             return Err("deepfool is an L2 attack: run it with --norm l2".into());
         }

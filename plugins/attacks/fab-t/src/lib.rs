@@ -4,38 +4,82 @@
 //! eta 1.05, beta 0.9, n_classes 10 → 9 target classes). Only `multi_targeted: true` exists here.
 
 use ddbench_attacks::fab::{self, FabConfig};
-use ddbench_attacks::plugin::{expect_keys_and_targets, run_targeted_and_log};
-use ddbench_plugin_api::{config_get, declare_attack};
+use ddbench_attacks::plugin::{run_targeted_and_log, Targets};
+use ddbench_plugin_api::{declare_attack, PluginConfig};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
 
 pub struct FabT;
 
-impl Attack for FabT {
-    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        let own = [
-            "steps",
-            "n_restarts",
-            "alpha_max",
-            "eta",
-            "beta",
-            "multi_targeted",
-        ];
-        expect_keys_and_targets(input, &own)?;
-        if !config_get(cfg, "multi_targeted", true)? {
+/// `fab-t`'s settings (torchattacks.FAB's names and defaults).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FabTConfig {
+    /// Iterations per restart and target class (≥ 1).
+    pub steps: i64,
+    /// Restarts per target class (≥ 1); those after the first start at random.
+    pub n_restarts: i64,
+    /// Largest weight of the step from the clean point, in [0, 1].
+    pub alpha_max: f64,
+    /// Extrapolation factor of the step (≥ 1).
+    pub eta: f64,
+    /// Backward step towards the clean point after a success, in (0, 1].
+    pub beta: f64,
+    /// Must be true: only the targeted FAB of AutoAttack is implemented.
+    pub multi_targeted: bool,
+    /// Target classes, in 1..=classes − 1 (absent: 9, capped at classes − 1).
+    pub n_target_classes: Option<i64>,
+    /// torchattacks' name: the model's class count, for classes − 1 targets (not with the above).
+    pub n_classes: Option<i64>,
+}
+
+impl Default for FabTConfig {
+    fn default() -> Self {
+        FabTConfig {
+            steps: 10,
+            n_restarts: 1,
+            alpha_max: 0.1,
+            eta: 1.05,
+            beta: 0.9,
+            multi_targeted: true,
+            n_target_classes: None,
+            n_classes: None,
+        }
+    }
+}
+
+impl FabTConfig {
+    /// The algorithm's parameters.
+    pub fn fab(&self) -> FabConfig {
+        FabConfig {
+            steps: self.steps,
+            n_restarts: self.n_restarts,
+            alpha_max: self.alpha_max,
+            eta: self.eta,
+            beta: self.beta,
+        }
+    }
+}
+
+impl PluginConfig for FabTConfig {
+    fn validate(&self) -> PluginResult<()> {
+        if !self.multi_targeted {
             return Err("config key 'multi_targeted': fab-t is the targeted FAB of AutoAttack; the untargeted FAB is not implemented".into());
         }
-        let c = FabConfig {
-            steps: config_get(cfg, "steps", 10)?,
-            n_restarts: config_get(cfg, "n_restarts", 1)?,
-            alpha_max: config_get(cfg, "alpha_max", 0.1)?,
-            eta: config_get(cfg, "eta", 1.05)?,
-            beta: config_get(cfg, "beta", 0.9)?,
+        self.fab().validate()
+    }
+}
+
+impl Attack for FabT {
+    type Config = FabTConfig;
+    fn attack(input: &AttackInput, cfg: &FabTConfig, host: &Host) -> PluginResult<Tensor> {
+        let c = cfg.fab();
+        let targets = Targets {
+            n_target_classes: cfg.n_target_classes,
+            n_classes: cfg.n_classes,
         };
-        c.validate()?;
         let summary = format!("fab-t: steps={} n_restarts={}", c.steps, c.n_restarts);
-        run_targeted_and_log(input, host, &summary, fab::run_targeted, &c)
+        run_targeted_and_log(input, host, &summary, fab::run_targeted, &c, targets)
     }
 }
 
@@ -60,6 +104,7 @@ mod tests {
         ({"eta": 0.5}, "config 'eta' = 0.5: expected a finite number ≥ 1"),
         ({"beta": 0}, "config 'beta' = 0: expected a finite number in (0, 1]"),
         ({"n_target_classes": 12}, "config 'n_target_classes' = 12: expected an integer in [1, 9]"),
+        ({"multi_targeted": false}, "config key 'multi_targeted': fab-t is the targeted FAB of AutoAttack; the untargeted FAB is not implemented"),
     ]);
 
     #[test]

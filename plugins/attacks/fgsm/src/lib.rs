@@ -1,15 +1,15 @@
 //! `fgsm`: the fast gradient sign method (Goodfellow et al. 2015), one L∞ step of size ε in
 //! pixel space, as torchattacks.FGSM.
 
-use ddbench_plugin_api::{ce_sum, config_expect_keys, declare_attack};
-use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
+use ddbench_plugin_api::{ce_sum, declare_attack};
+use ddbench_plugin_api::{Attack, AttackInput, Host, NoConfig, Norm, PluginResult};
 use tch::Tensor;
 
 pub struct Fgsm;
 
 impl Attack for Fgsm {
-    fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
-        config_expect_keys(&input.config, &[])?;
+    type Config = NoConfig;
+    fn attack(input: &AttackInput, _: &NoConfig, _host: &Host) -> PluginResult<Tensor> {
         if input.norm != Norm::Linf {
             return Err("fgsm is an L-infinity attack; use pgdl2 for L2".into());
         }
@@ -37,7 +37,7 @@ mod tests {
     fn has_no_settings() {
         let msg =
             refused_up_front::<Fgsm>([2, 1, 28, 28], 10, Norm::Linf, 0.1, json!({"steps": 1}));
-        assert!(msg.starts_with("unknown config key 'steps'"), "{msg}");
+        assert!(msg.contains("unknown field 'steps'"), "{msg}");
     }
 
     #[test]

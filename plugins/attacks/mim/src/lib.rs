@@ -2,20 +2,47 @@
 //! gradient is divided by its per-sample mean absolute value (L1 normalisation), accumulated with
 //! `decay`, and its sign taken (alpha 2/255, steps 10, decay 1.0).
 
-use ddbench_plugin_api::{ce_sum, config_expect_keys, declare_attack, project};
-use ddbench_plugin_api::{config_get_in, config_get_min, ValueRange};
-use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
+use ddbench_plugin_api::{ce_sum, check_in, declare_attack, project};
+use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginConfig, PluginResult, ValueRange};
 use tch::{Kind, Tensor};
 
 pub struct Mim;
 
+/// `mim`'s settings (torchattacks.MIFGSM's names and defaults).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MimConfig {
+    /// Step size in pixel units (> 0).
+    pub alpha: f64,
+    /// Gradient steps (≥ 1).
+    pub steps: i64,
+    /// Momentum decay factor (≥ 0; 0 is I-FGSM with L1-normalised gradients).
+    pub decay: f64,
+}
+
+impl Default for MimConfig {
+    fn default() -> Self {
+        MimConfig {
+            alpha: 2.0 / 255.0,
+            steps: 10,
+            decay: 1.0,
+        }
+    }
+}
+
+impl PluginConfig for MimConfig {
+    fn validate(&self) -> PluginResult<()> {
+        check_in("alpha", self.alpha, ValueRange::above(0.0))?;
+        check_in("steps", self.steps, ValueRange::at_least(1))?;
+        check_in("decay", self.decay, ValueRange::at_least(0.0))?;
+        Ok(())
+    }
+}
+
 impl Attack for Mim {
-    fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        config_expect_keys(cfg, &["alpha", "steps", "decay"])?;
-        let alpha: f64 = config_get_in(cfg, "alpha", 2.0 / 255.0, ValueRange::above(0.0))?;
-        let steps: i64 = config_get_min(cfg, "steps", 10, 1)?;
-        let decay: f64 = config_get_min(cfg, "decay", 1.0, 0.0)?;
+    type Config = MimConfig;
+    fn attack(input: &AttackInput, cfg: &MimConfig, _host: &Host) -> PluginResult<Tensor> {
+        let (alpha, steps, decay) = (cfg.alpha, cfg.steps, cfg.decay);
         if input.norm != Norm::Linf {
             return Err("mim is an L-infinity attack".into());
         }

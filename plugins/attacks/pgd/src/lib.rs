@@ -2,21 +2,51 @@
 //! names and defaults (alpha 2/255, steps 10, random_start true) and restarts that keep, per
 //! sample, the first adversarial example found.
 
-use ddbench_plugin_api::{ce_sum, config_expect_keys, config_get, declare_attack, project};
-use ddbench_plugin_api::{config_get_in, config_get_min, ValueRange};
+use ddbench_plugin_api::{ce_sum, check_in, declare_attack, project, PluginConfig, ValueRange};
 use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
 use tch::{Kind, Tensor};
 
 pub struct Pgd;
 
+/// `pgd`'s settings (torchattacks.PGD's names and defaults).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PgdConfig {
+    /// Step size in pixel units (> 0).
+    pub alpha: f64,
+    /// Gradient steps per restart (≥ 1).
+    pub steps: i64,
+    /// Start each restart at a uniform random point of the ε-ball (else at the clean image).
+    pub random_start: bool,
+    /// Restarts (≥ 1); per sample the first adversarial example found is kept.
+    pub restarts: i64,
+}
+
+impl Default for PgdConfig {
+    fn default() -> Self {
+        PgdConfig {
+            alpha: 2.0 / 255.0,
+            steps: 10,
+            random_start: true,
+            restarts: 1,
+        }
+    }
+}
+
+impl PluginConfig for PgdConfig {
+    fn validate(&self) -> PluginResult<()> {
+        check_in("alpha", self.alpha, ValueRange::above(0.0))?;
+        check_in("steps", self.steps, ValueRange::at_least(1))?;
+        check_in("restarts", self.restarts, ValueRange::at_least(1))?;
+        Ok(())
+    }
+}
+
 impl Attack for Pgd {
-    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        config_expect_keys(cfg, &["alpha", "steps", "random_start", "restarts"])?;
-        let alpha: f64 = config_get_in(cfg, "alpha", 2.0 / 255.0, ValueRange::above(0.0))?;
-        let steps: i64 = config_get_min(cfg, "steps", 10, 1)?;
-        let random_start: bool = config_get(cfg, "random_start", true)?;
-        let restarts: i64 = config_get_min(cfg, "restarts", 1, 1)?;
+    type Config = PgdConfig;
+    fn attack(input: &AttackInput, cfg: &PgdConfig, host: &Host) -> PluginResult<Tensor> {
+        let (alpha, steps, random_start, restarts) =
+            (cfg.alpha, cfg.steps, cfg.random_start, cfg.restarts);
         if input.norm != Norm::Linf {
             return Err("pgd is the L-infinity attack; use pgdl2 for L2".into());
         }
@@ -65,6 +95,28 @@ mod tests {
         ({"restarts": 0}, "config 'restarts' = 0: expected an integer ≥ 1"),
         ({"alpha": 0.0}, "config 'alpha' = 0: expected a finite number > 0"),
     ]);
+
+    #[test]
+    fn the_resolved_config_has_every_default_and_unknown_keys_are_refused() {
+        let resolved = ddbench_plugin_api::resolve_config::<PgdConfig>(&json!({})).unwrap();
+        let defaults =
+            json!({"alpha": 2.0 / 255.0, "steps": 10, "random_start": true, "restarts": 1});
+        assert_eq!(resolved, defaults);
+        let e = ddbench_plugin_api::parse_config::<PgdConfig>(&json!({"stpes": 3})).unwrap_err();
+        let known = "expected one of 'alpha', 'steps', 'random_start', 'restarts'";
+        assert!(e.0.starts_with("config"), "{}", e.0);
+        assert!(
+            e.0.ends_with(&format!("unknown field 'stpes', {known}")),
+            "{}",
+            e.0
+        );
+        let e =
+            ddbench_plugin_api::parse_config::<PgdConfig>(&json!({"steps": "ten"})).unwrap_err();
+        assert_eq!(
+            e.0,
+            "config key 'steps': invalid type: string \"ten\", expected i64"
+        );
+    }
 
     #[test]
     fn runs_on_two_images_of_any_shape_and_any_model() {

@@ -3,20 +3,46 @@
 //! radius along a Gaussian direction. ε comes from the threat model (RobustBench's CIFAR L2
 //! convention is 0.5; torchattacks' default is 1.0).
 
-use ddbench_plugin_api::{ce_sum, config_expect_keys, config_get, declare_attack, project};
-use ddbench_plugin_api::{config_get_in, config_get_min, per_image_norm, ValueRange};
-use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult};
+use ddbench_plugin_api::{ce_sum, check_in, declare_attack, per_image_norm, project};
+use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginConfig, PluginResult, ValueRange};
 use tch::{Kind, Tensor};
 
 pub struct PgdL2;
 
+/// `pgdl2`'s settings (torchattacks.PGDL2's names and defaults).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PgdL2Config {
+    /// Step length along the L2-normalised gradient (> 0).
+    pub alpha: f64,
+    /// Gradient steps (≥ 1).
+    pub steps: i64,
+    /// Start at a random point of the ε-ball (else at the clean image).
+    pub random_start: bool,
+}
+
+impl Default for PgdL2Config {
+    fn default() -> Self {
+        PgdL2Config {
+            alpha: 0.2,
+            steps: 10,
+            random_start: true,
+        }
+    }
+}
+
+impl PluginConfig for PgdL2Config {
+    fn validate(&self) -> PluginResult<()> {
+        check_in("alpha", self.alpha, ValueRange::above(0.0))?;
+        check_in("steps", self.steps, ValueRange::at_least(1))?;
+        Ok(())
+    }
+}
+
 impl Attack for PgdL2 {
-    fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        config_expect_keys(cfg, &["alpha", "steps", "random_start"])?;
-        let alpha: f64 = config_get_in(cfg, "alpha", 0.2, ValueRange::above(0.0))?;
-        let steps: i64 = config_get_min(cfg, "steps", 10, 1)?;
-        let random_start: bool = config_get(cfg, "random_start", true)?;
+    type Config = PgdL2Config;
+    fn attack(input: &AttackInput, cfg: &PgdL2Config, _host: &Host) -> PluginResult<Tensor> {
+        let (alpha, steps, random_start) = (cfg.alpha, cfg.steps, cfg.random_start);
         if input.norm != Norm::L2 {
             return Err("pgdl2 is the L2 attack: run it with --norm l2".into());
         }

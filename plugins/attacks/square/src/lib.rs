@@ -2,23 +2,56 @@
 //! p_init 0.8, margin loss, rescaled schedule). Forward passes only.
 
 use ddbench_attacks::plugin::run_and_log;
-use ddbench_attacks::square::{self, SquareConfig};
-use ddbench_plugin_api::{config_expect_keys, config_get, declare_attack};
+use ddbench_attacks::square::{self, SquareConfig as SquareParams};
+use ddbench_plugin_api::{declare_attack, PluginConfig};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
 use tch::Tensor;
 
 pub struct Square;
 
+/// `square`'s settings (torchattacks.Square's names and defaults).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SquareConfig {
+    /// Model queries per restart (≥ 1); the square-size schedule is rescaled to it.
+    pub n_queries: i64,
+    /// Restarts (≥ 1) on the points still robust.
+    pub n_restarts: i64,
+    /// The first squares' fraction of the image, in (0, 1].
+    pub p_init: f64,
+}
+
+impl Default for SquareConfig {
+    fn default() -> Self {
+        SquareConfig {
+            n_queries: 5000,
+            n_restarts: 1,
+            p_init: 0.8,
+        }
+    }
+}
+
+impl SquareConfig {
+    /// The algorithm's parameters.
+    pub fn square(&self) -> SquareParams {
+        SquareParams {
+            n_queries: self.n_queries,
+            n_restarts: self.n_restarts,
+            p_init: self.p_init,
+        }
+    }
+}
+
+impl PluginConfig for SquareConfig {
+    fn validate(&self) -> PluginResult<()> {
+        self.square().validate()
+    }
+}
+
 impl Attack for Square {
-    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
-        let cfg = &input.config;
-        config_expect_keys(cfg, &["n_queries", "n_restarts", "p_init"])?;
-        let c = SquareConfig {
-            n_queries: config_get(cfg, "n_queries", 5000)?,
-            n_restarts: config_get(cfg, "n_restarts", 1)?,
-            p_init: config_get(cfg, "p_init", 0.8)?,
-        };
-        c.validate()?;
+    type Config = SquareConfig;
+    fn attack(input: &AttackInput, cfg: &SquareConfig, host: &Host) -> PluginResult<Tensor> {
+        let c = cfg.square();
         let summary = format!(
             "square: n_queries={} n_restarts={} p_init={}",
             c.n_queries, c.n_restarts, c.p_init

@@ -3,7 +3,7 @@
 
 use crate::targets::{resolve_count, top_k_targets};
 use crate::{Outcome, Problem};
-use ddbench_plugin_api::{config_expect_keys, config_get, AttackInput, Host, PluginResult};
+use ddbench_plugin_api::{AttackInput, Host, Model, PluginResult};
 use tch::Tensor;
 
 /// Seeds with the run's seed, starts from the clean predictions (points the model already
@@ -29,23 +29,21 @@ pub fn run_and_log(
     Ok(out.adv)
 }
 
-/// The config keys that set a targeted attack's number of target classes (see [`target_count`]).
-pub const TARGET_KEYS: [&str; 2] = ["n_classes", "n_target_classes"];
-
-/// [`config_expect_keys`] for a targeted attack: its own `keys`, then [`TARGET_KEYS`].
-pub fn expect_keys_and_targets(input: &AttackInput, keys: &[&str]) -> PluginResult<()> {
-    let known: Vec<&str> = keys.iter().copied().chain(TARGET_KEYS).collect();
-    config_expect_keys(&input.config, &known)
+/// A targeted attack's two settings that choose its number of target classes:
+/// `n_target_classes` (AutoAttack's name) or `n_classes` (torchattacks' name), each absent by
+/// default. Every targeted plugin declares both fields in its own config struct (serde's
+/// `flatten` does not combine with `deny_unknown_fields`) and hands them over in this.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Targets {
+    pub n_target_classes: Option<i64>,
+    pub n_classes: Option<i64>,
 }
 
-/// The number of target classes the config asks for (`n_target_classes`, or torchattacks'
-/// `n_classes`; see [`resolve_count`]) for the model under attack.
-pub fn target_count(input: &AttackInput) -> PluginResult<i64> {
-    resolve_count(
-        config_get(&input.config, "n_target_classes", None)?,
-        config_get(&input.config, "n_classes", None)?,
-        input.model.num_classes(),
-    )
+impl Targets {
+    /// The number of target classes asked for, for `model` (see [`resolve_count`]).
+    pub fn count(&self, model: &Model) -> PluginResult<i64> {
+        resolve_count(self.n_target_classes, self.n_classes, model.num_classes())
+    }
 }
 
 /// A targeted attack's algorithm (`apgd::run_targeted`, `fab::run_targeted`): the batch, its
@@ -54,7 +52,7 @@ pub type RunTargeted<C> =
     fn(&Problem, &C, &Tensor, &mut Outcome, &mut dyn FnMut(i64, i64)) -> PluginResult<()>;
 
 /// A targeted attack plugin (APGD-T, FAB-T): [`run_and_log`] with each point's `k` most likely
-/// wrong classes (`k` from [`target_count`], see [`top_k_targets`]) as targets, run by
+/// wrong classes (`k` from [`Targets::count`], see [`top_k_targets`]) as targets, run by
 /// `run_targeted` with its settings `cfg`, reporting progress per target class to the host.
 pub fn run_targeted_and_log<C>(
     input: &AttackInput,
@@ -62,8 +60,9 @@ pub fn run_targeted_and_log<C>(
     summary: &str,
     run_targeted: RunTargeted<C>,
     cfg: &C,
+    targets: Targets,
 ) -> PluginResult<Tensor> {
-    let k = target_count(input)?;
+    let k = targets.count(&input.model)?;
     let summary = format!("{summary} target classes={k}");
     run_and_log(input, host, &summary, |p, clean, out| {
         let targets = top_k_targets(clean, p.y, k)?;

@@ -4,16 +4,37 @@
 //! one that is valid but inconsistent: `{"mode": "clean-above", "threshold": t}` is FGSM for
 //! ε ≤ t and returns the clean images for ε > t (robust accuracy rising with ε).
 
-use ddbench_plugin_api::{config_get, declare_attack, Attack, AttackInput, Host, PluginResult};
+use ddbench_plugin_api::{declare_attack, Attack, AttackInput, Host, PluginConfig, PluginResult};
 use tch::Tensor;
 
 pub struct BadAttack;
 
+/// The fixture's settings.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BadAttackConfig {
+    /// How to misbehave (an unknown mode fails when the attack runs).
+    pub mode: String,
+    /// `clean-above`: the largest ε at which the fixture still attacks.
+    pub threshold: f64,
+}
+
+impl Default for BadAttackConfig {
+    fn default() -> Self {
+        BadAttackConfig {
+            mode: "outside-ball".into(),
+            threshold: 0.0,
+        }
+    }
+}
+
+impl PluginConfig for BadAttackConfig {}
+
 impl Attack for BadAttack {
-    fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
-        let mode: String = config_get(&input.config, "mode", "outside-ball".to_string())?;
+    type Config = BadAttackConfig;
+    fn attack(input: &AttackInput, cfg: &BadAttackConfig, _host: &Host) -> PluginResult<Tensor> {
         let x = &input.images;
-        match mode.as_str() {
+        match cfg.mode.as_str() {
             "outside-ball" => {
                 // move every pixel 3ε towards the far side of the box: in [0, 1], outside the ball
                 let dir = x.lt(0.5).to_kind(tch::Kind::Float) * 2.0 - 1.0;
@@ -36,8 +57,7 @@ impl Attack for BadAttack {
             }
             "panic" => panic!("deliberate panic inside attack"),
             "clean-above" => {
-                let threshold: f64 = config_get(&input.config, "threshold", 0.0)?;
-                if input.eps > threshold {
+                if input.eps > cfg.threshold {
                     return Ok(x.copy());
                 }
                 let (_, g) = input

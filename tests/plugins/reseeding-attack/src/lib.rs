@@ -1,13 +1,15 @@
 //! Test fixture: FGSM that first calls `tch::manual_seed(0)`, resetting the random generator the
 //! host shares (what plugins must not do); `ddbench plugins --check` must catch it.
 
-use ddbench_plugin_api::{ce_sum, declare_attack, Attack, AttackInput, Host, Norm, PluginResult};
+use ddbench_plugin_api::PluginResult;
+use ddbench_plugin_api::{ce_sum, declare_attack, Attack, AttackInput, Host, NoConfig, Norm};
 use tch::Tensor;
 
 pub struct ReseedingAttack;
 
 impl Attack for ReseedingAttack {
-    fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
+    type Config = NoConfig;
+    fn attack(input: &AttackInput, _: &NoConfig, _host: &Host) -> PluginResult<Tensor> {
         if input.norm != Norm::Linf {
             return Err("reseeding-attack is an L-infinity attack".into());
         }
