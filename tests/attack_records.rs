@@ -109,7 +109,12 @@ fn a_normal_run_records_norms_samples_and_no_flags() {
             "fgsm" => assert_eq!(passes, ("1", "1")),
             _ => assert_eq!(passes, ("11", "10")),
         }
-        assert_eq!(r["attack_config"], "{}");
+        // the resolved config: every setting, here all at the plugin's defaults
+        let config: serde_json::Value = serde_json::from_str(&r["attack_config"]).unwrap();
+        match r["attack"].as_str() {
+            "fgsm" => assert_eq!(config, serde_json::json!({})),
+            _ => assert_eq!(config["steps"], 10, "{config}"),
+        }
         // FGSM and PGD use (almost) the whole L∞ budget on every point
         assert!(num(r, "pert_max") > 0.99 * num(r, "eps"));
     }

@@ -403,8 +403,17 @@ config = { steps = 2 }
     };
     let (a, b) = (by_label("pgd-a"), by_label("pgd-b"));
     assert_eq!((a["attack"].as_str(), b["attack"].as_str()), ("pgd", "pgd"));
-    assert_eq!(a["attack_config"], r#"{"steps":1}"#);
-    assert_eq!(b["attack_config"], r#"{"steps":2}"#);
+    // each row records its resolved config: the steps given, the other settings' defaults
+    let config = |r: &std::collections::HashMap<String, String>| {
+        serde_json::from_str::<serde_json::Value>(&r["attack_config"]).unwrap()
+    };
+    let (ca, cb) = (config(a), config(b));
+    assert_eq!(
+        (ca["steps"].as_i64(), cb["steps"].as_i64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(ca["restarts"], 1, "{ca}");
+    assert_eq!(ca["alpha"], cb["alpha"], "{ca} {cb}");
     assert_eq!(a["cell_id"], "fashion-mnist/random/ipc2/convnet/seed0");
     assert_eq!(
         b["cell_id"],

@@ -82,7 +82,7 @@ fn expected_reason(fixture: &str) -> &'static str {
     match fixture {
         "ddtest-panicky" => "FAIL distils at IPC 1 (checked by the host): method plugin 'panicky' panicked",
         "ddtest-bad-attack" => "FAIL L∞ ε=8/255 (checked by the host): attack plugin 'bad-attack' returned a perturbation of L-inf norm",
-        "ddtest-wrong-abi" => "FAIL loads: plugin ABI version 2, but this ddbench speaks ABI version 1",
+        "ddtest-wrong-abi" => "FAIL loads: plugin ABI version 1, but this ddbench speaks ABI version 2",
         "ddtest-reseeding-attack" => "FAIL L∞: leaves the global random generator alone: reseeds the global random generator (tch::manual_seed): use the seed the host passes",
         other => panic!("no expectation for fixture {other}"),
     }

@@ -18,9 +18,9 @@ pub unsafe fn c_text(p: *const c_char) -> String {
 }
 
 /// Version of this ABI. The entry symbol carries it in its name.
-pub const ABI_VERSION: u32 = 1;
-/// Name of the entry symbol of an ABI-v1 plugin (`extern "C" fn() -> *const PluginDescriptor`).
-pub const ENTRY_SYMBOL: &str = "ddbench_plugin_v1";
+pub const ABI_VERSION: u32 = 2;
+/// Name of the entry symbol of an ABI-v2 plugin (`extern "C" fn() -> *const PluginDescriptor`).
+pub const ENTRY_SYMBOL: &str = "ddbench_plugin_v2";
 /// Prefix shared by the entry symbols of all ABI versions (`ddbench_plugin_v<N>`).
 pub const ENTRY_PREFIX: &str = "ddbench_plugin_v";
 /// The libtorch version `tch = "=0.24.0"` is built against; host and plugin must agree.
@@ -63,7 +63,15 @@ pub struct PluginDescriptor {
     pub attack: Option<AttackFn>,
     /// `FLAG_*` bits.
     pub flags: u32,
+    /// The plugin's declared configuration (ABI v2): parses and checks a JSON config, and hands
+    /// the resolved one (every setting, defaults filled in) to `HostServices::set_config`.
+    pub resolve_config: Option<ResolveConfigFn>,
 }
+
+/// Resolves a NUL-terminated JSON config (empty: all defaults). On `STATUS_OK` the resolved
+/// config went through `HostServices::set_config`; otherwise the reason through `set_error`.
+pub type ResolveConfigFn =
+    unsafe extern "C" fn(config_json: *const c_char, host: *const HostServices) -> Status;
 
 /// A method whose output does not depend on the IPC (e.g. `full`): run once, not once per IPC.
 pub const FLAG_IGNORES_IPC: u32 = 1;
@@ -81,6 +89,8 @@ pub struct HostServices {
     pub set_error: unsafe extern "C" fn(ctx: *mut c_void, msg: *const c_char),
     /// A JSON object of per-set training hints (method plugins only; optional).
     pub set_hints: unsafe extern "C" fn(ctx: *mut c_void, json: *const c_char),
+    /// The resolved config, a JSON object (answer of `PluginDescriptor::resolve_config`).
+    pub set_config: unsafe extern "C" fn(ctx: *mut c_void, json: *const c_char),
 }
 
 /// A data set lent to a plugin. Tensor handles are borrowed: never free them.

@@ -76,7 +76,8 @@ impl<'a> Model<'a> {
     }
 }
 
-/// What an attack gets: the model, clean images in [0, 1], labels, the threat model and its config.
+/// What an attack gets: the model, clean images in [0, 1], labels and the threat model (its
+/// configuration comes beside it, parsed: `Attack::Config`).
 pub struct AttackInput<'a> {
     pub model: Model<'a>,
     pub images: Tensor,
@@ -89,11 +90,12 @@ pub struct AttackInput<'a> {
     /// (it reseeds the generator the host shares; `ddbench plugins --check` fails a plugin that
     /// does). Same seed, same adversarial images.
     pub seed: u64,
-    pub config: serde_json::Value,
 }
 
 /// An adversarial attack. Implement it, then `declare_attack!(MyAttack, ...)`.
 /// Return adversarial images shaped like the input, in [0, 1], inside the ε-ball: the host checks.
 pub trait Attack {
-    fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor>;
+    /// The attack's declared configuration (`NoConfig` for none).
+    type Config: crate::PluginConfig;
+    fn attack(input: &AttackInput, config: &Self::Config, host: &Host) -> PluginResult<Tensor>;
 }

@@ -1,52 +1,16 @@
-//! Reading a plugin's JSON config: optional keys with defaults, the set of known keys, and numeric
-//! settings that must lie in a range (integers and finite floats alike, through one generic path).
+//! Numeric settings that must lie in a range (integers and finite floats alike, through one
+//! generic path), for a declared config's `PluginConfig::validate`.
 //!
 //! ```text
-//! use ddbench_plugin_api::{config_get_in, config_get_min, ValueRange};
-//! let cfg = serde_json::json!({"steps": -5, "rho": 0.5});
-//! let err = config_get_min(&cfg, "steps", 10i64, 1).unwrap_err();
+//! use ddbench_plugin_api::{check_in, ValueRange};
+//! let err = check_in("steps", -5i64, ValueRange::at_least(1)).unwrap_err();
 //! assert_eq!(err.0, "config 'steps' = -5: expected an integer ≥ 1");
-//! let rho: f64 = config_get_in(&cfg, "rho", 0.75, ValueRange::left_open(0.0, 1.0)).unwrap();
-//! assert_eq!(rho, 0.5);
+//! assert_eq!(check_in("rho", 0.5, ValueRange::left_open(0.0, 1.0)).unwrap(), 0.5);
 //! ```
 
 use crate::{PluginError, PluginResult};
 use std::fmt;
 use std::ops::Bound;
-
-/// Reads `key` from a JSON config object, falling back to `default` when absent; a present key
-/// of the wrong type is an error naming the key.
-pub fn config_get<T: serde::de::DeserializeOwned>(
-    config: &serde_json::Value,
-    key: &str,
-    default: T,
-) -> PluginResult<T> {
-    match config.get(key) {
-        None | Some(serde_json::Value::Null) => Ok(default),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| PluginError(format!("config key '{key}': {e} (got {v})"))),
-    }
-}
-
-/// Checks that a JSON config names only known keys (a typo must not silently fall back to a default).
-pub fn config_expect_keys(config: &serde_json::Value, known: &[&str]) -> PluginResult<()> {
-    match config {
-        serde_json::Value::Object(map) => {
-            for k in map.keys() {
-                if !known.contains(&k.as_str()) {
-                    return Err(PluginError(format!(
-                        "unknown config key '{k}' (known: {})",
-                        known.join(", ")
-                    )));
-                }
-            }
-            Ok(())
-        }
-        other => Err(PluginError(format!(
-            "config must be a JSON object, got {other}"
-        ))),
-    }
-}
 
 /// A number type a ranged setting can have: the integers (always finite) and the floats
 /// (NaN and ±inf are refused whatever the range).
@@ -188,8 +152,7 @@ impl<T: ConfigNumber> fmt::Display for ValueRange<T> {
 }
 
 /// Returns `value` if it lies in `range` (and is finite), else an error naming the setting, the
-/// value and the range: `config 'steps' = -5: expected an integer ≥ 1`. For settings that do
-/// not come through [`config_get_in`] (e.g. a config deserialised into a struct).
+/// value and the range: `config 'steps' = -5: expected an integer ≥ 1`.
 pub fn check_in<T: ConfigNumber>(key: &str, value: T, range: ValueRange<T>) -> PluginResult<T> {
     if range.contains(value) {
         Ok(value)
@@ -202,99 +165,56 @@ pub fn check_in<T: ConfigNumber>(key: &str, value: T, range: ValueRange<T>) -> P
     }
 }
 
-/// [`config_get`] for a numeric setting that must lie in `range` (and be finite); the default
-/// is checked too. `config_get_in(cfg, "p_init", 0.8, ValueRange::left_open(0.0, 1.0))`.
-pub fn config_get_in<T: ConfigNumber>(
-    config: &serde_json::Value,
-    key: &str,
-    default: T,
-    range: ValueRange<T>,
-) -> PluginResult<T> {
-    check_in(key, config_get(config, key, default)?, range)
-}
-
-/// [`config_get_in`] with the range `≥ min`: `config_get_min(cfg, "steps", 10, 1)`.
-pub fn config_get_min<T: ConfigNumber>(
-    config: &serde_json::Value,
-    key: &str,
-    default: T,
-    min: T,
-) -> PluginResult<T> {
-    config_get_in(config, key, default, ValueRange::at_least(min))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn err<T: std::fmt::Debug>(r: PluginResult<T>) -> String {
         r.expect_err("should be refused").0
     }
 
     #[test]
-    fn integer_minimum_accepts_the_default_and_values_at_or_above() {
-        let cfg = json!({"steps": 1, "restarts": 7});
-        assert_eq!(config_get_min(&cfg, "steps", 10i64, 1).unwrap(), 1);
-        assert_eq!(config_get_min(&cfg, "restarts", 1i64, 1).unwrap(), 7);
-        assert_eq!(config_get_min(&cfg, "absent", 10i64, 1).unwrap(), 10);
+    fn integer_minimum_accepts_values_at_or_above_and_refuses_below() {
+        assert_eq!(check_in("steps", 1i64, ValueRange::at_least(1)).unwrap(), 1);
         assert_eq!(
-            config_get_min(&json!({"n": null}), "n", 3u64, 1).unwrap(),
-            3
+            check_in("restarts", 7u64, ValueRange::at_least(1)).unwrap(),
+            7
         );
-    }
-
-    #[test]
-    fn integer_minimum_refuses_below_with_key_value_and_range() {
-        let cfg = json!({"steps": -5, "n_queries": 0});
         assert_eq!(
-            err(config_get_min(&cfg, "steps", 10i64, 1)),
+            err(check_in("steps", -5i64, ValueRange::at_least(1))),
             "config 'steps' = -5: expected an integer ≥ 1"
         );
         assert_eq!(
-            err(config_get_min(&cfg, "n_queries", 5000i64, 1)),
+            err(check_in("n_queries", 0usize, ValueRange::at_least(1))),
             "config 'n_queries' = 0: expected an integer ≥ 1"
         );
-        // a bad default is a bug, refused the same way
-        assert!(err(config_get_min(&json!({}), "steps", 0i64, 1)).contains("= 0"));
-    }
-
-    #[test]
-    fn wrong_types_are_still_refused_by_the_reader() {
-        let cfg = json!({"steps": 2.5, "alpha": "big", "n": -1});
-        assert!(err(config_get_min(&cfg, "steps", 10i64, 1)).contains("config key 'steps'"));
-        assert!(err(config_get_min(&cfg, "alpha", 0.1, 0.0)).contains("config key 'alpha'"));
-        // an unsigned setting given a negative number
-        assert!(err(config_get_min(&cfg, "n", 1u64, 1)).contains("config key 'n'"));
     }
 
     #[test]
     fn float_ranges_open_and_closed() {
-        let cfg = json!({"zero": 0.0, "one": 1, "half": 0.5, "big": 1.5, "neg": -1e-3});
         let unit_lo_open = ValueRange::left_open(0.0, 1.0);
-        assert_eq!(config_get_in(&cfg, "one", 0.8, unit_lo_open).unwrap(), 1.0);
-        assert_eq!(config_get_in(&cfg, "half", 0.8, unit_lo_open).unwrap(), 0.5);
+        assert_eq!(check_in("one", 1.0, unit_lo_open).unwrap(), 1.0);
+        assert_eq!(check_in("half", 0.5, unit_lo_open).unwrap(), 0.5);
         assert_eq!(
-            err(config_get_in(&cfg, "zero", 0.8, unit_lo_open)),
+            err(check_in("zero", 0.0, unit_lo_open)),
             "config 'zero' = 0: expected a finite number in (0, 1]"
         );
         assert_eq!(
-            err(config_get_in(&cfg, "big", 0.75, ValueRange::open(0.0, 1.0))),
+            err(check_in("big", 1.5, ValueRange::open(0.0, 1.0))),
             "config 'big' = 1.5: expected a finite number in (0, 1)"
         );
-        assert!(config_get_in(&cfg, "one", 0.75, ValueRange::open(0.0, 1.0)).is_err());
+        assert!(check_in("one", 1.0, ValueRange::open(0.0, 1.0)).is_err());
         assert_eq!(
-            config_get_in(&cfg, "zero", 0.1, ValueRange::closed(0.0, 1.0)).unwrap(),
+            check_in("zero", 0.0, ValueRange::closed(0.0, 1.0)).unwrap(),
             0.0
         );
-        assert!(config_get_in(&cfg, "one", 0.1, ValueRange::right_open(0.0, 1.0)).is_err());
-        assert_eq!(config_get_min(&cfg, "zero", 1.0, 0.0).unwrap(), 0.0);
+        assert!(check_in("one", 1.0, ValueRange::right_open(0.0, 1.0)).is_err());
         assert_eq!(
-            err(config_get_min(&cfg, "neg", 0.02, 0.0)),
+            err(check_in("neg", -1e-3, ValueRange::at_least(0.0))),
             "config 'neg' = -0.001: expected a finite number ≥ 0"
         );
         assert_eq!(
-            err(config_get_in(&cfg, "zero", 0.01, ValueRange::above(0.0))),
+            err(check_in("zero", 0.0, ValueRange::above(0.0))),
             "config 'zero' = 0: expected a finite number > 0"
         );
     }
@@ -324,14 +244,8 @@ mod tests {
 
     #[test]
     fn json_cannot_smuggle_in_an_infinity() {
-        // serde_json refuses overflowing literals rather than parsing them as inf ...
+        // serde_json refuses overflowing literals rather than parsing them as inf
         assert!(serde_json::from_str::<serde_json::Value>(r#"{"c": 1e400}"#).is_err());
-        // ... and turns non-finite floats into null, i.e. "absent": the default
-        let cfg = json!({ "c": f64::INFINITY });
-        assert_eq!(
-            config_get_in(&cfg, "c", 1.0, ValueRange::above(0.0)).unwrap(),
-            1.0
-        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! safe inputs, catch panics, and hand results over with the ownership rules of the ABI.
 
 use crate::abi::*;
+use crate::{parse_config, resolve_config, PluginConfig};
 use crate::{Attack, AttackInput, Host, Method, Model, Norm, PluginError};
 use crate::{DistillInput, PluginResult};
 use std::ffi::{c_char, CStr};
@@ -44,6 +45,23 @@ unsafe fn read_config(ptr: *const c_char) -> PluginResult<serde_json::Value> {
         return Ok(serde_json::json!({}));
     }
     serde_json::from_str(&text).map_err(|e| PluginError(format!("config is not valid JSON: {e}")))
+}
+
+/// The `resolve_config` entry point every declared plugin exports: parses and checks the JSON
+/// config as `C`, and hands the host the resolved config.
+///
+/// # Safety
+/// Called by the host with valid pointers, as the ABI describes.
+pub unsafe extern "C" fn resolve_entry<C: PluginConfig>(
+    config_json: *const c_char,
+    host: *const HostServices,
+) -> Status {
+    let host = Host::from_raw(&*host);
+    guarded(&host, || {
+        let resolved = resolve_config::<C>(&read_config(config_json)?)?;
+        host.set_config(&resolved);
+        Ok(())
+    })
 }
 
 pub fn device_from_raw(d: i32) -> Device {
@@ -101,10 +119,10 @@ pub unsafe extern "C" fn distill_entry<M: Method>(
             ipc: req.ipc,
             seed: req.seed,
             device: device_from_raw(req.device),
-            config: read_config(req.config_json)?,
             cache_dir: std::path::PathBuf::from(read_str(req.cache_dir)),
         };
-        let d = M::distill(&input, &host)?;
+        let config: M::Config = parse_config(&read_config(req.config_json)?)?;
+        let d = M::distill(&input, &config, &host)?;
         if let Some(h) = d.hints.as_ref().filter(|h| !h.is_empty()) {
             host.set_hints(&serde_json::to_value(h)?);
         }
@@ -137,9 +155,9 @@ pub unsafe extern "C" fn attack_entry<A: Attack>(
             norm,
             eps: req.threat.eps,
             seed: req.seed,
-            config: read_config(req.config_json)?,
         };
-        let adv = A::attack(&input, &host)?;
+        let config: A::Config = parse_config(&read_config(req.config_json)?)?;
+        let adv = A::attack(&input, &config, &host)?;
         *out = give_tensor(adv);
         Ok(())
     })
@@ -161,7 +179,7 @@ macro_rules! declare_method {
     };
     ($ty:ty, name = $name:literal, version = $version:literal, description = $desc:literal, flags = $flags:expr $(,)?) => {
         #[no_mangle]
-        pub extern "C" fn ddbench_plugin_v1() -> *const $crate::abi::PluginDescriptor {
+        pub extern "C" fn ddbench_plugin_v2() -> *const $crate::abi::PluginDescriptor {
             static DESCRIPTOR: $crate::abi::PluginDescriptor = $crate::abi::PluginDescriptor {
                 size: ::core::mem::size_of::<$crate::abi::PluginDescriptor>(),
                 abi_version: $crate::abi::ABI_VERSION,
@@ -173,6 +191,9 @@ macro_rules! declare_method {
                 description: concat!($desc, "\0").as_ptr() as *const ::core::ffi::c_char,
                 distill: Some($crate::entry::distill_entry::<$ty>),
                 attack: None,
+                resolve_config: Some(
+                    $crate::entry::resolve_entry::<<$ty as $crate::Method>::Config>,
+                ),
             };
             &DESCRIPTOR
         }
@@ -184,7 +205,7 @@ macro_rules! declare_method {
 macro_rules! declare_attack {
     ($ty:ty, name = $name:literal, version = $version:literal, description = $desc:literal $(,)?) => {
         #[no_mangle]
-        pub extern "C" fn ddbench_plugin_v1() -> *const $crate::abi::PluginDescriptor {
+        pub extern "C" fn ddbench_plugin_v2() -> *const $crate::abi::PluginDescriptor {
             static DESCRIPTOR: $crate::abi::PluginDescriptor = $crate::abi::PluginDescriptor {
                 size: ::core::mem::size_of::<$crate::abi::PluginDescriptor>(),
                 abi_version: $crate::abi::ABI_VERSION,
@@ -196,6 +217,9 @@ macro_rules! declare_attack {
                 description: concat!($desc, "\0").as_ptr() as *const ::core::ffi::c_char,
                 distill: None,
                 attack: Some($crate::entry::attack_entry::<$ty>),
+                resolve_config: Some(
+                    $crate::entry::resolve_entry::<<$ty as $crate::Attack>::Config>,
+                ),
             };
             &DESCRIPTOR
         }

@@ -1,4 +1,4 @@
-//! The host's callbacks (log, progress, hints, error) seen from a plugin.
+//! The host's callbacks (log, progress, hints, config, error) seen from a plugin.
 
 use crate::abi::{HostServices, LOG_INFO, LOG_WARN};
 use std::ffi::CString;
@@ -43,5 +43,10 @@ impl<'a> Host<'a> {
     pub(crate) fn set_hints(&self, hints: &serde_json::Value) {
         let m = c_string(&hints.to_string());
         unsafe { (self.raw.set_hints)(self.raw.ctx, m.as_ptr()) }
+    }
+
+    pub(crate) fn set_config(&self, config: &serde_json::Value) {
+        let m = c_string(&config.to_string());
+        unsafe { (self.raw.set_config)(self.raw.ctx, m.as_ptr()) }
     }
 }

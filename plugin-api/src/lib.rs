@@ -1,11 +1,13 @@
 //! The plugin interface of ddbench: the stable C ABI (`abi`), and the safe side plugin authors
-//! use — the `Method` / `Attack` traits and the `declare_method!` / `declare_attack!` macros that
-//! generate the entry symbol and the panic-catching `extern "C"` wrappers.
+//! use — the `Method` / `Attack` traits with their declared `PluginConfig`, and the
+//! `declare_method!` / `declare_attack!` macros that generate the entry symbol and the
+//! panic-catching `extern "C"` wrappers.
 
 pub mod abi;
 mod attack;
 mod check;
 mod config;
+mod declared;
 #[doc(hidden)]
 pub mod entry;
 mod hints;
@@ -17,15 +19,14 @@ pub mod testing;
 
 pub use attack::{Attack, AttackInput, Model, Norm};
 pub use check::check_adversarial;
-pub use config::{
-    check_in, config_expect_keys, config_get, config_get_in, config_get_min, ConfigNumber,
-    ValueRange,
-};
+pub use config::{check_in, ConfigNumber, ValueRange};
+pub use declared::{parse_config, resolve_config, NoConfig, PluginConfig};
 pub use hints::{Hints, TeacherHint};
 pub use host::Host;
 pub use method::{DistillInput, Distilled, Method};
-pub use min_norm::{keep_within_eps, read_bound};
+pub use min_norm::{check_bound, keep_within_eps};
 pub use rng::SeedScope;
+pub use serde;
 pub use serde_json;
 pub use tch;
 

@@ -4,7 +4,8 @@ use crate::Host;
 use crate::PluginResult;
 use tch::{Device, Tensor};
 
-/// What a method gets: the training set (resident on `device`), its IPC, a seed and its config.
+/// What a method gets: the training set (resident on `device`), its IPC and a seed (its
+/// configuration comes beside it, parsed: `Method::Config`).
 pub struct DistillInput {
     /// uint8 `[N, C, H, W]`.
     pub images: Tensor,
@@ -23,7 +24,6 @@ pub struct DistillInput {
     /// host shares; `ddbench plugins --check` fails a plugin that does). Same seed, same set.
     pub seed: u64,
     pub device: Device,
-    pub config: serde_json::Value,
     /// A folder for caching expensive artefacts across calls (created by the host).
     pub cache_dir: std::path::PathBuf,
 }
@@ -42,5 +42,8 @@ pub struct Distilled {
 
 /// A data-set distillation method. Implement it, then `declare_method!(MyMethod, ...)`.
 pub trait Method {
-    fn distill(input: &DistillInput, host: &Host) -> PluginResult<Distilled>;
+    /// The method's declared configuration (`NoConfig` for none).
+    type Config: crate::PluginConfig;
+    fn distill(input: &DistillInput, config: &Self::Config, host: &Host)
+        -> PluginResult<Distilled>;
 }

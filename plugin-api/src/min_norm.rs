@@ -1,18 +1,16 @@
-//! Helpers for minimal-perturbation attacks (CW, DeepFool): the `bound` config key, and keeping
+//! Helpers for minimal-perturbation attacks (CW, DeepFool): the `bound` setting, and keeping
 //! a found example only when it lies inside the threat model's ε-ball.
 
-use crate::{config_get, per_sample_norm, AttackInput, Norm, PluginResult};
+use crate::{per_sample_norm, Norm, PluginResult};
 use tch::Tensor;
 
-/// Reads the `bound` key (default true). `bound: false` asks for the unbounded attack, which the
-/// host runs with ε = inf (`--eps inf`); asking for it with a finite ε is an error, so a run
-/// can never report unbounded examples under a finite ε label.
-pub fn read_bound(input: &AttackInput, attack: &str) -> PluginResult<bool> {
-    let bound: bool = config_get(&input.config, "bound", true)?;
-    if !bound && input.eps.is_finite() {
+/// Checks the `bound` setting (default true) against the call's ε. `bound: false` asks for the
+/// unbounded attack, which the host runs with ε = inf (`--eps inf`); asking for it with a
+/// finite ε is an error, so a run can never report unbounded examples under a finite ε label.
+pub fn check_bound(bound: bool, eps: f64, attack: &str) -> PluginResult<bool> {
+    if !bound && eps.is_finite() {
         return Err(format!(
-            "{attack}: config key 'bound': false means unbounded and needs --eps inf (got eps {})",
-            input.eps
+            "{attack}: config key 'bound': false means unbounded and needs --eps inf (got eps {eps})"
         )
         .into());
     }

@@ -33,6 +33,7 @@ unsafe extern "C" fn cb_set_error(ctx: *mut c_void, msg: *const c_char) {
     *(*(ctx as *const HostRecord)).error.borrow_mut() = Some(c_text(msg));
 }
 unsafe extern "C" fn cb_set_hints(_ctx: *mut c_void, _json: *const c_char) {}
+unsafe extern "C" fn cb_set_config(_ctx: *mut c_void, _json: *const c_char) {}
 
 /// A host for direct plugin calls in tests.
 pub struct TestHost {
@@ -55,6 +56,7 @@ impl TestHost {
             progress: cb_progress,
             set_error: cb_set_error,
             set_hints: cb_set_hints,
+            set_config: cb_set_config,
         };
         TestHost { record, services }
     }
@@ -232,7 +234,9 @@ pub fn run_attack<A: Attack>(
     run_attack_on::<A>(&model, &images, &labels, norm, eps, config)
 }
 
-/// Calls attack `A` directly on `model` with the given images and labels, seed 0.
+/// Calls attack `A` directly on `model` with the given images and labels, seed 0, its `config`
+/// parsed as the declared `A::Config` first (as the host does: a refused config never reaches
+/// the attack).
 pub fn run_attack_on<A: Attack>(
     model: &TestModel,
     images: &Tensor,
@@ -250,9 +254,9 @@ pub fn run_attack_on<A: Attack>(
         norm,
         eps,
         seed: 0,
-        config,
     };
-    let result = A::attack(&input, &host.host());
+    let result = crate::parse_config::<A::Config>(&config)
+        .and_then(|config| A::attack(&input, &config, &host.host()));
     AttackRun {
         result,
         images: images.shallow_clone(),
@@ -362,10 +366,27 @@ pub fn check_preflight<A: Attack>(
 mod tests {
     use super::*;
 
+    #[derive(serde::Serialize, serde::Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct OneStepConfig {
+        steps: i64,
+    }
+    impl Default for OneStepConfig {
+        fn default() -> Self {
+            OneStepConfig { steps: 1 }
+        }
+    }
+    impl crate::PluginConfig for OneStepConfig {
+        fn validate(&self) -> PluginResult<()> {
+            crate::check_in("steps", self.steps, crate::ValueRange::at_least(1)).map(drop)
+        }
+    }
+
     struct OneStep;
     impl Attack for OneStep {
-        fn attack(input: &AttackInput, host: &Host) -> PluginResult<Tensor> {
-            let steps: i64 = crate::config_get_min(&input.config, "steps", 1, 1)?;
+        type Config = OneStepConfig;
+        fn attack(input: &AttackInput, cfg: &OneStepConfig, host: &Host) -> PluginResult<Tensor> {
+            let steps = cfg.steps;
             let (_, g) = input
                 .model
                 .value_and_grad(&input.images, |l| crate::ce_sum(l, &input.labels))?;
@@ -430,7 +451,8 @@ mod tests {
     fn a_refusal_after_a_model_call_fails() {
         struct Late;
         impl Attack for Late {
-            fn attack(input: &AttackInput, _: &Host) -> PluginResult<Tensor> {
+            type Config = crate::NoConfig;
+            fn attack(input: &AttackInput, _: &crate::NoConfig, _: &Host) -> PluginResult<Tensor> {
                 let _logits = input.model.forward(&input.images)?;
                 Err(crate::PluginError("late".into()))
             }
@@ -442,7 +464,8 @@ mod tests {
     fn the_checks_catch_a_perturbation_outside_the_ball() {
         struct TooFar;
         impl Attack for TooFar {
-            fn attack(input: &AttackInput, _: &Host) -> PluginResult<Tensor> {
+            type Config = crate::NoConfig;
+            fn attack(input: &AttackInput, _: &crate::NoConfig, _: &Host) -> PluginResult<Tensor> {
                 Ok((&input.images + 2.0 * input.eps).clamp(0.0, 1.0))
             }
         }

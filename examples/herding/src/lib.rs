@@ -1,11 +1,21 @@
 //! `herding`: per class, greedily pick the images whose running mean best matches the class
 //! mean (Welling 2009, in pixel space) — a classic coreset baseline of dataset distillation.
 
-use ddbench_plugin_api::{config_expect_keys, config_get, declare_method};
+use ddbench_plugin_api::{declare_method, PluginConfig};
 use ddbench_plugin_api::{DistillInput, Distilled, Host, Method, PluginResult};
 use tch::{Kind, Tensor};
 
 pub struct Herding;
+
+/// The method's settings: every key optional, unknown keys refused.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HerdingConfig {
+    /// Log a line per class.
+    pub verbose: bool,
+}
+
+impl PluginConfig for HerdingConfig {}
 
 /// Indices (into `feats`, `[n, d]`) of `k` herded samples.
 fn herd(feats: &Tensor, k: i64) -> Vec<i64> {
@@ -30,9 +40,9 @@ fn herd(feats: &Tensor, k: i64) -> Vec<i64> {
 }
 
 impl Method for Herding {
-    fn distill(input: &DistillInput, host: &Host) -> PluginResult<Distilled> {
-        config_expect_keys(&input.config, &["verbose"])?;
-        let verbose: bool = config_get(&input.config, "verbose", false)?;
+    type Config = HerdingConfig;
+    fn distill(input: &DistillInput, cfg: &HerdingConfig, host: &Host) -> PluginResult<Distilled> {
+        let verbose = cfg.verbose;
         let x = input.images.to_kind(Kind::Float) / 255.0;
         let mut chosen = Vec::new();
         for c in 0..input.num_classes {

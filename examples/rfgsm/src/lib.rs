@@ -7,13 +7,13 @@
 //! `alpha` is α as a fraction of ε (default ½, the paper's α = ε/2); `steps` > 1 repeats the
 //! gradient step from the current point, as torchattacks.RFGSM does.
 
-use ddbench_plugin_api::{ce_sum, check_in, declare_attack, project, serde_json};
+use ddbench_plugin_api::{ce_sum, check_in, declare_attack, project, PluginConfig};
 use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginResult, ValueRange};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// `--attack-config rfgsm='{"alpha": 0.25, "steps": 1}'`; unknown keys are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// The random step α as a fraction of ε, in [0, 1): 0 is plain FGSM.
@@ -31,16 +31,12 @@ impl Default for Config {
     }
 }
 
-impl Config {
-    /// Reads and checks the config before any model pass.
-    pub fn read(json: &serde_json::Value) -> PluginResult<Config> {
-        let cfg: Config = match json {
-            serde_json::Value::Null => Config::default(),
-            v => serde_json::from_value(v.clone()).map_err(|e| format!("config: {e}"))?,
-        };
-        check_in("alpha", cfg.alpha, ValueRange::right_open(0.0, 1.0))?;
-        check_in("steps", cfg.steps, ValueRange::at_least(1))?;
-        Ok(cfg)
+/// The ranges, checked by the host before any work starts.
+impl PluginConfig for Config {
+    fn validate(&self) -> PluginResult<()> {
+        check_in("alpha", self.alpha, ValueRange::right_open(0.0, 1.0))?;
+        check_in("steps", self.steps, ValueRange::at_least(1))?;
+        Ok(())
     }
 }
 
@@ -67,8 +63,8 @@ pub fn random_signs(n: usize, seed: u64) -> Vec<f32> {
 pub struct Rfgsm;
 
 impl Attack for Rfgsm {
-    fn attack(input: &AttackInput, _host: &Host) -> PluginResult<Tensor> {
-        let cfg = Config::read(&input.config)?;
+    type Config = Config;
+    fn attack(input: &AttackInput, cfg: &Config, _host: &Host) -> PluginResult<Tensor> {
         if input.norm != Norm::Linf {
             return Err("rfgsm is an L-infinity attack (use --norm linf)".into());
         }

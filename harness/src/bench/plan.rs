@@ -28,6 +28,7 @@ pub fn plan(args: &BenchArgs, ui: &Ui) -> Result<Plan> {
         }
     }
     let reg = plugins(&lb, args)?;
+    let configs = resolve_configs(&lb, &reg)?;
     let ignores = |m: &str| {
         reg.get(Kind::Method, m)
             .is_ok_and(|p| p.flags & ddbench_plugin_api::abi::FLAG_IGNORES_IPC != 0)
@@ -35,7 +36,7 @@ pub fn plan(args: &BenchArgs, ui: &Ui) -> Result<Plan> {
     let mut cells = lb.cells(&ignores)?;
     let data = data_hashes(&lb, ui)?;
     for c in &mut cells {
-        let extras = cell_extras(c, &data, &reg);
+        let extras = cell_extras(c, &data, &reg, &configs);
         c.seal(&extras);
     }
     Ok(Plan {
@@ -68,6 +69,38 @@ fn plugins(lb: &leaderboard::Loaded, args: &BenchArgs) -> Result<Registry> {
     Ok(reg)
 }
 
+/// Resolved configs by `"{kind} {plugin} {label}"`.
+type Resolved = BTreeMap<String, serde_json::Value>;
+
+fn config_key(kind: Kind, name: &str, label: &str) -> String {
+    format!("{kind} {name} {label}")
+}
+
+/// Each plugin configuration the file gives, resolved by its plugin (defaults filled in); the
+/// first one refused stops the bench before any data is read or any cell runs.
+fn resolve_configs(lb: &leaderboard::Loaded, reg: &Registry) -> Result<Resolved> {
+    let mut out = Resolved::new();
+    for g in lb.given_configs()? {
+        let plugin = reg.get(g.kind, &g.name).map_err(|e| anyhow!(e))?;
+        let resolved = crate::plugin::resolve_config(plugin, &g.config).map_err(|e| {
+            let labelled = if g.label == g.name {
+                String::new()
+            } else {
+                format!(" (label `{}`)", g.label)
+            };
+            anyhow!(
+                "{}: {} `{}`{labelled}: config {}: {e}",
+                lb.path.display(),
+                g.kind,
+                g.name,
+                g.config
+            )
+        })?;
+        out.insert(config_key(g.kind, &g.name, &g.label), resolved);
+    }
+    Ok(out)
+}
+
 /// The content hash of each data set of the leaderboard (`data::resident::content_hash`, as
 /// `ddbench run` records it), by name: part of every cell's hash.
 fn data_hashes(lb: &leaderboard::Loaded, ui: &Ui) -> Result<BTreeMap<String, String>> {
@@ -96,9 +129,14 @@ fn data_hashes(lb: &leaderboard::Loaded, ui: &Ui) -> Result<BTreeMap<String, Str
     Ok(out)
 }
 
-/// What a cell's hash covers beyond its `run` arguments: its data set's content hash and the
-/// versions of the plugins it runs.
-fn cell_extras(cell: &Cell, data: &BTreeMap<String, String>, reg: &Registry) -> Vec<String> {
+/// What a cell's hash covers beyond its `run` arguments: its data set's content hash, the
+/// versions of the plugins it runs and their resolved configs (a default that changed counts).
+fn cell_extras(
+    cell: &Cell,
+    data: &BTreeMap<String, String>,
+    reg: &Registry,
+    configs: &Resolved,
+) -> Vec<String> {
     let version = |kind, name: &str| {
         reg.get(kind, name)
             .map(|p| format!("{kind} {name} {}", p.version))
@@ -114,5 +152,22 @@ fn cell_extras(cell: &Cell, data: &BTreeMap<String, String>, reg: &Registry) -> 
     let mut attacks: Vec<&str> = cell.wanted.iter().map(|w| w.attack.as_str()).collect();
     attacks.dedup();
     extras.extend(attacks.iter().map(|a| version(Kind::Attack, a)));
+    let config = |kind, name: &str, label: &str| {
+        let key = config_key(kind, name, label);
+        format!(
+            "config {key} {}",
+            configs.get(&key).cloned().unwrap_or_default()
+        )
+    };
+    extras.push(config(Kind::Method, &cell.method, &cell.label));
+    for w in &cell.wanted {
+        let label = if w.label.is_empty() {
+            &w.attack
+        } else {
+            &w.label
+        };
+        extras.push(config(Kind::Attack, &w.attack, label));
+    }
+    extras.dedup();
     extras
 }

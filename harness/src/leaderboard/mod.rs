@@ -8,7 +8,8 @@ mod spec;
 
 pub use cells::{Cell, Wanted};
 pub use spec::{
-    load, AttackSpec, DatasetSpec, Leaderboard, Loaded, MethodSpec, Seeds, STUDENT_KEYS,
+    load, AttackSpec, DatasetSpec, GivenConfig, Leaderboard, Loaded, MethodSpec, Seeds,
+    STUDENT_KEYS,
 };
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The leaderboard file as written (TOML types), reading it, and the checks and conversions of
 //! its fields that do not depend on the grid.
 
+use crate::plugin::Kind;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -320,4 +321,39 @@ impl Loaded {
         }
         Ok(v)
     }
+
+    /// Every plugin configuration the file gives, in file order: each method's (its inline
+    /// table or `config_file`) and each attack's, `{}` where an entry gives none.
+    pub fn given_configs(&self) -> Result<Vec<GivenConfig>> {
+        let mut out = Vec::new();
+        for m in &self.spec.methods {
+            out.push(GivenConfig {
+                kind: Kind::Method,
+                name: m.name.clone(),
+                label: m.label.clone().unwrap_or_else(|| m.name.clone()),
+                config: self
+                    .method_config(m)?
+                    .unwrap_or_else(|| serde_json::json!({})),
+            });
+        }
+        for a in &self.spec.attacks {
+            out.push(GivenConfig {
+                kind: Kind::Attack,
+                name: a.name.clone(),
+                label: a.shown().to_string(),
+                config: toml_to_json(&toml::Value::Table(a.config.clone().unwrap_or_default())),
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// One plugin's configuration as a leaderboard file gives it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GivenConfig {
+    pub kind: Kind,
+    pub name: String,
+    /// The entry's label, or the plugin's name.
+    pub label: String,
+    pub config: serde_json::Value,
 }

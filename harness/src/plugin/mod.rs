@@ -4,5 +4,7 @@ pub mod call;
 pub mod loader;
 pub mod selftest;
 
-pub use call::{run_attack, run_distill, AttackError, AttackOutcome, DistillOutcome};
+pub use call::{
+    resolve_config, run_attack, run_distill, AttackError, AttackOutcome, DistillOutcome,
+};
 pub use loader::{default_plugin_dirs, discover, discover_named, Kind, Plugin, Registry};

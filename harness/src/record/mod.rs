@@ -94,7 +94,8 @@ pub struct ResultRow {
     pub pert_median_success: f64,
     #[serde(default, deserialize_with = "lenient::real")]
     pub pert_mean_success: f64,
-    /// The attack's JSON config as passed (`{}`: the plugin's defaults).
+    /// The attack's resolved JSON config: every setting, defaults filled in (rows written before
+    /// plugins declared their configuration: the config as passed, `{}` for the defaults).
     #[serde(default)]
     pub attack_config: String,
     /// Sanity-check flags (`sanity.rs`), semicolon-separated; empty when all checks pass.
@@ -112,6 +113,10 @@ pub struct ResultRow {
     /// (`ddbench bench` sets it); empty: none, the row is shown under `attack`.
     #[serde(default)]
     pub attack_label: String,
+    /// The method's resolved JSON config: every setting, defaults filled in (empty in rows
+    /// written before plugins declared their configuration).
+    #[serde(default)]
+    pub method_config: String,
 }
 
 fn nan() -> f64 {

@@ -42,6 +42,7 @@ fn row(seed: u64) -> ResultRow {
         peak_device_mib: 512.5,
         key_hash: "0123456789abcdef".into(),
         attack_label: String::new(),
+        method_config: r#"{"epochs":null}"#.into(),
     }
 }
 

@@ -45,6 +45,12 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
     let ui = Ui::new(cfg.quiet);
     let _lock = FolderLock::acquire(&cfg.out)?;
     let setup = setup::prepare(cfg, &ui)?;
+    // from here on every plugin's config is the resolved one: what is run, keyed and recorded
+    let cfg = &RunConfig {
+        method_config: setup.method_config.clone(),
+        attack_config: setup.attack_config.clone(),
+        ..cfg.clone()
+    };
     let subset = AttackSubset::take(&setup.data, cfg.n_attack, &ui)?;
     let (x2, y2) = subset.head(2);
     let (attacks, classes) = (&setup.attacks, setup.data.num_classes);

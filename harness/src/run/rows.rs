@@ -69,6 +69,8 @@ pub fn clean_row(
         peak_device_mib: ctx.memory.peak_mib(),
         key_hash: String::new(),
         attack_label: String::new(),
+        method_config: super::RunConfig::config_of(&ctx.cfg.method_config, &cell.method.name)
+            .to_string(),
     }
 }
 

@@ -18,6 +18,9 @@ pub struct Setup {
     pub memory: PeakMemory,
     pub methods: Vec<Plugin>,
     pub attacks: Vec<Plugin>,
+    /// Each method's and attack's resolved config (every setting, defaults filled in), by name.
+    pub method_config: Configs,
+    pub attack_config: Configs,
     /// `pgd`, which evaluates teachers, when it is loaded.
     pub pgd: Option<Plugin>,
     pub data: DeviceDataset,
@@ -48,6 +51,8 @@ pub fn prepare(cfg: &RunConfig, ui: &Ui) -> Result<Setup> {
         tracing::warn!("{}", s.warning());
     }
     check_grid(cfg)?;
+    let method_config = resolve_configs(&methods, &cfg.method_config, "--method-config")?;
+    let attack_config = resolve_configs(&attacks, &cfg.attack_config, "--attack-config")?;
     let data = load_data(cfg, dev, ui)?;
     for dir in [&cfg.out, &cfg.cache_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -58,6 +63,8 @@ pub fn prepare(cfg: &RunConfig, ui: &Ui) -> Result<Setup> {
         memory,
         methods,
         attacks,
+        method_config,
+        attack_config,
         pgd: reg.get(Kind::Attack, "pgd").ok().cloned(),
         data,
     })
@@ -99,6 +106,31 @@ fn check_configs_named(
         );
     }
     Ok(())
+}
+
+/// Plugin name → config.
+pub type Configs = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// Each plugin's config as the plugin resolves it (the user's, or `{}`: all defaults); the
+/// first one refused stops the run, naming the flag, the plugin and the plugin's reason.
+fn resolve_configs(plugins: &[Plugin], given: &Configs, flag: &str) -> Result<Configs> {
+    let empty = serde_json::json!({});
+    plugins
+        .iter()
+        .map(|p| {
+            let config = given.get(&p.name).unwrap_or(&empty);
+            let resolved =
+                plugin::resolve_config(p, config).map_err(|e| match given.get(&p.name) {
+                    Some(c) => anyhow::anyhow!("{flag} {}={c}: {e}", p.name),
+                    None => anyhow::anyhow!(
+                        "{} plugin '{}' refuses its own defaults: {e}",
+                        p.kind,
+                        p.name
+                    ),
+                })?;
+            Ok((p.name.clone(), resolved))
+        })
+        .collect()
 }
 
 fn load_data(cfg: &RunConfig, dev: tch::Device, ui: &Ui) -> Result<DeviceDataset> {

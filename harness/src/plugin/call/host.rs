@@ -1,5 +1,5 @@
-//! The host's side of a call: the per-call state behind `HostServices` (log, progress, error
-//! and hints callbacks), taking ownership of returned tensors, and a failed call's message.
+//! The host's side of a call: the per-call state behind `HostServices` (log, progress, error,
+//! hints and config callbacks), taking ownership of returned tensors, and a failed call's message.
 
 use crate::plugin::loader::Plugin;
 use ddbench_plugin_api::abi::*;
@@ -12,6 +12,7 @@ use tch::Tensor;
 pub(super) struct HostState<'a> {
     pub(super) error: RefCell<Option<String>>,
     pub(super) hints: RefCell<Option<String>>,
+    pub(super) config: RefCell<Option<String>>,
     progress: &'a dyn Fn(u64, u64),
     log: &'a dyn Fn(&str),
 }
@@ -21,6 +22,7 @@ impl<'a> HostState<'a> {
         HostState {
             error: RefCell::new(None),
             hints: RefCell::new(None),
+            config: RefCell::new(None),
             progress,
             log,
         }
@@ -51,6 +53,11 @@ unsafe extern "C" fn cb_set_hints(ctx: *mut c_void, json: *const c_char) {
     *s.hints.borrow_mut() = Some(c_text(json));
 }
 
+unsafe extern "C" fn cb_set_config(ctx: *mut c_void, json: *const c_char) {
+    let s = &*(ctx as *const HostState);
+    *s.config.borrow_mut() = Some(c_text(json));
+}
+
 pub(super) fn services(state: &HostState) -> HostServices {
     HostServices {
         ctx: state as *const HostState as *mut c_void,
@@ -58,6 +65,7 @@ pub(super) fn services(state: &HostState) -> HostServices {
         progress: cb_progress,
         set_error: cb_set_error,
         set_hints: cb_set_hints,
+        set_config: cb_set_config,
     }
 }
 

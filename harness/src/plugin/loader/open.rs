@@ -87,6 +87,11 @@ fn plugin(desc: &'static PluginDescriptor, path: &Path) -> Result<Plugin, String
     let version = unsafe { static_str(desc.version, "version") }?;
     let description = unsafe { static_str(desc.description, "description") }.unwrap_or_default();
     let kind = kind(desc)?;
+    if desc.resolve_config.is_none() {
+        return Err(
+            "descriptor has no resolve_config function (its declared configuration)".into(),
+        );
+    }
     if name.is_empty()
         || !name
             .chars()

@@ -1,11 +1,13 @@
 //! `ddbench plugins --check FILE.so …`: a self-test of built plugins, so an author learns of a
 //! mistake without a whole run. Each file is loaded alone (the ELF, ABI and libtorch checks of
-//! every load), described, then run on a tiny synthetic problem built in memory (`problem`): a
+//! every load), described, its declared configuration resolved (`config`), then run on a tiny
+//! synthetic problem built in memory (`problem`): a
 //! method distils it (`method`), an attack attacks a small trained ConvNet (`attack`); the host's
 //! own output checks apply, and the plugin must be deterministic for its seed and leave the
 //! global random generator alone. One line per check (`report`); exit status 1 if any failed.
 
 mod attack;
+mod config;
 mod method;
 mod problem;
 mod report;
@@ -23,12 +25,6 @@ pub fn run(files: &[PathBuf], config: &serde_json::Value) -> i32 {
     let data = problem::dataset();
     let model = problem::model(&data);
     let (images, labels) = problem::attack_batch(&data);
-    let target = attack::Target {
-        model: &model,
-        images: &images,
-        labels: &labels,
-        config,
-    };
     let mut failed = Vec::new();
     let mut passed = 0;
     for file in files {
@@ -37,9 +33,17 @@ pub fn run(files: &[PathBuf], config: &serde_json::Value) -> i32 {
             ..Report::default()
         };
         println!("{}", file.display());
-        if let Some(plugin) = loads(file, &mut report) {
+        let loaded = loads(file, &mut report);
+        let configured = loaded.and_then(|p| Some((config::check(&p, config, &mut report)?, p)));
+        if let Some((config, plugin)) = configured {
+            let target = attack::Target {
+                model: &model,
+                images: &images,
+                labels: &labels,
+                config: &config,
+            };
             match plugin.kind {
-                Kind::Method => method::check(&plugin, &data, config, &mut report),
+                Kind::Method => method::check(&plugin, &data, &config, &mut report),
                 Kind::Attack => attack::check(&plugin, &target, &mut report),
             }
         }

@@ -3,27 +3,44 @@
 //! protocol's 300 epochs at batch 256 are meant for tiny sets; `epochs` and `batch_size` must be
 //! integers ≥ 1 and `lr` a number > 0.
 
-use ddbench_plugin_api::{check_in, config_expect_keys, config_get, declare_method, ValueRange};
+use ddbench_plugin_api::{check_in, declare_method, PluginConfig, ValueRange};
 use ddbench_plugin_api::{DistillInput, Distilled, Hints, Host, Method, PluginResult};
 use tch::Kind;
 
 pub struct Full;
 
+/// The student's training settings for the whole set; absent (`null`) means the protocol's.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FullConfig {
+    /// Student epochs (≥ 1).
+    pub epochs: Option<i64>,
+    /// Student batch size (≥ 1).
+    pub batch_size: Option<i64>,
+    /// Student learning rate (> 0).
+    pub lr: Option<f64>,
+}
+
+impl PluginConfig for FullConfig {
+    fn validate(&self) -> PluginResult<()> {
+        for (key, n) in [("epochs", self.epochs), ("batch_size", self.batch_size)] {
+            n.map(|n| check_in(key, n, ValueRange::at_least(1)))
+                .transpose()?;
+        }
+        self.lr
+            .map(|lr| check_in("lr", lr, ValueRange::above(0.0)))
+            .transpose()
+            .map(drop)
+    }
+}
+
 impl Method for Full {
-    fn distill(input: &DistillInput, host: &Host) -> PluginResult<Distilled> {
-        config_expect_keys(&input.config, &["epochs", "batch_size", "lr"])?;
-        let cfg = &input.config;
-        let at_least_1 = |key: &str| -> PluginResult<Option<i64>> {
-            config_get::<Option<i64>>(cfg, key, None)?
-                .map(|n| check_in(key, n, ValueRange::at_least(1)))
-                .transpose()
-        };
+    type Config = FullConfig;
+    fn distill(input: &DistillInput, cfg: &FullConfig, host: &Host) -> PluginResult<Distilled> {
         let hints = Hints {
-            epochs: at_least_1("epochs")?,
-            batch_size: at_least_1("batch_size")?,
-            lr: config_get::<Option<f64>>(cfg, "lr", None)?
-                .map(|lr| check_in("lr", lr, ValueRange::above(0.0)))
-                .transpose()?,
+            epochs: cfg.epochs,
+            batch_size: cfg.batch_size,
+            lr: cfg.lr,
             ..Hints::default()
         };
         host.progress(1, 1);
@@ -62,10 +79,10 @@ mod tests {
             ipc: 1,
             seed: 0,
             device: tch::Device::Cpu,
-            config,
             cache_dir: std::env::temp_dir(),
         };
-        Full::distill(&input, &TestHost::new().host())
+        let cfg: FullConfig = ddbench_plugin_api::parse_config(&config)?;
+        Full::distill(&input, &cfg, &TestHost::new().host())
     }
 
     #[test]

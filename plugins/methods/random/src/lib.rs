@@ -2,6 +2,7 @@
 //! every distillation method must beat. The draw is made on the host so it is the same on every device.
 
 use ddbench_nn::rng::pick_per_class;
+use ddbench_plugin_api::NoConfig;
 use ddbench_plugin_api::{declare_method, DistillInput, Distilled, Host, Method, PluginResult};
 use tch::{Kind, Tensor};
 
@@ -20,8 +21,8 @@ pub fn pick(labels: &[i64], num_classes: i64, ipc: i64, seed: u64) -> PluginResu
 }
 
 impl Method for Random {
-    fn distill(input: &DistillInput, host: &Host) -> PluginResult<Distilled> {
-        ddbench_plugin_api::config_expect_keys(&input.config, &[])?;
+    type Config = NoConfig;
+    fn distill(input: &DistillInput, _: &NoConfig, host: &Host) -> PluginResult<Distilled> {
         let labels: Vec<i64> = Vec::<i64>::try_from(input.labels.to_device(tch::Device::Cpu))?;
         let idx = pick(&labels, input.num_classes, input.ipc, input.seed)?;
         let idx = Tensor::from_slice(&idx).to_device(input.images.device());

@@ -2,7 +2,7 @@
 
 use crate::regularizer::GuardVariant;
 use ddbench_nn::{Arch, NormKind};
-use ddbench_plugin_api::{check_in, PluginError, PluginResult, ValueRange};
+use ddbench_plugin_api::{check_in, PluginConfig, PluginError, PluginResult, ValueRange};
 
 /// Every key is optional; defaults follow the official SRe2L / GUARD CIFAR scripts.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -86,19 +86,12 @@ impl Default for Sre2lConfig {
     }
 }
 
-impl Sre2lConfig {
-    pub fn from_json(v: &serde_json::Value) -> Result<Self, String> {
-        let cfg: Sre2lConfig =
-            serde_json::from_value(v.clone()).map_err(|e| format!("config: {e}"))?;
-        cfg.validate().map_err(|e| e.0)?;
-        Ok(cfg)
-    }
-
+impl PluginConfig for Sre2lConfig {
     /// Checks every setting's range (floats finite), so that a bad value is refused before the
     /// teacher is trained: counts and sizes ≥ 1, learning rates, `h`, `at_alpha` and the
     /// temperature > 0, weights and `jitter` ≥ 0, `teacher_momentum` in [0, 1), `at_eps` in
     /// [0, 1] (pixel space), and `variant` one of GUARD's variants.
-    pub fn validate(&self) -> PluginResult<()> {
+    fn validate(&self) -> PluginResult<()> {
         let at_least_one = ValueRange::at_least(1);
         let positive = ValueRange::above(0.0);
         let non_negative = ValueRange::at_least(0.0);
@@ -140,7 +133,9 @@ impl Sre2lConfig {
         check_in("temperature", self.temperature, positive)?;
         Ok(())
     }
+}
 
+impl Sre2lConfig {
     /// The norm layer of a ConvNet teacher: BatchNorm (recovery matches BatchNorm statistics).
     pub fn teacher_norm(&self) -> NormKind {
         NormKind::Batch
@@ -176,15 +171,17 @@ impl Sre2lConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ddbench_plugin_api::parse_config;
     use serde_json::json;
+
+    fn from_json(v: &serde_json::Value) -> Result<Sre2lConfig, String> {
+        parse_config(v).map_err(|e| e.0)
+    }
 
     #[test]
     fn the_defaults_are_valid() {
-        assert_eq!(
-            Sre2lConfig::from_json(&json!({})).unwrap(),
-            Sre2lConfig::default()
-        );
-        Sre2lConfig::from_json(&json!({"jitter": 0, "lambda": 0, "teacher_subset": 1})).unwrap();
+        assert_eq!(from_json(&json!({})).unwrap(), Sre2lConfig::default());
+        from_json(&json!({"jitter": 0, "lambda": 0, "teacher_subset": 1})).unwrap();
     }
 
     #[test]
@@ -223,10 +220,14 @@ mod tests {
                 "config key 'variant': unknown 'cifra' (cifar, simplified, cure)",
             ),
         ] {
-            assert_eq!(Sre2lConfig::from_json(&cfg).unwrap_err(), msg);
+            assert_eq!(from_json(&cfg).unwrap_err(), msg);
         }
-        // wrong types and unknown keys are still refused by serde
-        assert!(Sre2lConfig::from_json(&json!({"iterations": 1.5})).is_err());
-        assert!(Sre2lConfig::from_json(&json!({"iteration": 10})).is_err());
+        // wrong types and unknown keys are refused by parsing, naming the key
+        assert!(from_json(&json!({"iterations": 1.5}))
+            .unwrap_err()
+            .starts_with("config key 'iterations': invalid type: floating point"));
+        assert!(from_json(&json!({"iteration": 10}))
+            .unwrap_err()
+            .starts_with("config: unknown field 'iteration', expected one of"));
     }
 }

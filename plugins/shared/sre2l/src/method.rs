@@ -7,7 +7,7 @@ use crate::squeeze::train_teacher;
 use crate::teacher_cache::{self, TeacherMeta};
 use crate::Sre2lConfig;
 use ddbench_nn::rng::pick_per_class;
-use ddbench_nn::{Arch, Model, ModelSpec};
+use ddbench_nn::{Model, ModelSpec};
 use ddbench_plugin_api::{
     DistillInput, Distilled, Hints, Host, Method, PluginError, PluginResult, TeacherHint,
 };
@@ -135,14 +135,11 @@ impl<F: Flavour> Sre2l<F> {
 }
 
 impl<F: Flavour> Method for Sre2l<F> {
-    fn distill(input: &DistillInput, host: &Host) -> PluginResult<Distilled> {
-        let cfg = Sre2lConfig::from_json(&input.config).map_err(PluginError)?;
-        if cfg.teacher_arch == Arch::Convnet && cfg.teacher_depth < 1 {
-            return Err("teacher_depth must be ≥ 1".into());
-        }
-        let (mut teacher, meta, cached) = Self::teacher(input, &cfg, host)?;
+    type Config = Sre2lConfig;
+    fn distill(input: &DistillInput, cfg: &Sre2lConfig, host: &Host) -> PluginResult<Distilled> {
+        let (mut teacher, meta, cached) = Self::teacher(input, cfg, host)?;
         teacher.vs.freeze();
-        let (images, labels) = recover(&teacher, input.ipc, &cfg, input.seed, &mut |d, n| {
+        let (images, labels) = recover(&teacher, input.ipc, cfg, input.seed, &mut |d, n| {
             host.progress(d as u64, n as u64)
         })?;
         // static soft labels (T = 1) for protocols without a teacher; the soft-label protocol relabels online

@@ -1,15 +1,31 @@
 //! Test fixture: a method plugin that misbehaves on purpose (`{"mode": "panic" | "bad-labels" | "nan"}`).
 
-use ddbench_plugin_api::{
-    config_get, declare_method, DistillInput, Distilled, Host, Method, PluginResult,
-};
+use ddbench_plugin_api::{declare_method, DistillInput, Distilled, Host, Method, PluginResult};
 use tch::Kind;
 
 pub struct Panicky;
 
+/// How to misbehave.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PanickyConfig {
+    mode: String,
+}
+
+impl Default for PanickyConfig {
+    fn default() -> Self {
+        PanickyConfig {
+            mode: "panic".into(),
+        }
+    }
+}
+
+impl ddbench_plugin_api::PluginConfig for PanickyConfig {}
+
 impl Method for Panicky {
-    fn distill(input: &DistillInput, _host: &Host) -> PluginResult<Distilled> {
-        let mode: String = config_get(&input.config, "mode", "panic".to_string())?;
+    type Config = PanickyConfig;
+    fn distill(input: &DistillInput, cfg: &PanickyConfig, _host: &Host) -> PluginResult<Distilled> {
+        let mode = &cfg.mode;
         let images = input.images.narrow(0, 0, 10).to_kind(Kind::Float) / 255.0;
         let labels = input.labels.narrow(0, 0, 10);
         match mode.as_str() {

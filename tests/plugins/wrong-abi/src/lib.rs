@@ -1,23 +1,23 @@
-//! Test fixture: a plugin speaking a (hypothetical) ABI version 2; the host must refuse it
-//! without calling anything in it.
+//! Test fixture: a plugin built for ABI version 1 (before plugins declared their configuration);
+//! the host, which speaks a later ABI, must refuse it without calling anything in it.
 
 #[repr(C)]
-pub struct DescriptorV2 {
+pub struct DescriptorV1 {
     pub size: usize,
     pub abi_version: u32,
 }
 
-static DESCRIPTOR: DescriptorV2 = DescriptorV2 {
-    size: std::mem::size_of::<DescriptorV2>(),
-    abi_version: 2,
+static DESCRIPTOR: DescriptorV1 = DescriptorV1 {
+    size: std::mem::size_of::<DescriptorV1>(),
+    abi_version: 1,
 };
 
 /// # Safety
-/// Never called by an ABI-v1 host; it only checks the symbol's name.
+/// Never called by a host of another ABI version; it only checks the symbol's name.
 #[no_mangle]
-pub extern "C" fn ddbench_plugin_v2() -> *const DescriptorV2 {
+pub extern "C" fn ddbench_plugin_v1() -> *const DescriptorV1 {
     panic!(
-        "an ABI-v1 host must not call a v2 entry point: {:p}",
+        "a host of another ABI version must not call a v1 entry point: {:p}",
         &DESCRIPTOR
     )
 }
