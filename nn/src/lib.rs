@@ -9,6 +9,8 @@ pub mod resnet;
 pub mod rng;
 pub mod soft_label;
 pub mod train;
+pub mod zca;
 
 pub use model::{channel_stats, Arch, Model, ModelSpec, NormKind};
 pub use train::{accuracy, predict, train_classifier, TrainConfig, TrainStats};
+pub use zca::Zca;

@@ -1,6 +1,8 @@
 //! A classifier that takes pixels in [0, 1]: the data set's mean/std normalisation is its first
-//! layer, so attacks and the threat model live in pixel space.
+//! layer, so attacks and the threat model live in pixel space. An optional ZCA whitening
+//! ([`crate::zca`], MTT / DATM on CIFAR) follows it as a fixed, non-trainable second layer.
 
+use crate::zca::Zca;
 use tch::nn::{self, ModuleT};
 use tch::{Device, Kind, Tensor};
 
@@ -114,6 +116,9 @@ pub struct Model {
     net: Box<dyn ModuleT>,
     mean: Tensor,
     inv_std: Tensor,
+    /// Applied after the mean/std normalisation; not a parameter (not in `vs`) and not part of
+    /// `spec` (the harness records [`Zca::hash`] instead).
+    zca: Option<Zca>,
 }
 
 impl std::fmt::Debug for Model {
@@ -148,13 +153,34 @@ impl Model {
             net,
             mean: mean.to(device),
             inv_std: std.reciprocal().to(device),
+            zca: None,
+        }
+    }
+
+    /// Whitens the network's input with `zca` (moved to the model's device) from now on, in
+    /// training and evaluation alike; fit it on [`Model::net_input`] of the training images
+    /// taken before this call. Replaces any previous one.
+    pub fn set_zca(&mut self, zca: Zca) {
+        self.zca = Some(zca.to_device(self.device()));
+    }
+
+    pub fn zca(&self) -> Option<&Zca> {
+        self.zca.as_ref()
+    }
+
+    /// What the network proper sees for pixels `x`: the mean/std normalisation, then the ZCA
+    /// whitening if one is set. Differentiable with respect to `x`.
+    pub fn net_input(&self, x: &Tensor) -> Tensor {
+        let z = (x - &self.mean) * &self.inv_std;
+        match &self.zca {
+            Some(zca) => zca.apply(&z),
+            None => z,
         }
     }
 
     /// Logits for pixels `x` in [0, 1], float32 `[B, C, H, W]`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
-        let z = (x - &self.mean) * &self.inv_std;
-        self.net.forward_t(&z, train)
+        self.net.forward_t(&self.net_input(x), train)
     }
 
     pub fn device(&self) -> Device {
