@@ -4,6 +4,7 @@
 pub mod augment;
 pub mod bn_capture;
 pub mod convnet;
+pub mod dsa;
 pub mod model;
 pub mod resnet;
 pub mod rng;
