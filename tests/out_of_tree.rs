@@ -171,6 +171,17 @@ fn ddbench_new_writes_crates_that_test_build_and_run_to_a_row() {
         cargo_in(&dir, &["build"]);
     }
     let plugins = plugins_of(&["demo-attack", "demo-method"]);
+    // the host's self-test passes on both built files as generated
+    let files: Vec<String> = ["libdemo_attack.so", "libdemo_method.so"]
+        .iter()
+        .map(|f| plugins.path().join(f).to_string_lossy().into_owned())
+        .collect();
+    let check = ddbench(&["plugins", "--check", &files[0], &files[1]]);
+    let said = text(&check);
+    assert!(
+        check.status.success() && said.contains("checks passed"),
+        "{said}"
+    );
     let rows = run_tiny(
         plugins.path(),
         &[
@@ -192,6 +203,16 @@ fn ddbench_new_writes_crates_that_test_build_and_run_to_a_row() {
     assert_eq!(row["distilled_images"], "30");
     // the method's config reached it: its training hint set the student's epochs
     assert_eq!(row["train_epochs"], "60");
+    // and each row records the resolved configs, the settings not given at their defaults
+    let json = |c: &str| serde_json::from_str::<serde_json::Value>(&row[c]).unwrap();
+    assert_eq!(
+        json("method_config"),
+        serde_json::json!({"epochs": 60, "verbose": false})
+    );
+    assert_eq!(
+        json("attack_config"),
+        serde_json::json!({"step": 1.0, "verbose": false})
+    );
     let (clean, robust) = (num(row, "subset_clean_acc"), num(row, "robust_acc"));
     assert!(robust <= clean, "robust {robust}% above clean {clean}%");
 }

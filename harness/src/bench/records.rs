@@ -222,12 +222,13 @@ mod tests {
         let head = text.lines().next().unwrap();
         assert!(
             head.starts_with(&lead)
-                && head.ends_with(",flags,peak_device_mib,key_hash,attack_label")
+                && head.ends_with(",flags,peak_device_mib,key_hash,attack_label,method_config")
         );
         let back = Records::open(&path, &|_| {}).unwrap();
         assert_eq!(back.rows.len(), 2);
         assert_eq!(back.rows[0].row.attack, "pgd");
         assert_eq!(back.rows[0].row.flags, "");
+        assert_eq!(back.rows[0].row.method_config, "");
         assert_eq!(back.rows[1].lead.cell, cell().folder());
         assert_eq!(back.count(&cell()), 1);
         // a run CSV of another format is still refused, naming the file
