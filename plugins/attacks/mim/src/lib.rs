@@ -1,10 +1,15 @@
 //! `mim`: the momentum iterative method (Dong et al. 2018), L∞, as torchattacks.MIFGSM: the
 //! gradient is divided by its per-sample mean absolute value (L1 normalisation), accumulated with
-//! `decay`, and its sign taken (alpha 2/255, steps 10, decay 1.0).
+//! `decay`, and its sign taken (alpha 2/255, steps 10, decay 1.0). `grad_norm = "batch"` divides
+//! by the L1 norm of the whole batch's gradient instead, as GUARD's evaluation code does.
+
+mod grad_norm;
+
+pub use grad_norm::GradNorm;
 
 use ddbench_plugin_api::{ce_sum, check_in, declare_attack, project};
 use ddbench_plugin_api::{Attack, AttackInput, Host, Norm, PluginConfig, PluginResult, ValueRange};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 pub struct Mim;
 
@@ -18,6 +23,10 @@ pub struct MimConfig {
     pub steps: i64,
     /// Momentum decay factor (≥ 0; 0 is I-FGSM with L1-normalised gradients).
     pub decay: f64,
+    /// What each step's gradient is divided by before it enters the momentum: "per-sample" (its
+    /// image's mean |gradient|, torchattacks.MIFGSM) or "batch" (the L1 norm of the whole
+    /// batch's gradient, GUARD's `mim_attack`; the result then depends on the attack batch).
+    pub grad_norm: String,
 }
 
 impl Default for MimConfig {
@@ -26,6 +35,7 @@ impl Default for MimConfig {
             alpha: 2.0 / 255.0,
             steps: 10,
             decay: 1.0,
+            grad_norm: GradNorm::PerSample.name().into(),
         }
     }
 }
@@ -35,6 +45,7 @@ impl PluginConfig for MimConfig {
         check_in("alpha", self.alpha, ValueRange::above(0.0))?;
         check_in("steps", self.steps, ValueRange::at_least(1))?;
         check_in("decay", self.decay, ValueRange::at_least(0.0))?;
+        GradNorm::parse(&self.grad_norm)?;
         Ok(())
     }
 }
@@ -43,6 +54,7 @@ impl Attack for Mim {
     type Config = MimConfig;
     fn attack(input: &AttackInput, cfg: &MimConfig, _host: &Host) -> PluginResult<Tensor> {
         let (alpha, steps, decay) = (cfg.alpha, cfg.steps, cfg.decay);
+        let grad_norm = GradNorm::parse(&cfg.grad_norm)?;
         if input.norm != Norm::Linf {
             return Err("mim is an L-infinity attack".into());
         }
@@ -51,8 +63,7 @@ impl Attack for Mim {
         let mut momentum = Tensor::zeros_like(x);
         for _ in 0..steps {
             let (_, g) = input.model.value_and_grad(&adv, |l| ce_sum(l, y))?;
-            let l1 = g.abs().mean_dim([1i64, 2, 3].as_slice(), true, Kind::Float);
-            momentum = &g / l1 + momentum * decay;
+            momentum = grad_norm.apply(&g) + momentum * decay;
             adv = project(&(adv + momentum.sign() * alpha), x, Norm::Linf, eps);
         }
         Ok(adv)
@@ -63,24 +74,8 @@ declare_attack!(
     Mim,
     name = "mim",
     version = "0.1.0",
-    description = "MIM / MI-FGSM, L-infinity (torchattacks.MIFGSM)"
+    description = "MIM / MI-FGSM, L-infinity (torchattacks.MIFGSM); config grad_norm=per-sample (default) or batch (GUARD's whole-batch L1 normalisation)"
 );
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use ddbench_plugin_api::serde_json::json;
-    use ddbench_plugin_api::testing::check_preflight;
-
-    ddbench_plugin_api::refused_up_front_test!(Mim, Norm::Linf, 8.0 / 255.0, [
-        ({"steps": 0}, "config 'steps' = 0: expected an integer ≥ 1"),
-        ({"alpha": 0}, "config 'alpha' = 0: expected a finite number > 0"),
-        ({"decay": -0.5}, "config 'decay' = -0.5: expected a finite number ≥ 0"),
-    ]);
-
-    #[test]
-    fn runs_on_two_images_of_any_shape_and_any_model() {
-        check_preflight::<Mim>(10, Norm::Linf, 8.0 / 255.0, json!({})).unwrap();
-        check_preflight::<Mim>(10, Norm::Linf, 8.0 / 255.0, json!({"decay": 0})).unwrap();
-    }
-}
+mod tests;

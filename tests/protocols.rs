@@ -1,0 +1,290 @@
+//! The GUARD evaluation-suite leaderboard files (baselines/guard-*.toml): they name GUARD's
+//! attacks with GUARD's parameters (github.com/yumozi/GUARD, relabel/relabel_cifar.py:54-60,
+//! train/train_FKD.py:30-36, with torchattacks 3.5.1's defaults), every child run they expand to
+//! attacks at one ε and passes the host's preflight of its attacks, and the real binary gets
+//! past the file and the plugin configs and stops only at the missing data.
+
+use ddbench::leaderboard::{load, Cell, Loaded};
+use ddbench::plugin::{discover, Kind, Plugin};
+use ddbench_plugin_api::Norm;
+use ddbench_tests::ddbench;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tch::{Device, Kind as TKind, Tensor};
+
+/// (file stem, data set, class count, attack batch: GUARD's test batch).
+const FILES: [(&str, &str, i64, i64); 4] = [
+    ("guard-soft-label-resnet18-cifar10", "cifar10", 10, 128),
+    ("guard-soft-label-resnet18-cifar100", "cifar100", 100, 128),
+    (
+        "guard-soft-label-resnet18-imagenette",
+        "imagefolder",
+        10,
+        25,
+    ),
+    (
+        "guard-soft-label-resnet18-tiny-imagenet",
+        "imagefolder",
+        200,
+        25,
+    ),
+];
+
+fn path_of(stem: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../baselines")
+        .join(format!("{stem}.toml"))
+}
+
+fn loaded(stem: &str) -> Loaded {
+    load(&path_of(stem)).unwrap_or_else(|e| panic!("{stem}: {e:#}"))
+}
+
+/// One attack a file must list: plugin, label, norm, ε as written, and its whole config.
+struct Expected {
+    name: &'static str,
+    label: &'static str,
+    norm: &'static str,
+    eps: &'static str,
+    config: Value,
+}
+
+/// GUARD's five attacks at its settings, then the standard columns.
+fn expected() -> Vec<Expected> {
+    let e = |name, label, norm, eps, config| Expected {
+        name,
+        label,
+        norm,
+        eps,
+        config,
+    };
+    vec![
+        // torchattacks.PGD(eps=1/255, alpha=0.25/255, steps=100); random_start defaults to True
+        e(
+            "pgd",
+            "pgd100-1_255",
+            "linf",
+            "1/255",
+            json!({"steps": 100, "alpha": 0.25 / 255.0, "random_start": true, "restarts": 1}),
+        ),
+        // torchattacks.Square(eps=1/255): n_queries 5000, n_restarts 1, p_init 0.8
+        e(
+            "square",
+            "square-1_255",
+            "linf",
+            "1/255",
+            json!({"n_queries": 5000, "n_restarts": 1, "p_init": 0.8}),
+        ),
+        // torchattacks.AutoAttack(eps=1/255): components at steps 10, n_classes 10 → 9 targets
+        e(
+            "autoattack",
+            "autoattack-1_255",
+            "linf",
+            "1/255",
+            json!({"version": "fast", "n_target_classes": 9, "n_queries": 5000}),
+        ),
+        // GUARD's mim_attack: ε = α = 1/255, 20 iterations, decay 1, whole-batch L1 norm
+        e(
+            "mim",
+            "mim20-batchl1-1_255",
+            "linf",
+            "1/255",
+            json!({"steps": 20, "alpha": 1.0 / 255.0, "decay": 1.0, "grad_norm": "batch"}),
+        ),
+        // torchattacks.CW(c=1e-4): kappa 0, steps 50, lr 0.01, no ε bound
+        e(
+            "cw",
+            "cw-c1e-4",
+            "l2",
+            "inf",
+            json!({"c": 0.0001, "kappa": 0.0, "steps": 50, "lr": 0.01, "bound": false}),
+        ),
+        // the standard columns
+        e(
+            "pgd",
+            "pgd",
+            "linf",
+            "8/255",
+            json!({"steps": 10, "alpha": 2.0 / 255.0}),
+        ),
+        e(
+            "autoattack",
+            "autoattack",
+            "linf",
+            "8/255",
+            json!({"version": "standard"}),
+        ),
+        e("cw", "cw", "l2", "0.5", json!({})),
+        e("pgdl2", "pgdl2", "l2", "0.5", json!({})),
+        e(
+            "autoattack",
+            "autoattack",
+            "l2",
+            "0.5",
+            json!({"version": "standard"}),
+        ),
+    ]
+}
+
+/// A TOML scalar as written (`"1/255"`, `0.5`, `"inf"`).
+fn written(v: &impl std::fmt::Display) -> String {
+    v.to_string().trim_matches('"').to_string()
+}
+
+#[test]
+fn each_file_names_guards_attacks_with_guards_parameters() {
+    for (stem, dataset, _, batch) in FILES {
+        let lb = loaded(stem);
+        let attacks = &lb.spec.attacks;
+        let configs = lb.given_configs().unwrap();
+        assert_eq!(attacks.len(), expected().len(), "{stem}: attacks listed");
+        for want in expected() {
+            let found: Vec<_> = attacks
+                .iter()
+                .zip(configs.iter().filter(|c| c.kind == Kind::Attack))
+                .filter(|(a, _)| a.shown() == want.label && a.norm == want.norm)
+                .collect();
+            assert_eq!(
+                found.len(),
+                1,
+                "{stem}: attack `{}` ({})",
+                want.label,
+                want.norm
+            );
+            let (a, given) = found[0];
+            assert_eq!(a.name, want.name, "{stem}: `{}`", want.label);
+            let eps: Vec<String> = a.eps.iter().map(written).collect();
+            assert_eq!(eps, [want.eps], "{stem}: `{}` eps", want.label);
+            assert_eq!(given.config, want.config, "{stem}: `{}` config", want.label);
+        }
+        let s = &lb.spec;
+        assert_eq!(s.datasets.len(), 1, "{stem}");
+        assert_eq!(s.datasets[0].name, dataset, "{stem}");
+        assert_eq!(s.archs, ["resnet18"], "{stem}");
+        let student = |k: &str| s.student.get(k).map(written).unwrap_or_default();
+        assert_eq!(student("protocol"), "soft-label", "{stem}");
+        // GUARD attacks the whole test split (≤ 10,000 images), in order, in its own batches
+        assert_eq!(student("n_attack"), "10000", "{stem}");
+        assert_eq!(student("attack_batch"), batch.to_string(), "{stem}");
+        if dataset.starts_with("cifar") {
+            // CIFAR-10's mean/std in front of the model, for CIFAR-100 too (relabel_cifar.py:98)
+            assert_eq!(student("normalization"), "cifar10", "{stem}");
+        }
+    }
+}
+
+/// A child run's attack arguments: (norm, ε list, attack names, `NAME=JSON` configs).
+type RunAttacks = (String, String, String, Vec<String>);
+
+fn run_attacks(c: &Cell) -> RunAttacks {
+    let arg = |flag: &str| {
+        let i = c.args.iter().position(|a| a == flag);
+        i.map(|i| c.args[i + 1].clone()).unwrap_or_default()
+    };
+    let configs = (0..c.args.len())
+        .filter(|&i| c.args[i] == "--attack-config")
+        .map(|i| c.args[i + 1].clone())
+        .collect();
+    (arg("--norm"), arg("--eps"), arg("--attacks"), configs)
+}
+
+/// An error with its causes (`{:#}` of an anyhow error).
+fn why(e: impl std::fmt::Display) -> String {
+    format!("{e:#}")
+}
+
+/// The host's preflight (every attack of the run, with its config, norm and each ε, on two
+/// images and a tiny model) for one child run: Err names what a plugin refused.
+fn preflight(plugins: &[Plugin], run: &RunAttacks, classes: i64) -> Result<(), String> {
+    let (norm, eps, names, given) = run;
+    let norm: Norm = ddbench::threat::parse_norm(norm).map_err(why)?;
+    let eps: Vec<f64> = eps
+        .split(',')
+        .map(|e| ddbench::threat::parse_eps(e).map_err(why))
+        .collect::<Result<_, _>>()?;
+    let attacks: Vec<Plugin> = names
+        .split(',')
+        .map(|n| {
+            plugins
+                .iter()
+                .find(|p| p.kind == Kind::Attack && p.name == n)
+                .cloned()
+        })
+        .collect::<Option<_>>()
+        .ok_or(format!("an attack of {names} is not built"))?;
+    let mut configs = BTreeMap::new();
+    for g in given {
+        let (name, json) = g.split_once('=').unwrap();
+        configs.insert(
+            name.to_string(),
+            serde_json::from_str::<Value>(json).unwrap(),
+        );
+    }
+    let x = Tensor::rand([2, 3, 32, 32], (TKind::Float, Device::Cpu));
+    let y = Tensor::from_slice(&[0i64, 1]);
+    ddbench::preflight::check_attacks(&attacks, &configs, norm, &eps, &x, &y, classes).map_err(why)
+}
+
+#[test]
+fn each_child_run_attacks_at_one_eps_and_its_plugins_accept_their_settings() {
+    let plugins = discover(&[]).plugins;
+    for (stem, _, classes, _) in FILES {
+        let cells = loaded(stem).cells(&|m| m == "full").unwrap();
+        let mut runs: Vec<RunAttacks> = cells.iter().map(run_attacks).collect();
+        runs.sort();
+        runs.dedup();
+        let shape: Vec<(&str, &str, &str)> = runs
+            .iter()
+            .map(|(n, e, a, _)| (n.as_str(), e.as_str(), a.as_str()))
+            .collect();
+        // one ε per child run: no attack runs (and spends) at another attack's radius
+        assert_eq!(
+            shape,
+            [
+                ("l2", "0.5", "cw,pgdl2,autoattack"),
+                ("l2", "inf", "cw"),
+                ("linf", "1/255", "pgd,square,autoattack,mim"),
+                ("linf", "8/255", "pgd,autoattack"),
+            ],
+            "{stem}"
+        );
+        for run in &runs {
+            preflight(&plugins, run, classes).unwrap_or_else(|e| panic!("{stem}: {e:#}"));
+        }
+        // 3 methods × 3 IPC × 3 seeds, 4 child runs each
+        assert_eq!(cells.len(), 3 * 3 * 3 * 4, "{stem}");
+    }
+}
+
+#[test]
+fn the_binary_reads_the_files_and_configs_and_stops_only_at_the_missing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-data-here");
+    let bench = |file: &Path| {
+        let out = dir.path().join("out");
+        let args = [
+            "bench",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        let o = ddbench(&[&args[..], &["--data-dir", missing.to_str().unwrap()]].concat());
+        assert!(!o.status.success(), "{}: ran without data", file.display());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    for (stem, ..) in FILES {
+        let err = bench(&path_of(stem));
+        let want = format!("--data-dir {}: no such folder", missing.display());
+        assert!(err.contains(&want), "{stem}: {err}");
+    }
+    // the control: the configs are resolved before the data is looked for
+    let text = std::fs::read_to_string(path_of(FILES[0].0)).unwrap();
+    let bad = text.replace(r#"grad_norm = "batch""#, r#"grad_norm = "batch-l1""#);
+    assert_ne!(bad, text);
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, bad).unwrap();
+    let err = bench(&file);
+    assert!(err.contains("config key 'grad_norm'"), "{err}");
+    assert!(err.contains("mim20-batchl1-1_255"), "{err}");
+}
