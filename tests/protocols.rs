@@ -288,3 +288,58 @@ fn the_binary_reads_the_files_and_configs_and_stops_only_at_the_missing_data() {
     assert!(err.contains("config key 'grad_norm'"), "{err}");
     assert!(err.contains("mim20-batchl1-1_255"), "{err}");
 }
+
+/// The DD protocol's other settings end to end: a student trained with DSA through a ZCA
+/// layer (fitted on the training split's raw pixels) is attacked in [0, 1] pixel space (the
+/// host checks every adversarial batch against the ε-ball and the box), and each row says
+/// how its students were trained and whitened.
+#[test]
+fn a_dsa_zca_run_attacks_in_pixel_space_and_records_its_protocol() {
+    let (data, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    ddbench_tests::write_tiny_idx(data.path(), 200, 60);
+    let args = [
+        "run",
+        "--dataset",
+        "fashion-mnist",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--method",
+        "random",
+        "--ipc",
+        "5",
+        "--width",
+        "8",
+        "--epochs",
+        "3",
+        "--n-attack",
+        "20",
+        "--attacks",
+        "fgsm,pgd",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--augment",
+        "dsa",
+        "--whitening",
+        "zca",
+    ];
+    let r = ddbench(&args);
+    let said = ddbench_tests::text(&r);
+    assert_eq!(r.status.code(), Some(0), "{said}");
+    let rows = ddbench_tests::read_rows(&out.path().join("results.csv"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let whitening = &rows[0]["whitening"];
+    assert!(
+        whitening.starts_with("zca:") && whitening.len() == 20,
+        "{whitening}"
+    );
+    for r in &rows {
+        assert_eq!((r["augment"].as_str(), &r["whitening"]), ("dsa", whitening));
+        assert_eq!(r["flags"], "", "{r:?}");
+        // FGSM and PGD spend their whole L∞ budget: the gradient reaches the pixels
+        let (pert, eps): (f64, f64) = (r["pert_max"].parse().unwrap(), r["eps"].parse().unwrap());
+        assert!(pert > 0.99 * eps && pert <= eps + 1e-6, "{pert} vs {eps}");
+    }
+}

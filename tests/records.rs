@@ -135,7 +135,7 @@ fn a_rerun_reuses_only_rows_with_the_same_inputs() {
         ),
         (
             with(&args, "--attack-config", pgd50),
-            "attack.plugin.config.steps: (none) → 50",
+            "attack.plugin.config.steps: 10 → 50",
         ),
         (with(&args, "--data-dir", d2), "shared.data.sha256"),
         (
@@ -149,6 +149,14 @@ fn a_rerun_reuses_only_rows_with_the_same_inputs() {
         (
             with(&args, "--attack-batch", "7"),
             "shared.evaluation.attack_batch: 500 → 7",
+        ),
+        (
+            with(&args, "--augment", "dsa"),
+            "shared.student.dd.augment: \"crop-flip\" → \"dsa\"",
+        ),
+        (
+            with(&args, "--whitening", "zca"),
+            "shared.model.whitening: \"none\" → \"zca\"",
         ),
     ];
     for (changed, field) in &cases {

@@ -47,6 +47,9 @@ pub struct ModelKey {
     pub width: i64,
     pub depth: i64,
     pub norm_layer: NormKind,
+    /// The students' input whitening (`none` in keys of a ddbench before it).
+    #[serde(default)]
+    pub whitening: crate::whitening::Whitening,
 }
 
 /// The student protocol as asked (a method's hints are a function of the method's key).
@@ -71,7 +74,8 @@ pub struct EvalKey {
 pub struct PluginKey {
     pub name: String,
     pub version: String,
-    /// The JSON config as passed (`{}`: the plugin's defaults, which its version pins).
+    /// The config as the plugin resolved it: every setting, defaults filled in (keys of a
+    /// ddbench before declared configurations: as passed).
     pub config: serde_json::Value,
 }
 
@@ -90,6 +94,7 @@ impl SharedKey {
         width: i64,
         depth: i64,
         norm_layer: NormKind,
+        whitening: crate::whitening::Whitening,
         protocol: Protocol,
         dd: &TrainConfig,
         soft_label: &SoftLabelConfig,
@@ -107,6 +112,7 @@ impl SharedKey {
                 width,
                 depth,
                 norm_layer,
+                whitening,
             },
             student: StudentKey {
                 protocol: serde_json::to_value(protocol)
@@ -208,6 +214,7 @@ mod tests {
                     width: 16,
                     depth: 3,
                     norm_layer: NormKind::Instance,
+                    whitening: crate::whitening::Whitening::None,
                 },
                 student: StudentKey {
                     protocol: "auto".into(),

@@ -132,9 +132,15 @@ pub struct RunArgs {
     /// Test images attacked (a fixed, class-stratified subset).
     #[arg(long, default_value_t = 1000)]
     pub n_attack: usize,
-    /// Student epochs (DD protocol: 300).
+    /// Student epochs (DD protocol: 300; the DSA protocol of the published DD figures: 1000).
     #[arg(long, default_value_t = 300)]
     pub epochs: i64,
+    /// DD protocol's student augmentation: crop-flip, dsa (DC/DSA/DM/MTT's evaluation), none.
+    #[arg(long, default_value = "crop-flip")]
+    pub augment: String,
+    /// Students' input whitening: none, or zca (MTT / DATM on CIFAR; a fixed first layer).
+    #[arg(long, value_enum, default_value = "none")]
+    pub whitening: crate::whitening::Whitening,
     #[arg(long, default_value_t = 256)]
     pub batch_size: i64,
     #[arg(long, default_value_t = 0.01)]
@@ -246,6 +252,7 @@ impl RunArgs {
                 NormLayerArg::Batch => NormKind::Batch,
                 NormLayerArg::None => NormKind::None,
             },
+            whitening: self.whitening,
             seeds: self.seeds,
             first_seed: self.first_seed,
             attacks: self.attacks.clone(),
@@ -256,6 +263,10 @@ impl RunArgs {
                 epochs: self.epochs,
                 batch_size: self.batch_size,
                 lr: self.lr,
+                augment: self
+                    .augment
+                    .parse()
+                    .map_err(|e| anyhow!("--augment: {e}"))?,
                 ..TrainConfig::default()
             },
             protocol: self.protocol,

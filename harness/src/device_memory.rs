@@ -129,7 +129,10 @@ mod tests {
         let resident = resident_mib();
         assert!(resident >= 256.0, "resident {resident} MiB");
         let peak = mem.peak_mib();
-        assert!(peak >= resident - 1.0, "peak {peak} MiB < resident {resident} MiB");
+        assert!(
+            peak >= resident - 1.0,
+            "peak {peak} MiB < resident {resident} MiB"
+        );
         assert_eq!(t.size()[0], 64);
     }
 }

@@ -27,3 +27,4 @@ pub mod speed;
 pub mod student;
 pub mod summary;
 pub mod threat;
+pub mod whitening;

@@ -1,7 +1,58 @@
 //! On-device data augmentation for whole batches: random crop with zero padding and horizontal
-//! flip, drawn per sample from libtorch's generator (no host round trip).
+//! flip, drawn per sample from libtorch's generator (no host round trip), and the student
+//! augmentation a protocol names ([`Augment`]: crop + flip, DSA, none).
 
 use tch::{Kind, Tensor};
+
+/// The student's training augmentation under the DD protocol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Augment {
+    /// Random crop (zero padding `crop_pad`) and horizontal flip, per sample (ddbench's DD
+    /// protocol since its start; `crop_pad` 0 and `flip` false make it none).
+    #[default]
+    CropFlip,
+    /// Differentiable Siamese Augmentation as the DC/DSA/DM/MTT evaluation trains with it
+    /// (`crate::dsa::dsa`: the official `ParamDiffAug`, mode S, per-sample draws).
+    Dsa,
+    /// No augmentation.
+    None,
+}
+
+impl Augment {
+    /// The name as the CLI, leaderboard files and records write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Augment::CropFlip => "crop-flip",
+            Augment::Dsa => "dsa",
+            Augment::None => "none",
+        }
+    }
+
+    /// One training batch augmented (`x`: float `[B, C, H, W]`); `pad` and `flip` are the
+    /// crop + flip settings.
+    pub fn apply(self, x: &Tensor, pad: i64, flip: bool) -> Tensor {
+        match self {
+            Augment::CropFlip if pad > 0 || flip => crop_flip(x, pad, flip),
+            Augment::CropFlip | Augment::None => x.shallow_clone(),
+            Augment::Dsa => crate::dsa::dsa(x, &crate::dsa::DsaParams::default(), false),
+        }
+    }
+}
+
+impl std::str::FromStr for Augment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "crop-flip" => Ok(Augment::CropFlip),
+            "dsa" => Ok(Augment::Dsa),
+            "none" => Ok(Augment::None),
+            other => Err(format!(
+                "unknown augmentation '{other}' (expected crop-flip, dsa or none)"
+            )),
+        }
+    }
+}
 
 /// Random crop (pad `pad` pixels with zeros, crop back to size) and, if `flip`, a random
 /// horizontal flip, each sample independently. `x`: float `[B, C, H, W]`.
@@ -33,6 +84,27 @@ pub fn crop_flip(x: &Tensor, pad: i64, flip: bool) -> Tensor {
 mod tests {
     use super::*;
     use tch::Device;
+
+    #[test]
+    fn each_augmentation_is_what_its_name_says() {
+        let x = Tensor::rand([6, 3, 8, 8], (Kind::Float, Device::Cpu));
+        let same = |y: &Tensor| y.equal(&x);
+        assert!(same(&Augment::None.apply(&x, 4, true)));
+        assert!(same(&Augment::CropFlip.apply(&x, 0, false)));
+        assert!(!same(&Augment::CropFlip.apply(&x, 4, true)));
+        // DSA changes the batch (mode S: one of its transforms, fresh values per sample) and
+        // keeps its shape
+        let d = Augment::Dsa.apply(&x, 4, true);
+        assert_eq!(d.size(), x.size());
+        for a in [Augment::CropFlip, Augment::Dsa, Augment::None] {
+            assert_eq!(a.name().parse::<Augment>().unwrap(), a);
+            assert_eq!(serde_json::to_value(a).unwrap(), a.name());
+        }
+        assert!("dsa2"
+            .parse::<Augment>()
+            .unwrap_err()
+            .contains("crop-flip, dsa or none"));
+    }
 
     #[test]
     fn crop_flip_is_a_per_sample_shift_and_mirror() {

@@ -12,6 +12,7 @@ pub mod soft_label;
 pub mod train;
 pub mod zca;
 
+pub use augment::Augment;
 pub use model::{channel_stats, Arch, Model, ModelSpec, NormKind};
 pub use train::{accuracy, predict, train_classifier, TrainConfig, TrainStats};
 pub use zca::Zca;

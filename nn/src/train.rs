@@ -1,13 +1,14 @@
 //! Training and evaluation loops on device-resident tensors: seeded shuffles, index-select
 //! batches, on-device augmentation, and no host synchronisation inside the step loop.
 
-use crate::augment::crop_flip;
+use crate::augment::Augment;
 use crate::model::Model;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
 /// The DD evaluation protocol's student training (SGD, momentum 0.9, weight decay 5e-4,
-/// lr 0.01 decayed ×0.1 at half the epochs, batch 256, random crop + flip).
+/// lr 0.01 decayed ×0.1 at half the epochs, batch 256, random crop + flip; or DSA, as the
+/// published DC/DSA/DM/MTT figures, with 1,000 epochs).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrainConfig {
     pub epochs: i64,
@@ -18,6 +19,9 @@ pub struct TrainConfig {
     /// Crop padding in pixels (0 disables the crop).
     pub crop_pad: i64,
     pub flip: bool,
+    /// Which augmentation (`crop_pad` and `flip` apply to `crop-flip`).
+    #[serde(default)]
+    pub augment: Augment,
 }
 
 impl Default for TrainConfig {
@@ -30,6 +34,7 @@ impl Default for TrainConfig {
             weight_decay: 5e-4,
             crop_pad: 4,
             flip: true,
+            augment: Augment::CropFlip,
         }
     }
 }
@@ -70,10 +75,9 @@ pub fn train_classifier(
             if stats.steps == decay_step {
                 opt.set_lr(cfg.lr * 0.1);
             }
-            let mut x = images.index_select(0, &idx);
-            if cfg.crop_pad > 0 || cfg.flip {
-                x = crop_flip(&x, cfg.crop_pad, cfg.flip);
-            }
+            let x = cfg
+                .augment
+                .apply(&images.index_select(0, &idx), cfg.crop_pad, cfg.flip);
             let logits = model.forward_t(&x, true);
             let y = labels.index_select(0, &idx);
             let loss = if soft {

@@ -222,7 +222,9 @@ mod tests {
         let head = text.lines().next().unwrap();
         assert!(
             head.starts_with(&lead)
-                && head.ends_with(",flags,peak_device_mib,key_hash,attack_label,method_config")
+                && head.ends_with(
+                    ",flags,peak_device_mib,key_hash,attack_label,method_config,augment,whitening"
+                )
         );
         let back = Records::open(&path, &|_| {}).unwrap();
         assert_eq!(back.rows.len(), 2);

@@ -89,6 +89,8 @@ fn default_norm() -> String {
 
 /// The `[student]` keys accepted, each passed on as `--key` (underscores become dashes).
 pub const STUDENT_KEYS: &[&str] = &[
+    "augment",
+    "whitening",
     "width",
     "depth",
     "norm_layer",

@@ -117,6 +117,13 @@ pub struct ResultRow {
     /// written before plugins declared their configuration).
     #[serde(default)]
     pub method_config: String,
+    /// The DD protocol's student augmentation (`crop-flip`, `dsa`, `none`; empty in older rows,
+    /// which trained with `crop-flip`) and the students' input whitening (`none`, or `zca:` and
+    /// the layer's hash; empty in older rows: none).
+    #[serde(default)]
+    pub augment: String,
+    #[serde(default)]
+    pub whitening: String,
 }
 
 fn nan() -> f64 {

@@ -43,6 +43,8 @@ fn row(seed: u64) -> ResultRow {
         key_hash: "0123456789abcdef".into(),
         attack_label: String::new(),
         method_config: r#"{"epochs":null}"#.into(),
+        augment: "dsa".into(),
+        whitening: "none".into(),
     }
 }
 
@@ -142,7 +144,7 @@ fn an_attack_label_names_the_row_and_older_rows_have_none() {
         .lines()
         .next()
         .unwrap()
-        .ends_with(",key_hash,attack_label,method_config"));
+        .ends_with(",key_hash,attack_label,method_config,augment,whitening"));
     let g = ResultsFile::open(&p, &|_| {}).unwrap();
     assert_eq!(g.rows, vec![row(0), labelled]);
     assert_eq!(
@@ -155,10 +157,11 @@ fn an_attack_label_names_the_row_and_older_rows_have_none() {
         ..row(2)
     };
     assert_eq!(aa.attack_label(), "autoattack (fast)");
-    // a file written before the columns (attack_label, method_config): no label
+    // a file written before the columns (attack_label, method_config, augment, whitening):
+    // no label
     let old: String = text
         .lines()
-        .map(|l| l.rsplitn(3, ',').nth(2).unwrap().to_string() + "\n")
+        .map(|l| l.rsplitn(5, ',').nth(4).unwrap().to_string() + "\n")
         .collect();
     std::fs::write(&p, old).unwrap();
     let h = ResultsFile::open(&p, &|_| {}).unwrap();

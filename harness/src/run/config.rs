@@ -25,6 +25,8 @@ pub struct RunConfig {
     pub width: i64,
     pub depth: i64,
     pub norm_layer: NormKind,
+    /// The students' input whitening (`--whitening zca`: MTT / DATM's CIFAR evaluation).
+    pub whitening: crate::whitening::Whitening,
     pub seeds: u64,
     /// The first seed: seeds run `first_seed..first_seed + seeds` (`ddbench bench` runs one per cell).
     pub first_seed: u64,

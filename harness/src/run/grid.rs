@@ -76,6 +76,7 @@ impl<'a> Grid<'a> {
             cfg.width,
             cfg.depth,
             cfg.norm_layer,
+            cfg.whitening,
             cfg.protocol,
             &cfg.train,
             &cfg.soft,

@@ -38,6 +38,8 @@ pub struct Ctx<'a> {
     pub data: &'a DeviceDataset,
     pub subset: &'a AttackSubset,
     pub memory: &'a PeakMemory,
+    /// The students' ZCA layer, when the run whitens (`--whitening zca`).
+    pub zca: Option<&'a ddbench_nn::Zca>,
 }
 
 /// Runs the whole grid; progress goes to `events` as well as to the log.
@@ -73,6 +75,7 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
         data: &setup.data,
         subset: &subset,
         memory: &setup.memory,
+        zca: setup.zca.as_ref(),
     };
     let mut teachers = TeacherEvals::new(setup.pgd.as_ref(), cfg.eval_batch);
     for cell in grid.cells() {

@@ -71,6 +71,8 @@ pub fn clean_row(
         attack_label: String::new(),
         method_config: super::RunConfig::config_of(&ctx.cfg.method_config, &cell.method.name)
             .to_string(),
+        augment: ctx.cfg.train.augment.name().into(),
+        whitening: crate::whitening::record(ctx.zca),
     }
 }
 

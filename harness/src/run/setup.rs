@@ -24,6 +24,8 @@ pub struct Setup {
     /// `pgd`, which evaluates teachers, when it is loaded.
     pub pgd: Option<Plugin>,
     pub data: DeviceDataset,
+    /// The students' ZCA layer (`--whitening zca`), fitted once on the training split.
+    pub zca: Option<ddbench_nn::Zca>,
 }
 
 /// Checks the flags, loads the plugins and the data, creates the output folders.
@@ -54,6 +56,7 @@ pub fn prepare(cfg: &RunConfig, ui: &Ui) -> Result<Setup> {
     let method_config = resolve_configs(&methods, &cfg.method_config, "--method-config")?;
     let attack_config = resolve_configs(&attacks, &cfg.attack_config, "--attack-config")?;
     let data = load_data(cfg, dev, ui)?;
+    let zca = fit_whitening(cfg, &data, ui);
     for dir in [&cfg.out, &cfg.cache_dir] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -67,7 +70,21 @@ pub fn prepare(cfg: &RunConfig, ui: &Ui) -> Result<Setup> {
         attack_config,
         pgd: reg.get(Kind::Attack, "pgd").ok().cloned(),
         data,
+        zca,
     })
+}
+
+/// The students' whitening layer, fitted and logged (with the hash every row records).
+fn fit_whitening(cfg: &RunConfig, data: &DeviceDataset, ui: &Ui) -> Option<ddbench_nn::Zca> {
+    let t = Instant::now();
+    let zca = cfg.whitening.fit(data)?;
+    ui.log(&format!(
+        "whitening: {} on {} training images ({:.1}s)",
+        crate::whitening::record(Some(&zca)),
+        data.train_labels.size()[0],
+        t.elapsed().as_secs_f64()
+    ));
+    Some(zca)
 }
 
 fn check_grid(cfg: &RunConfig) -> Result<()> {

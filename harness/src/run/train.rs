@@ -22,17 +22,21 @@ pub fn train(ctx: &Ctx, cell: &Cell, d: &Distilled) -> Result<Student, String> {
     let cfg = ctx.cfg;
     tch::manual_seed(cell.seed as i64);
     let data = ctx.data;
-    let mut spec = ModelSpec::convnet(
-        data.shape,
-        data.num_classes,
-        data.mean.clone(),
-        data.std.clone(),
-    );
+    // a whitened student sees raw [0, 1] pixels through its ZCA layer (MTT / DATM: no
+    // mean/std normalisation before the ZCA)
+    let (mean, std) = match ctx.zca {
+        None => (data.mean.clone(), data.std.clone()),
+        Some(_) => (vec![0.0; data.mean.len()], vec![1.0; data.std.len()]),
+    };
+    let mut spec = ModelSpec::convnet(data.shape, data.num_classes, mean, std);
     spec.arch = cfg.arch;
     spec.width = cfg.width;
     spec.depth = cfg.depth;
     spec.norm = cfg.norm_layer;
     let mut model = Model::new(&spec, ctx.device);
+    if let Some(zca) = ctx.zca {
+        model.set_zca(zca.clone());
+    }
     let t = Instant::now();
     let settings = Settings {
         protocol: cfg.protocol,
