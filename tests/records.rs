@@ -375,7 +375,7 @@ fn bad_settings_are_refused_before_any_training() {
         ),
         (
             with(&base(d, o), "--attack-config", r#"pgd={"steps": -5}"#),
-            "attack 'pgd' refuses its settings",
+            "--attack-config pgd={\"steps\":-5}: config 'steps' = -5: expected an integer ≥ 1",
         ),
         (
             with(&base(d, o), "--attack-config", r#"pgd={"stpes": 5}"#),
