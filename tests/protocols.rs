@@ -343,3 +343,38 @@ fn a_dsa_zca_run_attacks_in_pixel_space_and_records_its_protocol() {
         assert!(pert > 0.99 * eps && pert <= eps + 1e-6, "{pert} vs {eps}");
     }
 }
+
+/// The DSA protocol files train students as the published DD figures were (DSA, 1,000
+/// epochs, ConvNet-3 at lr 0.01 and batch 256), the ZCA ones through a ZCA layer: every cell's
+/// `run` arguments say so, so the settings are part of each cell's identity.
+#[test]
+fn the_dsa_protocol_files_train_as_the_published_dd_figures() {
+    for ds in ["cifar10", "cifar100"] {
+        for (stem, whitening) in [("dd-dsa-convnet", "none"), ("dd-dsa-zca-convnet", "zca")] {
+            let stem = format!("{stem}-{ds}");
+            let cells = loaded(&stem).cells(&|m| m == "full").unwrap();
+            assert_eq!(
+                cells.len(),
+                3 * 5 + 5,
+                "{stem}: random at 3 IPC × 5 seeds, full × 5"
+            );
+            for c in &cells {
+                let args = format!(" {} ", c.args.join(" "));
+                for want in [
+                    " --augment dsa ".to_string(),
+                    " --epochs 1000 ".into(),
+                    " --batch-size 256 ".into(),
+                    " --lr 0.01 ".into(),
+                    format!(" --whitening {whitening} "),
+                    " --protocol dd ".into(),
+                ] {
+                    assert!(
+                        args.contains(&want),
+                        "{stem} {}: no `{want}` in{args}",
+                        c.id
+                    );
+                }
+            }
+        }
+    }
+}
