@@ -3,42 +3,14 @@
 //! type, a value out of range or a config for a plugin not in the run stops it at once, before
 //! even the data is read), and every row records the resolved configs, defaults filled in.
 
-use ddbench_tests::{ddbench, ddbench_in, read_rows, text, write_tiny_idx};
+use ddbench_tests::write_tiny_idx;
+use ddbench_tests::{ddbench, ddbench_in, read_rows, text, tiny_run, with_flag};
 use std::time::{Duration, Instant};
 
 /// A run of `method` on a tiny IDX set in `data` whose student training would take many
 /// minutes (100,000 epochs), attacked by FGSM and PGD.
 fn long_run<'a>(data: &'a str, out: &'a str, method: &'a str) -> Vec<&'a str> {
-    vec![
-        "run",
-        "--dataset",
-        "fashion-mnist",
-        "--data-dir",
-        data,
-        "--out",
-        out,
-        "--method",
-        method,
-        "--ipc",
-        "5",
-        "--width",
-        "8",
-        "--epochs",
-        "100000",
-        "--n-attack",
-        "20",
-        "--attacks",
-        "fgsm,pgd",
-        "--device",
-        "cpu",
-        "--quiet",
-    ]
-}
-
-/// `args` with the value of `flag` replaced.
-fn set<'a>(args: &mut [&'a str], flag: &str, value: &'a str) {
-    let i = args.iter().position(|a| *a == flag).expect(flag);
-    args[i + 1] = value;
+    tiny_run(data, out, method, "100000")
 }
 
 /// Runs `ddbench ARGS`: it must stop with exit code 1 within 5 seconds, saying `want`.
@@ -123,7 +95,7 @@ fn every_row_records_the_resolved_configs() {
     let (d, o) = (data.path().to_str().unwrap(), out.path().to_str().unwrap());
     let mut args = long_run(d, o, "random,full");
     for (flag, value) in [("--epochs", "1"), ("--n-attack", "10"), ("--ipc", "2")] {
-        set(&mut args, flag, value);
+        args = with_flag(&args, flag, value);
     }
     args.extend(["--attack-config", r#"pgd={"steps": 2}"#]);
     args.extend(["--method-config", r#"full={"epochs": 1}"#]);

@@ -297,34 +297,9 @@ fn the_binary_reads_the_files_and_configs_and_stops_only_at_the_missing_data() {
 fn a_dsa_zca_run_attacks_in_pixel_space_and_records_its_protocol() {
     let (data, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     ddbench_tests::write_tiny_idx(data.path(), 200, 60);
-    let args = [
-        "run",
-        "--dataset",
-        "fashion-mnist",
-        "--data-dir",
-        data.path().to_str().unwrap(),
-        "--out",
-        out.path().to_str().unwrap(),
-        "--method",
-        "random",
-        "--ipc",
-        "5",
-        "--width",
-        "8",
-        "--epochs",
-        "3",
-        "--n-attack",
-        "20",
-        "--attacks",
-        "fgsm,pgd",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--augment",
-        "dsa",
-        "--whitening",
-        "zca",
-    ];
+    let (d, o) = (data.path().to_str().unwrap(), out.path().to_str().unwrap());
+    let mut args = ddbench_tests::tiny_run(d, o, "random", "3");
+    args.extend(["--augment", "dsa", "--whitening", "zca"]);
     let r = ddbench(&args);
     let said = ddbench_tests::text(&r);
     assert_eq!(r.status.code(), Some(0), "{said}");

@@ -4,7 +4,8 @@
 //! attacked subset never crashes; a torn last line is redone; bad settings are refused before
 //! any training; `bench` never mixes two data sets.
 
-use ddbench_tests::{ddbench, ddbench_bin, read_rows, text, write_tiny_idx};
+use ddbench_tests::write_tiny_idx;
+use ddbench_tests::{ddbench, ddbench_bin, read_rows, text, tiny_run, with_flag as with};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,40 +13,7 @@ use tempfile::TempDir;
 
 /// A quick run of `random` at IPC 5 (width 8, 2 epochs, 20 attacked images, FGSM and PGD).
 fn base<'a>(data: &'a str, out: &'a str) -> Vec<&'a str> {
-    vec![
-        "run",
-        "--dataset",
-        "fashion-mnist",
-        "--data-dir",
-        data,
-        "--out",
-        out,
-        "--method",
-        "random",
-        "--ipc",
-        "5",
-        "--width",
-        "8",
-        "--epochs",
-        "2",
-        "--n-attack",
-        "20",
-        "--attacks",
-        "fgsm,pgd",
-        "--device",
-        "cpu",
-        "--quiet",
-    ]
-}
-
-/// `args` with the value of `flag` replaced (or the flag and value appended).
-fn with<'a>(args: &[&'a str], flag: &'a str, value: &'a str) -> Vec<&'a str> {
-    let mut v = args.to_vec();
-    match v.iter().position(|a| *a == flag) {
-        Some(i) => v[i + 1] = value,
-        None => v.extend([flag, value]),
-    }
-    v
+    tiny_run(data, out, "random", "2")
 }
 
 /// A tiny IDX data set (200 train / 60 test images) and an empty output folder.

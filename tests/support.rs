@@ -143,3 +143,43 @@ pub fn write_tiny_idx(dir: &Path, n_train: usize, n_test: usize) {
     write("train", n_train, 0);
     write("t10k", n_test, 3);
 }
+
+/// `ddbench run` of `method` at IPC 5 on the tiny IDX set in `data` (`write_tiny_idx`): a
+/// width-8 ConvNet trained `epochs` epochs, 20 attacked test images, FGSM and PGD, on the CPU,
+/// quiet, writing to `out`.
+pub fn tiny_run<'a>(data: &'a str, out: &'a str, method: &'a str, epochs: &'a str) -> Vec<&'a str> {
+    vec![
+        "run",
+        "--dataset",
+        "fashion-mnist",
+        "--data-dir",
+        data,
+        "--out",
+        out,
+        "--method",
+        method,
+        "--ipc",
+        "5",
+        "--width",
+        "8",
+        "--epochs",
+        epochs,
+        "--n-attack",
+        "20",
+        "--attacks",
+        "fgsm,pgd",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
+}
+
+/// `args` with the value of `flag` replaced (or the flag and value appended).
+pub fn with_flag<'a>(args: &[&'a str], flag: &'a str, value: &'a str) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    match v.iter().position(|a| *a == flag) {
+        Some(i) => v[i + 1] = value,
+        None => v.extend([flag, value]),
+    }
+    v
+}
