@@ -85,13 +85,13 @@ const EXPECTED: &str = "\
 #[test]
 fn report_on_a_fixed_table_matches_the_hand_computation() {
     let dir = tempfile::tempdir().unwrap();
-    let mut csv = String::from("dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls\n");
+    let mut csv = String::from("dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls,train_epochs\n");
     for (m, seed, clean, sub, atks) in CELLS {
         let (ds, tr) = if m == "A" { (1.0, 10.0) } else { (2.0, 20.0) };
         for (a, e, r, t) in atks {
             let passes = if a == "fgsm" { 1 } else { 10 };
             csv.push_str(&format!(
-                "toy,{m},10,convnet,{seed},{a},linf,{},{clean},{sub},{r},{ds},{tr},{t},{passes},{passes}\n",
+                "toy,{m},10,convnet,{seed},{a},linf,{},{clean},{sub},{r},{ds},{tr},{t},{passes},{passes},300\n",
                 e / 255.0
             ));
         }
@@ -100,7 +100,7 @@ fn report_on_a_fixed_table_matches_the_hand_computation() {
     let published = dir.path().join("published.csv");
     std::fs::write(
         &published,
-        "dataset,method,ipc,arch,metric,value,note\ntoy,A,10,convnet,clean_acc,77.5,a made-up test source\ntoy,C,10,convnet,clean_acc,40,another\n",
+        "dataset,method,ipc,arch,metric,value,protocol,source\ntoy,A,10,convnet,clean_acc,77.5,dd-crop-flip-300,a made-up test source\ntoy,C,10,convnet,clean_acc,40,dd-crop-flip-300,another\n",
     )
     .unwrap();
     let r = ddbench(&[
@@ -240,4 +240,83 @@ fn report_refuses_two_rows_of_one_slot() {
         t.contains("two rows for d convnet ipc 10 A seed 0 pgd linf"),
         "{t}"
     );
+}
+
+/// A published figure is drawn only beside cells of its own protocol id: A ran under DSA for
+/// 1000 epochs, B under crop-flip for 300; figures of A under crop-flip (B's protocol, not A's),
+/// of B under DSA, of a method not run here under a protocol no cell ran, and of an unknown
+/// protocol are all left out, and the note under the table counts them.
+#[test]
+fn report_draws_published_figures_only_for_the_same_protocol() {
+    let head = "dataset,method,ipc,arch,seed,attack,norm,eps,clean_acc,subset_clean_acc,robust_acc,distill_s,train_s,attack_s,forward_calls,backward_calls,protocol,train_epochs,augment,whitening";
+    let dir = tempfile::tempdir().unwrap();
+    let rows = [
+        "toy,A,10,convnet,0,pgd,linf,0.03137254901960784,80,80,40,1,10,5,10,10,dd,1000,dsa,none",
+        "toy,B,10,convnet,0,pgd,linf,0.03137254901960784,60,60,30,1,10,5,10,10,dd,300,,",
+    ];
+    std::fs::write(
+        dir.path().join("results.csv"),
+        format!("{head}\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
+    let published = dir.path().join("published.csv");
+    std::fs::write(
+        &published,
+        "dataset,method,ipc,arch,metric,value,protocol,source\n\
+         toy,A,10,convnet,clean_acc,77.5,dd-dsa-1000,matching\n\
+         toy,A,10,convnet,clean_acc,55.5,dd-crop-flip-300,A under B's protocol\n\
+         toy,B,10,convnet,clean_acc,33.3,dd-dsa-1000,B under A's protocol\n\
+         toy,Z,10,convnet,clean_acc,11.1,dd-none-300,no cell ran it\n\
+         toy,Z,10,convnet,clean_acc,22.2,unknown,protocol not known\n",
+    )
+    .unwrap();
+    let r = ddbench(&[
+        "report",
+        dir.path().to_str().unwrap(),
+        "--published",
+        published.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let md = std::fs::read_to_string(dir.path().join("leaderboard.md")).unwrap();
+    assert!(md.contains("- A clean_acc: 77.5 — matching\n"), "{md}");
+    for v in ["55.5", "33.3", "11.1", "22.2"] {
+        assert!(!md.contains(v), "{v} drawn under another protocol:\n{md}");
+    }
+    assert!(
+        md.contains("Published markers are for protocol dd-crop-flip-300, dd-dsa-1000 only; 4 published rows left out: their protocol differs.\n"),
+        "{md}"
+    );
+    // the chart draws the one matching figure (its legend entry), and only A's group has it
+    let bars =
+        std::fs::read_to_string(dir.path().join("charts/bars_toy_convnet_ipc10.svg")).unwrap();
+    assert!(
+        bars.contains("published, protocol dd-crop-flip-300, dd-dsa-1000"),
+        "no published marker drawn, or its legend lacks the protocol"
+    );
+    assert!(
+        !bars.contains(">Z<"),
+        "a group for Z, whose figures' protocols no cell ran"
+    );
+}
+
+/// Every row of baselines/published.csv says which protocol produced it and cites its source
+/// (a paper, never an issue of this project).
+#[test]
+fn every_published_row_has_a_protocol_and_a_source() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../baselines/published.csv");
+    let rows = ddbench_tests::read_rows(&path);
+    assert!(!rows.is_empty());
+    for (i, r) in rows.iter().enumerate() {
+        let line = i + 2;
+        assert!(!r["protocol"].trim().is_empty(), "line {line}: no protocol");
+        let source = r["source"].trim();
+        assert!(!source.is_empty(), "line {line}: no source");
+        for field in ["source", "note"] {
+            let v = r.get(field).map_or("", |v| v.as_str()).to_lowercase();
+            assert!(
+                !v.contains("issue"),
+                "line {line}: {field} cites an issue: {v}"
+            );
+        }
+    }
 }

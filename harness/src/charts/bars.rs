@@ -26,6 +26,7 @@ fn draw_bars<DB: DrawingBackend>(
     title: &str,
     series: &[String],
     groups: &[BarGroup],
+    published: &str,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -60,7 +61,7 @@ where
     for (s, name) in series.iter().enumerate() {
         draw_series(&mut chart, groups, s, name, w)?;
     }
-    draw_published(&mut chart, groups, w)?;
+    draw_published(&mut chart, groups, w, published)?;
     legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
@@ -133,11 +134,12 @@ where
     Ok(())
 }
 
-/// Published values as red diamonds over the bars of their series.
+/// Published values as red diamonds over the bars of their series, `label` in the legend.
 fn draw_published<DB: DrawingBackend>(
     chart: &mut Chart<DB>,
     groups: &[BarGroup],
     w: f64,
+    label: &str,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
@@ -158,7 +160,7 @@ where
                     + Polygon::new(DIAMOND.to_vec(), RED.filled())
                     + PathElement::new(DIAMOND.to_vec(), BLACK.stroke_width(2))
             }))?
-            .label("published (baselines/)")
+            .label(label)
             .legend(|(x, y)| {
                 Polygon::new(
                     vec![(x + 8, y - 8), (x + 16, y), (x + 8, y + 8), (x, y)],
@@ -169,14 +171,18 @@ where
     Ok(())
 }
 
-/// Grouped bars with ±std error bars (over seeds) and published values as red diamonds.
+/// Grouped bars with ±std error bars (over seeds) and published values as red diamonds, named
+/// `published` in the legend (where the figures come from, and for which protocol).
 pub fn bars(
     stem: &Path,
     title: &str,
     series: &[String],
     groups: &[BarGroup],
+    published: &str,
 ) -> Result<Vec<PathBuf>> {
-    both(stem, &|r| draw_bars(r, title, series, groups), &|r| {
-        draw_bars(r, title, series, groups)
-    })
+    both(
+        stem,
+        &|r| draw_bars(r, title, series, groups, published),
+        &|r| draw_bars(r, title, series, groups, published),
+    )
 }

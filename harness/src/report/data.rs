@@ -1,10 +1,11 @@
 //! What every exporter reads: the rows, and per table the methods' per-seed numbers, their
 //! statistics and the published references that apply.
 
-use super::published::Published;
+use super::published::{Published, UNKNOWN};
 use super::scores::MethodStats;
 use super::tables::{AttackCol, Methods, Table, TableKey};
 use crate::record::ResultRow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// One table of the leaderboard, ready to print or draw.
@@ -16,8 +17,25 @@ pub struct TableData {
     pub seeds: Methods,
     /// Per method label (in the order of `seeds`), its scores over seeds.
     pub methods: Vec<MethodStats>,
-    /// Published references for this table.
+    /// Per method name: the protocol ids its cells ran under (`published::protocol_id`).
+    pub protocols: BTreeMap<String, BTreeSet<String>>,
+    /// Published references drawn beside this table: same data set, arch, IPC (`full`: any)
+    /// and protocol id.
     pub published: Vec<Published>,
+    /// Published references of this data set, arch and IPC left out: their protocol differs.
+    pub left_out: usize,
+}
+
+/// Whether a published figure is drawn: its protocol is known and is one its method's cells ran
+/// under, or, for a method not run here, one of the table's cells'.
+fn same_protocol(protocols: &BTreeMap<String, BTreeSet<String>>, p: &Published) -> bool {
+    if p.protocol == UNKNOWN {
+        return false;
+    }
+    match protocols.get(&p.method) {
+        Some(ids) => ids.contains(&p.protocol),
+        None => protocols.values().any(|ids| ids.contains(&p.protocol)),
+    }
 }
 
 impl TableData {
@@ -27,12 +45,15 @@ impl TableData {
             .iter()
             .map(|(m, seeds)| MethodStats::of(m, seeds, &table.columns))
             .collect();
+        let (published, left): (Vec<Published>, Vec<Published>) = published
+            .iter()
+            .filter(|p| p.applies(&table.key))
+            .cloned()
+            .partition(|p| same_protocol(&table.protocols, p));
         TableData {
-            published: published
-                .iter()
-                .filter(|p| p.applies(&table.key))
-                .cloned()
-                .collect(),
+            published,
+            left_out: left.len(),
+            protocols: table.protocols,
             key: table.key,
             columns: table.columns,
             seeds: table.methods,
@@ -47,6 +68,17 @@ impl TableData {
             .iter()
             .map(|s| (s.name.clone(), s.higher_better))
             .collect()
+    }
+
+    /// The protocol ids of the table's cells, in order.
+    pub fn protocol_ids(&self) -> Vec<&str> {
+        let ids: BTreeSet<&str> = self
+            .protocols
+            .values()
+            .flatten()
+            .map(|s| s.as_str())
+            .collect();
+        ids.into_iter().collect()
     }
 
     /// File-name stem of the table's charts.

@@ -142,6 +142,7 @@ fn bars(t: &TableData, charts_dir: &Path) -> Result<Vec<PathBuf>> {
         ),
         &series,
         &bar_groups(t, &series, &metrics),
+        &format!("published, protocol {}", t.protocol_ids().join(", ")),
     )
 }
 

@@ -134,9 +134,27 @@ fn table(t: &TableData) -> String {
         for p in &t.published {
             md.push_str(&format!(
                 "- {} {}: {} — {}\n",
-                p.method, p.metric, p.value, p.note
+                p.method, p.metric, p.value, p.source
             ));
         }
     }
+    md.push_str(&protocol_note(t));
     md
+}
+
+/// Which protocol the published markers are for, and how many published rows of this data set,
+/// arch and IPC were left out for another protocol (nothing when there are none of either).
+pub fn protocol_note(t: &TableData) -> String {
+    if t.published.is_empty() && t.left_out == 0 {
+        return String::new();
+    }
+    let left = match t.left_out {
+        0 => "none left out for another protocol".to_string(),
+        1 => "1 published row left out: its protocol differs".to_string(),
+        n => format!("{n} published rows left out: their protocol differs"),
+    };
+    format!(
+        "\nPublished markers are for protocol {} only; {left}.\n",
+        t.protocol_ids().join(", ")
+    )
 }

@@ -1,6 +1,7 @@
 //! Grouping rows into the leaderboard's tables: one per data set × architecture × IPC, holding
 //! each method's students (one per seed) and the table's attack columns in order.
 
+use super::published::protocol_id;
 use super::rows::Row;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -50,6 +51,9 @@ pub struct Table {
     pub key: TableKey,
     pub methods: Methods,
     pub columns: Vec<AttackCol>,
+    /// Per method (its name, without ` (whole set)`): the protocol ids its rows ran under
+    /// (`published::protocol_id`).
+    pub protocols: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// Columns sort by attack, norm, then ε as an integer number of 1e-6 units.
@@ -110,6 +114,7 @@ pub fn group(rows: &[Row]) -> Vec<Table> {
     let ipcs = ipcs(rows);
     let mut tables: BTreeMap<TableKey, Methods> = BTreeMap::new();
     let mut columns: BTreeMap<TableKey, BTreeSet<ColumnOrder>> = BTreeMap::new();
+    let mut protocols: BTreeMap<TableKey, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
     for row in rows {
         let r = row.r;
         let targets: Vec<i64> = match ipcs.get(&(r.dataset.clone(), r.arch.clone())) {
@@ -127,6 +132,12 @@ pub fn group(rows: &[Row]) -> Vec<Table> {
                 arch: r.arch.clone(),
                 ipc,
             };
+            protocols
+                .entry(key.clone())
+                .or_default()
+                .entry(row.method.clone())
+                .or_default()
+                .insert(protocol_id(r));
             let methods = tables.entry(key.clone()).or_default();
             methods
                 .entry(label.clone())
@@ -157,6 +168,7 @@ pub fn group(rows: &[Row]) -> Vec<Table> {
                     })
                     .collect()
             }),
+            protocols: protocols.remove(&key).unwrap_or_default(),
             key,
             methods,
         })
