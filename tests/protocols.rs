@@ -353,3 +353,118 @@ fn the_dsa_protocol_files_train_as_the_published_dd_figures() {
         }
     }
 }
+
+/// GUARD's CIFAR-10 suite cut down for a CPU: the file's attacks at 1/255 exactly as written
+/// (PGD-100, Square, AutoAttack, batch-L1 MIM) and its PGD-10 at 8/255, on the tiny
+/// Fashion-MNIST set with `sre2l` and `guard` (small ConvNet teachers), one seed, IPC 2, 20
+/// attacked images: `ddbench bench` produces a 1/255 column per attack beside the 8/255 one.
+#[test]
+fn a_cut_down_guard_suite_produces_the_1_255_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    ddbench_tests::write_tiny_idx(&dir.path().join("data"), 200, 60);
+    let text = std::fs::read_to_string(path_of(FILES[0].0)).unwrap();
+    let mut lb: toml::Table = toml::from_str(&text).unwrap();
+    let teacher = toml::toml! {
+        teacher_arch = "convnet"
+        teacher_width = 8
+        teacher_epochs = 1
+        teacher_subset = 10
+        iterations = 5
+        ipc_per_batch = 2
+    };
+    let cut = toml::toml! {
+        ipc = [2]
+        seeds = [0]
+        archs = ["convnet"]
+        [student]
+        width = 8
+        protocol = "soft-label"
+        soft_epochs = 2
+        soft_batch = 16
+        n_attack = 20
+        attack_batch = 20
+        [[datasets]]
+        name = "fashion-mnist"
+        data_dir = "data"
+    };
+    lb.extend(cut);
+    lb.insert(
+        "methods".into(),
+        toml::Value::Array(
+            ["sre2l", "guard"]
+                .iter()
+                .map(|m| {
+                    let mut t = toml::Table::new();
+                    t.insert("name".into(), toml::Value::String(m.to_string()));
+                    t.insert("config".into(), toml::Value::Table(teacher.clone()));
+                    toml::Value::Table(t)
+                })
+                .collect(),
+        ),
+    );
+    // GUARD's 1/255 suite (its unbounded CW included in the file runs at ε = inf: kept out of
+    // this cut, with the L2 and AutoAttack-standard columns, for time) and PGD-10 at 8/255
+    let attacks: Vec<toml::Value> = lb["attacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            let eps = a["eps"].as_array().unwrap();
+            eps.iter().any(|e| e.as_str() == Some("1/255"))
+                || (a["name"].as_str() == Some("pgd") && eps[0].as_str() == Some("8/255"))
+        })
+        .cloned()
+        .collect();
+    assert_eq!(attacks.len(), 5, "{attacks:?}");
+    lb.insert("attacks".into(), toml::Value::Array(attacks));
+    std::fs::write(dir.path().join("lb.toml"), toml::to_string(&lb).unwrap()).unwrap();
+    let cache = dir.path().join("cache");
+    let r = ddbench_tests::ddbench_in(
+        dir.path(),
+        &[
+            "bench",
+            "lb.toml",
+            "--out",
+            "out",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+    );
+    let said = ddbench_tests::text(&r);
+    assert_eq!(r.status.code(), Some(0), "{said}");
+    let rows = ddbench_tests::read_rows(&dir.path().join("out/results.csv"));
+    let md = std::fs::read_to_string(dir.path().join("out/leaderboard.md")).unwrap();
+    for method in ["sre2l", "guard"] {
+        let mut got: Vec<(String, String)> = rows
+            .iter()
+            .filter(|r| r["method"] == method)
+            .map(|r| (r["attack_label"].clone(), r["eps"].clone()))
+            .collect();
+        got.sort();
+        let one = (1.0f64 / 255.0).to_string();
+        let eight = (8.0f64 / 255.0).to_string();
+        let want: Vec<(String, String)> = [
+            ("", eight.as_str()),
+            ("autoattack-1_255", &one),
+            ("mim20-batchl1-1_255", &one),
+            ("pgd100-1_255", &one),
+            ("square-1_255", &one),
+        ]
+        .iter()
+        .map(|(l, e)| (l.to_string(), e.to_string()))
+        .collect();
+        assert_eq!(got, want, "{method}: {rows:?}");
+    }
+    for column in [
+        "pgd100-1_255",
+        "square-1_255",
+        "autoattack-1_255",
+        "mim20-batchl1-1_255",
+    ] {
+        assert!(md.contains(column), "no {column} column in\n{md}");
+    }
+}
