@@ -1,7 +1,9 @@
 //! `apgd-ce`: APGD (Croce & Hein 2020) with torchattacks.APGD's parameter names and defaults
 //! (steps 10, n_restarts 1, rho 0.75, loss "ce"; `loss: "dlr"` gives APGD-DLR). L∞ and L2.
+//! `schedule`: "reference" (default: the step-size checkpoints as the reference code computes
+//! them) or "paper" (the paper's real-valued schedule, ddbench's form before 0.2.0).
 
-use ddbench_attacks::apgd::{self, ApgdConfig};
+use ddbench_attacks::apgd::{self, ApgdConfig, Schedule};
 use ddbench_attacks::losses::Loss;
 use ddbench_attacks::plugin::run_and_log;
 use ddbench_plugin_api::{declare_attack, PluginConfig};
@@ -22,6 +24,9 @@ pub struct ApgdCeConfig {
     pub rho: f64,
     /// The loss ascended: "ce" (APGD-CE) or "dlr" (APGD-DLR).
     pub loss: String,
+    /// The step-size checkpoints: "reference" (as fra31/auto-attack and torchattacks compute
+    /// them) or "paper" (the paper's real-valued schedule).
+    pub schedule: String,
 }
 
 impl Default for ApgdCeConfig {
@@ -31,6 +36,7 @@ impl Default for ApgdCeConfig {
             n_restarts: 1,
             rho: 0.75,
             loss: "ce".into(),
+            schedule: "reference".into(),
         }
     }
 }
@@ -43,6 +49,7 @@ impl ApgdCeConfig {
             n_restarts: self.n_restarts,
             rho: self.rho,
             loss: Loss::parse(&self.loss)?,
+            schedule: Schedule::parse(&self.schedule)?,
         })
     }
 }
@@ -58,8 +65,11 @@ impl Attack for ApgdCe {
     fn attack(input: &AttackInput, cfg: &ApgdCeConfig, host: &Host) -> PluginResult<Tensor> {
         let c = cfg.apgd()?;
         let summary = format!(
-            "apgd-ce: loss={:?} steps={} n_restarts={}",
-            c.loss, c.steps, c.n_restarts
+            "apgd-ce: loss={:?} steps={} n_restarts={} schedule={}",
+            c.loss,
+            c.steps,
+            c.n_restarts,
+            c.schedule.name()
         );
         run_and_log(input, host, &summary, |p, _, out| {
             apgd::run(p, &c, None, out)
@@ -70,7 +80,7 @@ impl Attack for ApgdCe {
 declare_attack!(
     ApgdCe,
     name = "apgd-ce",
-    version = "0.1.0",
+    version = "0.2.0",
     description = "APGD-CE, L-infinity and L2 (torchattacks.APGD; loss=dlr for APGD-DLR)"
 );
 
@@ -87,6 +97,7 @@ mod tests {
         ({"steps": 0}, "config 'steps' = 0: expected an integer ≥ 1"),
         ({"n_restarts": -1}, "config 'n_restarts' = -1: expected an integer ≥ 1"),
         ({"loss": "cw"}, "config key 'loss': expected \"ce\" or \"dlr\", got \"cw\""),
+        ({"schedule": "linear"}, "config key 'schedule': expected \"reference\" or \"paper\", got \"linear\""),
     ]);
 
     #[test]
@@ -95,6 +106,8 @@ mod tests {
         check_preflight::<ApgdCe>(10, Norm::L2, 0.1, json!({})).unwrap();
         check_preflight::<ApgdCe>(10, Norm::Linf, 1.0 / 255.0, json!({"loss": "dlr"})).unwrap();
         check_preflight::<ApgdCe>(10, Norm::L2, 0.1, json!({"loss": "dlr", "n_restarts": 2}))
+            .unwrap();
+        check_preflight::<ApgdCe>(10, Norm::Linf, 1.0 / 255.0, json!({"schedule": "paper"}))
             .unwrap();
     }
 }

@@ -1,10 +1,14 @@
 //! `autoattack`: the AutoAttack ensemble (APGD-CE, APGD-T, FAB-T, Square, each on the points
 //! still robust; per point the first success). `version`: "standard" (the reference: 100
 //! iterations for APGD/FAB, 5000 Square queries; the default) or "fast" (torchattacks.AutoAttack's
-//! defaults: 10 iterations). The version is logged on every run. L∞ and L2.
+//! defaults: 10 iterations). The version is logged on every run. L∞ and L2. As the reference
+//! code runs them by default: APGD's step-size checkpoints (`schedule`: "reference" or "paper")
+//! and Square's windows (`windows`: "per-batch" or "per-image"), logged too.
 
+use ddbench_attacks::apgd::Schedule;
 use ddbench_attacks::autoattack::{self, AutoAttackConfig as EnsembleParams, Version};
 use ddbench_attacks::plugin::Targets;
+use ddbench_attacks::square::Windows;
 use ddbench_attacks::Problem;
 use ddbench_plugin_api::{check_in, declare_attack, PluginConfig, ValueRange};
 use ddbench_plugin_api::{Attack, AttackInput, Host, PluginResult};
@@ -26,6 +30,11 @@ pub struct AutoAttackConfig {
     pub steps: Option<i64>,
     /// Square's queries (≥ 1).
     pub n_queries: i64,
+    /// APGD-CE's and APGD-T's step-size checkpoints: "reference" (as the reference code) or
+    /// "paper" (the paper's real-valued schedule).
+    pub schedule: String,
+    /// Square's windows: "per-batch" (as the reference code) or "per-image".
+    pub windows: String,
 }
 
 impl Default for AutoAttackConfig {
@@ -36,6 +45,8 @@ impl Default for AutoAttackConfig {
             n_target_classes: None,
             steps: None,
             n_queries: 5000,
+            schedule: "reference".into(),
+            windows: "per-batch".into(),
         }
     }
 }
@@ -46,6 +57,8 @@ impl AutoAttackConfig {
         let mut c = EnsembleParams::new(Version::parse(&self.version)?, k);
         c.steps = self.steps.unwrap_or(c.steps);
         c.n_queries = self.n_queries;
+        c.schedule = Schedule::parse(&self.schedule)?;
+        c.windows = Windows::parse(&self.windows)?;
         Ok(c)
     }
 }
@@ -53,6 +66,8 @@ impl AutoAttackConfig {
 impl PluginConfig for AutoAttackConfig {
     fn validate(&self) -> PluginResult<()> {
         Version::parse(&self.version)?;
+        Schedule::parse(&self.schedule)?;
+        Windows::parse(&self.windows)?;
         if let Some(steps) = self.steps {
             check_in("steps", steps, ValueRange::at_least(1))?;
         }
@@ -80,7 +95,7 @@ impl Attack for AutoAttack {
 declare_attack!(
     AutoAttack,
     name = "autoattack",
-    version = "0.1.0",
+    version = "0.2.0",
     description = "AutoAttack (apgd-ce, apgd-t, fab-t, square), L-infinity and L2; config version=standard (default, 100 it.) or fast (10 it.), logged per run"
 );
 
@@ -95,6 +110,8 @@ mod tests {
         ({"n_queries": 0}, "config 'n_queries' = 0: expected an integer ≥ 1"),
         ({"steps": -1}, "config 'steps' = -1: expected an integer ≥ 1"),
         ({"n_target_classes": 0}, "config 'n_target_classes' = 0: expected an integer in [1, 9]"),
+        ({"schedule": "exact"}, "config key 'schedule': expected \"reference\" or \"paper\", got \"exact\""),
+        ({"windows": "shared"}, "config key 'windows': expected \"per-batch\" or \"per-image\", got \"shared\""),
     ]);
 
     #[test]

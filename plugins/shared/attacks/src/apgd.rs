@@ -1,6 +1,11 @@
 //! APGD (Croce & Hein 2020, Alg. 1): projected gradient ascent with momentum 0.75, step size
 //! 2ε halved at checkpoints (too few improving steps, or no progress since the last checkpoint)
 //! with a restart from the best point; CE or DLR loss, untargeted or targeted (targeted DLR).
+//! The checkpoints follow the reference code by default, the paper on request ([`Schedule`]).
+
+mod schedule;
+
+pub use schedule::{paper_checkpoints, reference_checkpoints, Schedule, StepControl};
 
 use crate::losses::{self, Loss};
 use crate::targets::for_each_target;
@@ -16,6 +21,8 @@ pub struct ApgdConfig {
     pub n_restarts: i64,
     pub rho: f64,
     pub loss: Loss,
+    /// When the step size may halve: the reference code's checkpoints (default) or the paper's.
+    pub schedule: Schedule,
 }
 
 impl ApgdConfig {
@@ -26,24 +33,6 @@ impl ApgdConfig {
         check_in("rho", self.rho, ValueRange::left_open(0.0, 1.0))?;
         Ok(())
     }
-}
-
-/// The checkpoint iterations `w_j = ⌈p_j · steps⌉` with `p_0 = 0`, `p_1 = 0.22`,
-/// `p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06)`, for `0 < w_j ≤ steps` (strictly increasing).
-pub fn checkpoints(steps: i64) -> Vec<i64> {
-    // p_j in hundredths, so the schedule is exact integer arithmetic
-    let (mut prev, mut cur) = (0i64, 22i64);
-    let mut out: Vec<i64> = Vec::new();
-    while cur <= 100 {
-        let w = (cur * steps + 99) / 100;
-        if w > 0 && w <= steps && out.last().is_none_or(|&l| w > l) {
-            out.push(w);
-        }
-        let next = cur + (cur - prev - 3).max(6);
-        prev = cur;
-        cur = next;
-    }
-    out
 }
 
 /// A random start inside the ball (uniform direction scaled to the sphere, as the reference).
@@ -116,20 +105,14 @@ pub fn run_once(p: &Problem, cfg: &ApgdConfig, target: Option<&Tensor>) -> Plugi
     };
 
     let mut x_adv = random_start(x, norm, eps);
-    let (mut loss_prev, mut grad, mut fooled) = grad_at(&x_adv)?;
+    let (loss_start, mut grad, mut fooled) = grad_at(&x_adv)?;
     let mut adv_found = x_adv.where_self(&per_image(&fooled), x);
     let mut x_max = x_adv.copy();
     let mut grad_max = grad.copy();
-    let mut loss_max = loss_prev.copy();
+    let mut loss_max = loss_start.copy();
     let mut x_prev = x_adv.copy();
     let mut step = Tensor::full([x.size()[0]], 2.0 * eps, (Kind::Float, x.device()));
-
-    let checks = checkpoints(cfg.steps);
-    let mut next_check = 0usize;
-    let mut last_check_iter = 0i64;
-    let mut n_improving = Tensor::zeros([x.size()[0]], (Kind::Float, x.device()));
-    let mut reduced_last = Tensor::ones([x.size()[0]], (Kind::Bool, x.device()));
-    let mut loss_max_last = loss_max.copy();
+    let mut control = StepControl::new(cfg.schedule, cfg.rho, cfg.steps, &loss_start);
 
     for i in 0..cfg.steps {
         let momentum = if i == 0 { 1.0 } else { 0.75 };
@@ -147,30 +130,17 @@ pub fn run_once(p: &Problem, cfg: &ApgdConfig, target: Option<&Tensor>) -> Plugi
         grad = g;
         adv_found = x_adv.where_self(&per_image(&wrong), &adv_found);
         fooled = fooled.logical_or(&wrong);
-        n_improving += loss.gt_tensor(&loss_prev).to_kind(Kind::Float);
+        control.observe(&loss);
         let better = loss.gt_tensor(&loss_max);
         x_max = x_adv.where_self(&per_image(&better), &x_max);
         grad_max = grad.where_self(&per_image(&better), &grad_max);
         loss_max = loss.where_self(&better, &loss_max);
-        loss_prev = loss;
 
-        if next_check < checks.len() && i + 1 == checks[next_check] {
-            let window = (checks[next_check] - last_check_iter) as f64;
-            let too_few = n_improving.lt(cfg.rho * window);
-            let stalled = reduced_last
-                .logical_not()
-                .logical_and(&loss_max.le_tensor(&loss_max_last));
-            let reduce = too_few.logical_or(&stalled);
+        if let Some(reduce) = control.check(i, &loss_max) {
             step = step.where_self(&reduce.logical_not(), &(&step * 0.5));
             let r = per_image(&reduce);
             x_adv = x_max.where_self(&r, &x_adv);
             grad = grad_max.where_self(&r, &grad);
-            loss_prev = loss_max.where_self(&reduce, &loss_prev);
-            reduced_last = reduce;
-            loss_max_last = loss_max.copy();
-            n_improving = n_improving.zero_();
-            last_check_iter = checks[next_check];
-            next_check += 1;
         }
     }
     Ok(Outcome {
@@ -214,16 +184,4 @@ pub fn run_targeted(
         run(p, cfg, Some(t), outcome)?;
         Ok(true)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::checkpoints;
-
-    #[test]
-    fn checkpoint_schedule_matches_the_paper() {
-        // p = 0.22, 0.41, 0.57, 0.70, 0.80, 0.87, 0.93, 0.99
-        assert_eq!(checkpoints(100), vec![22, 41, 57, 70, 80, 87, 93, 99]);
-        assert_eq!(checkpoints(10), vec![3, 5, 6, 7, 8, 9, 10]);
-    }
 }

@@ -2,10 +2,10 @@
 //! order, each on the points no earlier component fooled; per point the first successful
 //! adversarial example is kept, so the result is the per-point worst case over the components.
 
-use crate::apgd::{self, ApgdConfig};
+use crate::apgd::{self, ApgdConfig, Schedule};
 use crate::fab::{self, FabConfig};
 use crate::losses::Loss;
-use crate::square::{self, SquareConfig};
+use crate::square::{self, SquareConfig, Windows};
 use crate::targets::top_k_targets;
 use crate::{Outcome, Problem};
 use ddbench_plugin_api::{check_in, PluginResult, ValueRange};
@@ -51,6 +51,10 @@ pub struct AutoAttackConfig {
     pub steps: i64,
     pub n_queries: i64,
     pub n_target_classes: i64,
+    /// APGD-CE's and APGD-T's checkpoints (the reference code's by default).
+    pub schedule: Schedule,
+    /// Square's windows: one per batch as the reference draws them (default), or per image.
+    pub windows: Windows,
 }
 
 impl AutoAttackConfig {
@@ -60,6 +64,8 @@ impl AutoAttackConfig {
             steps: version.steps(),
             n_queries: 5000,
             n_target_classes,
+            schedule: Schedule::Reference,
+            windows: Windows::PerBatch,
         }
     }
     pub fn apgd(&self, loss: Loss) -> ApgdConfig {
@@ -68,6 +74,7 @@ impl AutoAttackConfig {
             n_restarts: 1,
             rho: 0.75,
             loss,
+            schedule: self.schedule,
         }
     }
     pub fn fab(&self) -> FabConfig {
@@ -84,6 +91,7 @@ impl AutoAttackConfig {
             n_queries: self.n_queries,
             n_restarts: 1,
             p_init: 0.8,
+            windows: self.windows,
         }
     }
     /// Checks every component's settings (steps ≥ 1, n_queries ≥ 1, n_target_classes ≥ 1).
@@ -120,11 +128,13 @@ pub fn run(
     let mut out = Outcome::from_clean_logits(x, y, &clean_logits);
     let total = x.size()[0];
     log(&format!(
-        "autoattack version={} steps={} n_queries={} target classes={}: clean {}/{total} robust",
+        "autoattack version={} steps={} n_queries={} target classes={} schedule={} windows={}: clean {}/{total} robust",
         cfg.version.name(),
         cfg.steps,
         cfg.n_queries,
         cfg.n_target_classes,
+        cfg.schedule.name(),
+        cfg.windows.name(),
         out.robust_count()
     ));
     let mut quiet = |_: i64, _: i64| {};

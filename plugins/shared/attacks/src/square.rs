@@ -1,13 +1,48 @@
 //! Square attack, L∞ and L2 (Andriushchenko et al. 2020): score-based random search with square
-//! updates of side `√(p·H·W)` at a random place per image, `p` following the published schedule
+//! updates of side `√(p·H·W)` at a random place, `p` following the published schedule
 //! (L∞: stripe start, ±2ε squares; L2: grid of pseudo-Gaussian bumps, mass moved between two
-//! windows); a candidate is kept when it lowers the margin loss.
+//! windows); a candidate is kept when it lowers the margin loss. The random place is one per
+//! batch and query as the reference draws it, or one per image ([`Windows`]).
 //! Forward passes only. The working set shrinks to the still-robust points every few queries.
+
+mod draw;
 
 use crate::losses::margin;
 use crate::{check_budget, check_images, per_image, Outcome, Problem};
 use ddbench_plugin_api::{check_in, per_image_norm, Norm, PluginResult, ValueRange};
+use draw::{initial_point, l2_patterns, orientation, place, signs, window};
 use tch::{Kind, Tensor};
+
+/// How Square draws its windows at each query.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Windows {
+    /// As the reference code: one window position (and, under L∞, one sign per channel; under
+    /// L2, one second window and one orientation) shared by every image of the batch.
+    #[default]
+    PerBatch,
+    /// ddbench's earlier form: each image its own window, signs and orientation.
+    PerImage,
+}
+
+impl Windows {
+    pub fn parse(s: &str) -> PluginResult<Windows> {
+        match s {
+            "per-batch" => Ok(Windows::PerBatch),
+            "per-image" => Ok(Windows::PerImage),
+            other => Err(format!(
+                "config key 'windows': expected \"per-batch\" or \"per-image\", got \"{other}\""
+            )
+            .into()),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Windows::PerBatch => "per-batch",
+            Windows::PerImage => "per-image",
+        }
+    }
+}
 
 /// Square's parameters (torchattacks names; ε and the norm come from the threat model).
 #[derive(Clone, Debug)]
@@ -15,6 +50,7 @@ pub struct SquareConfig {
     pub n_queries: i64,
     pub n_restarts: i64,
     pub p_init: f64,
+    pub windows: Windows,
 }
 
 /// Queries between two compactions of the working set (each costs one host sync).
@@ -41,157 +77,72 @@ pub fn p_schedule(p_init: f64, i: i64, n_queries: i64) -> f64 {
     p_init / 2f64.powi(halvings)
 }
 
-/// One `s × s` square per image at a random place: the `[B, 1, H, W]` float mask and, per
-/// pixel, the index into a flattened `s × s` pattern (clamped outside the square).
-fn random_squares(b: i64, h: i64, w: i64, s: i64, dev: tch::Device) -> (Tensor, Tensor) {
-    let top = Tensor::randint_low(0, h - s + 1, [b, 1], (Kind::Int64, dev));
-    let left = Tensor::randint_low(0, w - s + 1, [b, 1], (Kind::Int64, dev));
-    let rows = Tensor::arange(h, (Kind::Int64, dev)).unsqueeze(0) - top;
-    let cols = Tensor::arange(w, (Kind::Int64, dev)).unsqueeze(0) - left;
-    let in_rows = rows.ge(0).logical_and(&rows.lt(s));
-    let in_cols = cols.ge(0).logical_and(&cols.lt(s));
-    let mask = in_rows
-        .view([b, 1, h, 1])
-        .logical_and(&in_cols.view([b, 1, 1, w]))
-        .to_kind(Kind::Float);
-    let local = rows.clamp(0, s - 1).view([b, h, 1]) * s + cols.clamp(0, s - 1).view([b, 1, w]);
-    (mask, local)
-}
-
-/// Random ±1 of the given shape.
-fn random_signs(shape: &[i64], dev: tch::Device) -> Tensor {
-    Tensor::randint_low(0, 2, shape, (Kind::Float, dev)) * 2.0 - 1.0
-}
-
-/// Concentric rectangles around the centre of a `rows × cols` block, the `k`-th (Chebyshev
-/// radius `k`) weighted `1/(k+1)²`, unit L2 norm: the paper's pseudo-Gaussian bump.
-fn centred_bump(rows: i64, cols: i64) -> Vec<f64> {
-    let (ci, cj) = (rows / 2, cols / 2);
-    let radii = (rows / 2 + 1).max(cols / 2 + 1);
-    let mut v = Vec::with_capacity((rows * cols) as usize);
-    for i in 0..rows {
-        for j in 0..cols {
-            let d = (i - ci).abs().max((j - cj).abs());
-            v.push(
-                (d..radii)
-                    .map(|k| 1.0 / ((k + 1) * (k + 1)) as f64)
-                    .sum::<f64>(),
-            );
-        }
-    }
-    let n = v.iter().map(|a| a * a).sum::<f64>().sqrt().max(1e-12);
-    v.iter().map(|a| a / n).collect()
-}
-
-/// The L2 update pattern of side `s`: a positive bump on the top half, a negative one on the
-/// bottom half, unit norm; `[2, s·s]`: the pattern and its transpose.
-fn l2_patterns(s: i64, dev: tch::Device) -> Tensor {
-    let top = centred_bump(s / 2, s);
-    let bottom = centred_bump(s - s / 2, s);
-    let v: Vec<f32> = top
-        .iter()
-        .map(|a| *a as f32)
-        .chain(bottom.iter().map(|a| -*a as f32))
-        .collect();
-    let p = Tensor::from_slice(&v).view([s, s]);
-    let p = &p / p.square().sum(Kind::Float).sqrt().clamp_min(1e-12);
-    Tensor::stack(&[p.reshape([-1]), p.tr().reshape([-1])], 0).to_device(dev)
-}
-
-/// Per image, one of the two orientations of `patterns` (`[2, s·s]`), placed by `local`.
-fn place(patterns: &Tensor, local: &Tensor, mask: &Tensor) -> Tensor {
-    let [b, h, w] = local.size()[..] else {
-        unreachable!("local is [B, H, W]")
-    };
-    let flip = Tensor::randint_low(0, 2, [b, 1], (Kind::Int64, local.device()));
-    let ss = patterns.size()[1];
-    let flat = (local.view([b, -1]) + flip * ss).view([-1]);
-    patterns
-        .view([-1])
-        .index_select(0, &flat)
-        .view([b, 1, h, w])
-        * mask
-}
-
 /// Per-image L2 norm kept as `[B, 1, 1, 1]`.
 fn l2(t: &Tensor) -> Tensor {
     per_image_norm(t, Norm::L2)
 }
 
-/// The starting point: vertical stripes of ±ε (L∞), or a 5 × 5 grid of bumps with random
-/// signs scaled to L2 norm ε.
-fn initial_point(x: &Tensor, norm: Norm, eps: f64) -> Tensor {
-    let [b, c, h, w] = x.size()[..] else {
+/// Per-image, per-channel L2 norm over the pixels, `[B, C, 1, 1]`.
+fn channel_l2(t: &Tensor) -> Tensor {
+    t.square()
+        .sum_dim_intlist(&[2i64, 3][..], true, Kind::Float)
+        .sqrt()
+}
+
+/// A candidate around the current best point `best` of the clean images `xw`, with squares
+/// covering the fraction `p` of the image.
+fn candidate(xw: &Tensor, best: &Tensor, norm: Norm, eps: f64, p: f64, windows: Windows) -> Tensor {
+    let [_, _, h, w] = best.size()[..] else {
         unreachable!("checked [B, C, H, W]")
     };
-    let dev = x.device();
+    let side = (p * (h * w) as f64).sqrt().round() as i64;
     match norm {
-        Norm::Linf => (x + random_signs(&[b, c, 1, w], dev) * eps).clamp(0.0, 1.0),
+        Norm::Linf => linf_candidate(xw, best, eps, side.clamp(1, h.min(w) - 1), windows),
         Norm::L2 => {
-            let s = (h.min(w) / 5).max(1);
-            let (r0, c0) = ((h - 5 * s) / 2, (w - 5 * s) / 2);
-            let bump = l2_patterns(s, dev).view([2, 1, 1, s, s]);
-            let delta = Tensor::zeros_like(x);
-            for gi in 0..5 {
-                for gj in 0..5 {
-                    let orient = Tensor::randint_low(0, 2, [b], (Kind::Int64, dev));
-                    let pat = bump.index_select(0, &orient).view([b, 1, s, s]);
-                    let mut cell = delta.narrow(2, r0 + gi * s, s).narrow(3, c0 + gj * s, s);
-                    cell += pat * random_signs(&[b, c, 1, 1], dev);
-                }
-            }
-            (x + &delta / (l2(&delta) + 1e-12) * eps).clamp(0.0, 1.0)
+            let s = side.max(3);
+            let s = if s % 2 == 0 { s + 1 } else { s };
+            l2_candidate(xw, best, eps, s.min(h.min(w) - 1), windows)
         }
     }
 }
 
-/// A candidate around the current best point `best` of the clean images `xw` at query `i`.
-fn candidate(xw: &Tensor, best: &Tensor, norm: Norm, eps: f64, p: f64) -> Tensor {
+/// L∞: a ±2ε square of side `s` (one sign per channel) added to `best`, back in the ball.
+fn linf_candidate(xw: &Tensor, best: &Tensor, eps: f64, s: i64, windows: Windows) -> Tensor {
     let [n, c, h, w] = best.size()[..] else {
         unreachable!("checked [B, C, H, W]")
     };
     let dev = best.device();
-    let side = (p * (h * w) as f64).sqrt().round() as i64;
-    match norm {
-        Norm::Linf => {
-            let s = side.clamp(1, h.min(w) - 1);
-            let (square, _) = random_squares(n, h, w, s, dev);
-            let step = square * random_signs(&[n, c, 1, 1], dev) * (2.0 * eps);
-            let lo = (xw - eps).clamp_min(0.0);
-            let hi = (xw + eps).clamp_max(1.0);
-            (best + step).maximum(&lo).minimum(&hi)
-        }
-        Norm::L2 => {
-            let mut s = side.max(3);
-            if s % 2 == 0 {
-                s += 1;
-            }
-            let s = s.min(h.min(w) - 1);
-            let delta = best - xw;
-            let (m1, local) = random_squares(n, h, w, s, dev);
-            let (m2, _) = random_squares(n, h, w, s, dev);
-            let image_norm = l2(&delta);
-            let windows_norm = l2(&(&delta * m1.maximum(&m2)));
-            let inside = &delta * &m1;
-            let channel_norm = inside
-                .square()
-                .sum_dim_intlist(&[2i64, 3][..], true, Kind::Float)
-                .sqrt();
-            let bump = place(&l2_patterns(s, dev), &local, &m1);
-            let fresh = bump * random_signs(&[n, c, 1, 1], dev) + &inside / (channel_norm + 1e-12);
-            let fresh_norm = fresh
-                .square()
-                .sum_dim_intlist(&[2i64, 3][..], true, Kind::Float)
-                .sqrt();
-            let budget = ((image_norm.square().neg() + eps * eps).clamp_min(0.0) / c as f64
-                + windows_norm.square())
-            .sqrt();
-            let fresh = fresh / (fresh_norm + 1e-12) * budget;
-            let kept = delta * (m1.neg() + 1.0) * (m2.neg() + 1.0);
-            let delta = kept + fresh;
-            (xw + &delta / (l2(&delta) + 1e-12) * eps).clamp(0.0, 1.0)
-        }
-    }
+    let square = window(windows, n, h, w, s, dev).mask;
+    let per = if windows == Windows::PerBatch { 1 } else { n };
+    let step = square * signs(windows, &[per, c, 1, 1], dev) * (2.0 * eps);
+    let lo = (xw - eps).clamp_min(0.0);
+    let hi = (xw + eps).clamp_max(1.0);
+    (best + step).maximum(&lo).minimum(&hi)
+}
+
+/// L2: the perturbation inside a first window of side `s` is replaced by a fresh bump (plus
+/// its old direction), taking the mass of a second window, which is emptied.
+fn l2_candidate(xw: &Tensor, best: &Tensor, eps: f64, s: i64, windows: Windows) -> Tensor {
+    let [n, c, h, w] = best.size()[..] else {
+        unreachable!("checked [B, C, H, W]")
+    };
+    let dev = best.device();
+    let delta = best - xw;
+    let first = window(windows, n, h, w, s, dev);
+    let second = window(windows, n, h, w, s, dev).mask;
+    let image_norm = l2(&delta);
+    let windows_norm = l2(&(&delta * first.mask.maximum(&second)));
+    let inside = &delta * &first.mask;
+    let flip = orientation(windows, n, dev);
+    let bump = place(&l2_patterns(s, dev), &first, &flip);
+    let fresh = bump * signs(windows, &[n, c, 1, 1], dev) + &inside / (channel_l2(&inside) + 1e-12);
+    let budget = ((image_norm.square().neg() + eps * eps).clamp_min(0.0) / c as f64
+        + windows_norm.square())
+    .sqrt();
+    let fresh = &fresh / (channel_l2(&fresh) + 1e-12) * budget;
+    let kept = delta * (first.mask.neg() + 1.0) * (second.neg() + 1.0);
+    let delta = kept + fresh;
+    (xw + &delta / (l2(&delta) + 1e-12) * eps).clamp(0.0, 1.0)
 }
 
 /// One Square run on `(x, y)`; returns the best point per image (adversarial where fooled).
@@ -205,7 +156,7 @@ pub fn run_once(p: &Problem, cfg: &SquareConfig) -> PluginResult<Outcome> {
     } = *p;
     let b = x.size()[0];
     let dev = x.device();
-    let mut best = initial_point(x, norm, eps);
+    let mut best = initial_point(x, norm, eps, cfg.windows);
     let mut best_margin = margin(&model.predict(&best)?, y);
 
     // working set: indices into the batch, with their clean images and labels
@@ -228,7 +179,7 @@ pub fn run_once(p: &Problem, cfg: &SquareConfig) -> PluginResult<Outcome> {
             mw = best_margin.index_select(0, &idx);
         }
         let p = p_schedule(cfg.p_init, i, cfg.n_queries);
-        let cand = candidate(&xw, &bw, norm, eps, p);
+        let cand = candidate(&xw, &bw, norm, eps, p, cfg.windows);
         let m = margin(&model.predict(&cand)?, &yw);
         let active = mw.gt(0.0);
         let take = active.logical_and(&m.lt_tensor(&mw).logical_or(&m.le(0.0)));
@@ -284,10 +235,15 @@ mod tests {
     fn candidates_stay_in_the_ball_and_the_box() {
         tch::manual_seed(1);
         let x = Tensor::rand([4, 3, 28, 28], (Kind::Float, tch::Device::Cpu));
-        for (norm, eps) in [(Norm::Linf, 8.0 / 255.0), (Norm::L2, 0.5)] {
-            let mut best = initial_point(&x, norm, eps);
+        let cases = [(Norm::Linf, 8.0 / 255.0), (Norm::L2, 0.5)];
+        for ((norm, eps), windows) in cases.into_iter().flat_map(|c| {
+            [Windows::PerBatch, Windows::PerImage]
+                .into_iter()
+                .map(move |w| (c, w))
+        }) {
+            let mut best = initial_point(&x, norm, eps, windows);
             for i in 0..20 {
-                best = candidate(&x, &best, norm, eps, p_schedule(0.8, i, 20));
+                best = candidate(&x, &best, norm, eps, p_schedule(0.8, i, 20), windows);
                 let d = ddbench_plugin_api::per_sample_norm(&(&best - &x), norm)
                     .max()
                     .double_value(&[]);
@@ -300,6 +256,42 @@ mod tests {
                 .double_value(&[]);
             assert!(moved > 0.1 * eps, "{norm:?}: moved only {moved}");
         }
+    }
+
+    /// One L∞ candidate step from mid-grey images: ±ε inside the square, 0 outside.
+    fn linf_steps(windows: Windows) -> Vec<Tensor> {
+        let x = Tensor::full([6, 3, 16, 16], 0.5, (Kind::Float, tch::Device::Cpu));
+        let eps = 0.1;
+        (0..6)
+            .map(|_| candidate(&x, &x, Norm::Linf, eps, 0.1, windows) - &x)
+            .collect()
+    }
+
+    #[test]
+    fn per_batch_windows_share_place_and_signs_per_image_ones_do_not() {
+        tch::manual_seed(3);
+        for step in linf_steps(Windows::PerBatch) {
+            // every image the same step as the first: same window, same signs per channel
+            assert!(step.eq_tensor(&step.narrow(0, 0, 1)).all().int64_value(&[]) == 1);
+            assert!(step.abs().sum(Kind::Float).double_value(&[]) > 0.0);
+        }
+        let differing = linf_steps(Windows::PerImage)
+            .iter()
+            .filter(|step| step.eq_tensor(&step.narrow(0, 0, 1)).all().int64_value(&[]) == 0)
+            .count();
+        assert_eq!(differing, 6, "per-image windows coincided across the batch");
+    }
+
+    #[test]
+    fn windows_names_parse_back() {
+        for w in [Windows::PerBatch, Windows::PerImage] {
+            assert_eq!(Windows::parse(w.name()).unwrap(), w);
+        }
+        let e = Windows::parse("per-pixel").unwrap_err().0;
+        assert!(
+            e.contains("'windows'") && e.contains("\"per-pixel\""),
+            "{e}"
+        );
     }
 
     #[test]
