@@ -1,7 +1,7 @@
 //! The GUARD evaluation-suite leaderboard files (baselines/guard-*.toml): they name GUARD's
 //! attacks with GUARD's parameters (github.com/yumozi/GUARD, relabel/relabel_cifar.py:54-60,
-//! train/train_FKD.py:30-36, with torchattacks 3.5.1's defaults), every child run they expand to
-//! attacks at one ε and passes the host's preflight of its attacks, and the real binary gets
+//! train/train_FKD.py:30-36, with torchattacks 3.5.1's defaults) and a PGD-100 ε-sweep, every
+//! child run they expand to attacks only at its own attacks' ε and passes the host's preflight of its attacks, and the real binary gets
 //! past the file and the plugin configs and stops only at the missing data.
 
 use ddbench::leaderboard::{load, Cell, Loaded};
@@ -9,7 +9,7 @@ use ddbench::plugin::{discover, Kind, Plugin};
 use ddbench_plugin_api::Norm;
 use ddbench_tests::ddbench;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use tch::{Device, Kind as TKind, Tensor};
 
@@ -46,7 +46,7 @@ struct Expected {
     name: &'static str,
     label: &'static str,
     norm: &'static str,
-    eps: &'static str,
+    eps: &'static [&'static str],
     config: Value,
 }
 
@@ -65,7 +65,7 @@ fn expected() -> Vec<Expected> {
             "pgd",
             "pgd100-1_255",
             "linf",
-            "1/255",
+            &["1/255"],
             json!({"steps": 100, "alpha": 0.25 / 255.0, "random_start": true, "restarts": 1}),
         ),
         // torchattacks.Square(eps=1/255): n_queries 5000, n_restarts 1, p_init 0.8
@@ -73,7 +73,7 @@ fn expected() -> Vec<Expected> {
             "square",
             "square-1_255",
             "linf",
-            "1/255",
+            &["1/255"],
             json!({"n_queries": 5000, "n_restarts": 1, "p_init": 0.8}),
         ),
         // torchattacks.AutoAttack(eps=1/255): components at steps 10, n_classes 10 → 9 targets
@@ -81,7 +81,7 @@ fn expected() -> Vec<Expected> {
             "autoattack",
             "autoattack-1_255",
             "linf",
-            "1/255",
+            &["1/255"],
             json!({"version": "fast", "n_target_classes": 9, "n_queries": 5000}),
         ),
         // GUARD's mim_attack: ε = α = 1/255, 20 iterations, decay 1, whole-batch L1 norm
@@ -89,7 +89,7 @@ fn expected() -> Vec<Expected> {
             "mim",
             "mim20-batchl1-1_255",
             "linf",
-            "1/255",
+            &["1/255"],
             json!({"steps": 20, "alpha": 1.0 / 255.0, "decay": 1.0, "grad_norm": "batch"}),
         ),
         // torchattacks.CW(c=1e-4): kappa 0, steps 50, lr 0.01, no ε bound
@@ -97,31 +97,39 @@ fn expected() -> Vec<Expected> {
             "cw",
             "cw-c1e-4",
             "l2",
-            "inf",
+            &["inf"],
             json!({"c": 0.0001, "kappa": 0.0, "steps": 50, "lr": 0.01, "bound": false}),
+        ),
+        // the ε-sweep: GUARD's PGD-100 from 0.5/255 to 8/255
+        e(
+            "pgd",
+            "pgd100-sweep",
+            "linf",
+            &["0.5/255", "1/255", "2/255", "4/255", "8/255"],
+            json!({"steps": 100, "alpha": 0.25 / 255.0, "random_start": true, "restarts": 1}),
         ),
         // the standard columns
         e(
             "pgd",
             "pgd",
             "linf",
-            "8/255",
+            &["8/255"],
             json!({"steps": 10, "alpha": 2.0 / 255.0}),
         ),
         e(
             "autoattack",
             "autoattack",
             "linf",
-            "8/255",
+            &["8/255"],
             json!({"version": "standard"}),
         ),
-        e("cw", "cw", "l2", "0.5", json!({})),
-        e("pgdl2", "pgdl2", "l2", "0.5", json!({})),
+        e("cw", "cw", "l2", &["0.5"], json!({})),
+        e("pgdl2", "pgdl2", "l2", &["0.5"], json!({})),
         e(
             "autoattack",
             "autoattack",
             "l2",
-            "0.5",
+            &["0.5"],
             json!({"version": "standard"}),
         ),
     ]
@@ -155,7 +163,7 @@ fn each_file_names_guards_attacks_with_guards_parameters() {
             let (a, given) = found[0];
             assert_eq!(a.name, want.name, "{stem}: `{}`", want.label);
             let eps: Vec<String> = a.eps.iter().map(written).collect();
-            assert_eq!(eps, [want.eps], "{stem}: `{}` eps", want.label);
+            assert_eq!(eps, want.eps, "{stem}: `{}` eps", want.label);
             assert_eq!(given.config, want.config, "{stem}: `{}` config", want.label);
         }
         let s = &lb.spec;
@@ -227,7 +235,7 @@ fn preflight(plugins: &[Plugin], run: &RunAttacks, classes: i64) -> Result<(), S
 }
 
 #[test]
-fn each_child_run_attacks_at_one_eps_and_its_plugins_accept_their_settings() {
+fn each_child_run_attacks_only_at_its_own_eps_and_its_plugins_accept_their_settings() {
     let plugins = discover(&[]).plugins;
     for (stem, _, classes, _) in FILES {
         let cells = loaded(stem).cells(&|m| m == "full").unwrap();
@@ -238,12 +246,14 @@ fn each_child_run_attacks_at_one_eps_and_its_plugins_accept_their_settings() {
             .iter()
             .map(|(n, e, a, _)| (n.as_str(), e.as_str(), a.as_str()))
             .collect();
-        // one ε per child run: no attack runs (and spends) at another attack's radius
+        // no attack runs (and spends) at another attack's radius: one ε per child run, the
+        // sweep's five in a run of their own
         assert_eq!(
             shape,
             [
                 ("l2", "0.5", "cw,pgdl2,autoattack"),
                 ("l2", "inf", "cw"),
+                ("linf", "0.5/255,1/255,2/255,4/255,8/255", "pgd"),
                 ("linf", "1/255", "pgd,square,autoattack,mim"),
                 ("linf", "8/255", "pgd,autoattack"),
             ],
@@ -252,8 +262,8 @@ fn each_child_run_attacks_at_one_eps_and_its_plugins_accept_their_settings() {
         for run in &runs {
             preflight(&plugins, run, classes).unwrap_or_else(|e| panic!("{stem}: {e:#}"));
         }
-        // 3 methods × 3 IPC × 3 seeds, 4 child runs each
-        assert_eq!(cells.len(), 3 * 3 * 3 * 4, "{stem}");
+        // 3 methods × 3 IPC × 3 seeds, 5 child runs each
+        assert_eq!(cells.len(), 3 * 3 * 3 * 5, "{stem}");
     }
 }
 
@@ -404,7 +414,8 @@ fn a_cut_down_guard_suite_produces_the_1_255_columns() {
         ),
     );
     // GUARD's 1/255 suite (its unbounded CW included in the file runs at ε = inf: kept out of
-    // this cut, with the L2 and AutoAttack-standard columns, for time) and PGD-10 at 8/255
+    // this cut, with the L2 and AutoAttack-standard columns, for time), PGD-10 at 8/255 and the
+    // PGD-100 sweep
     let attacks: Vec<toml::Value> = lb["attacks"]
         .as_array()
         .unwrap()
@@ -416,7 +427,7 @@ fn a_cut_down_guard_suite_produces_the_1_255_columns() {
         })
         .cloned()
         .collect();
-    assert_eq!(attacks.len(), 5, "{attacks:?}");
+    assert_eq!(attacks.len(), 6, "{attacks:?}");
     lb.insert("attacks".into(), toml::Value::Array(attacks));
     std::fs::write(dir.path().join("lb.toml"), toml::to_string(&lb).unwrap()).unwrap();
     let cache = dir.path().join("cache");
@@ -447,7 +458,7 @@ fn a_cut_down_guard_suite_produces_the_1_255_columns() {
         got.sort();
         let one = (1.0f64 / 255.0).to_string();
         let eight = (8.0f64 / 255.0).to_string();
-        let want: Vec<(String, String)> = [
+        let mut want: Vec<(String, String)> = [
             ("", eight.as_str()),
             ("autoattack-1_255", &one),
             ("mim20-batchl1-1_255", &one),
@@ -457,6 +468,10 @@ fn a_cut_down_guard_suite_produces_the_1_255_columns() {
         .iter()
         .map(|(l, e)| (l.to_string(), e.to_string()))
         .collect();
+        for k in [0.5f64, 1.0, 2.0, 4.0, 8.0] {
+            want.push(("pgd100-sweep".into(), (k / 255.0).to_string()));
+        }
+        want.sort();
         assert_eq!(got, want, "{method}: {rows:?}");
     }
     for column in [
@@ -466,5 +481,43 @@ fn a_cut_down_guard_suite_produces_the_1_255_columns() {
         "mim20-batchl1-1_255",
     ] {
         assert!(md.contains(column), "no {column} column in\n{md}");
+    }
+    sweep_is_reported(&dir.path().join("out"), &md, &rows);
+}
+
+/// The PGD-100 sweep of the cut-down suite: its chart is linked, and `sweeps.csv` holds, per
+/// method, ε 0 (the attacked subset's clean accuracy) then the five radii, each the robust
+/// accuracy its row in `results.csv` recorded (one seed: the mean is that value).
+fn sweep_is_reported(out: &Path, md: &str, results: &[HashMap<String, String>]) {
+    let chart = "charts/sweep_pgd100-sweep_linf_fashion-mnist_convnet_ipc2.png";
+    assert!(md.contains(chart), "no {chart} in\n{md}");
+    assert!(out.join(chart).exists(), "{chart} not written");
+    let rows = ddbench_tests::read_rows(&out.join("sweeps.csv"));
+    for method in ["sre2l", "guard"] {
+        let line: Vec<(String, f64)> = rows
+            .iter()
+            .filter(|r| r["method"] == method && r["attack"] == "pgd100-sweep")
+            .map(|r| (r["eps"].clone(), r["mean"].parse().unwrap()))
+            .collect();
+        let eps: Vec<&str> = line.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(
+            eps,
+            ["0", "0.5/255", "1/255", "2/255", "4/255", "8/255"],
+            "{method}: {rows:?}"
+        );
+        let recorded: Vec<&HashMap<String, String>> = results
+            .iter()
+            .filter(|r| r["method"] == method && r["attack_label"] == "pgd100-sweep")
+            .collect();
+        let at = |k: f64| {
+            let e = (k / 255.0).to_string();
+            let r = recorded.iter().find(|r| r["eps"] == e).unwrap();
+            r["robust_acc"].parse::<f64>().unwrap()
+        };
+        let sub_clean: f64 = recorded[0]["subset_clean_acc"].parse().unwrap();
+        assert!((line[0].1 - sub_clean).abs() < 1e-3, "{method}: {line:?}");
+        for (p, k) in line[1..].iter().zip([0.5, 1.0, 2.0, 4.0, 8.0]) {
+            assert!((p.1 - at(k)).abs() < 1e-3, "{method} at {k}/255: {line:?}");
+        }
     }
 }

@@ -82,6 +82,18 @@ const EXPECTED: &str = "\
 | B | 2 | 61.00 ± 1.41 | **55.00 ± 0.00** | **55.00 ± 0.00** | **51.00 ± 1.41** | **51.00 ± 1.41** | **55.25 ± 0.35** | **29.17 ± 5.89** | **100.00 ± 0.00** | **64.58 ± 2.95** | **98.41 ± 0.37** | 2.0 ± 0.0 | 20.0 ± 0.0 | **6.0 ± 0.0** | **42** | – |
 ";
 
+// The pgd sweep: A subset clean 80, 70 → 75 ± 7.0711; 4/255 50, 50; 8/255 40, 30 → 35 ± 7.0711.
+// B subset clean 60, 60; 4/255 55, 55; 8/255 50, 52 → 51 ± 1.4142.
+const SWEEPS: &str = "\
+dataset,arch,ipc,attack,norm,method,eps,eps_value,n,mean,std
+toy,convnet,10,pgd,linf,A,0,0.00000000,2,75.0000,7.0711
+toy,convnet,10,pgd,linf,A,4/255,0.01568627,2,50.0000,0.0000
+toy,convnet,10,pgd,linf,A,8/255,0.03137255,2,35.0000,7.0711
+toy,convnet,10,pgd,linf,B,0,0.00000000,2,60.0000,0.0000
+toy,convnet,10,pgd,linf,B,4/255,0.01568627,2,55.0000,0.0000
+toy,convnet,10,pgd,linf,B,8/255,0.03137255,2,51.0000,1.4142
+";
+
 #[test]
 fn report_on_a_fixed_table_matches_the_hand_computation() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,9 +144,14 @@ fn report_on_a_fixed_table_matches_the_hand_computation() {
         ("11.4700", "138.5300")
     );
 
+    // sweeps.csv: pgd ran at two ε (fgsm at one: no sweep); ε 0 is the subset's clean accuracy
+    let sweeps = std::fs::read_to_string(dir.path().join("sweeps.csv")).unwrap();
+    assert_eq!(sweeps, SWEEPS, "sweeps.csv");
+
     for stem in [
         "bars_toy_convnet_ipc10",
         "curve_toy_convnet_ipc10",
+        "sweep_pgd_linf_toy_convnet_ipc10",
         "pareto_toy_convnet",
     ] {
         let svg =

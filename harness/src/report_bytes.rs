@@ -1,4 +1,4 @@
-//! The report, byte for byte: `leaderboard.md`, `summary.csv`, the charts (by SHA-256) and the
+//! The report, byte for byte: `leaderboard.md`, `summary.csv`, `sweeps.csv`, the charts (by SHA-256) and the
 //! terminal table (`summary::table`) rebuilt from fixed records (`tests/fixtures/report/<case>/
 //! results.csv`) equal the files stored beside them under `expected/`. The Markdown names the
 //! records it was built from: the temporary folder is written `DIR` there.
@@ -64,6 +64,14 @@ fn check(case: &str, title: &str, terminal: bool) {
         "summary.csv",
         &std::fs::read_to_string(&rep.summary).unwrap(),
     );
+
+    // sweeps.csv: written only where an attack ran at several ε, and then as expected
+    let sweeps = std::fs::read_to_string(dir.join("sweeps.csv")).ok();
+    let want_sweeps = fixtures().join(case).join("expected/sweeps.csv").exists();
+    match sweeps {
+        Some(s) => same(case, "sweeps.csv", &s),
+        None => assert!(!want_sweeps, "{case}: no sweeps.csv written"),
+    }
 
     let mut charts = String::new();
     for c in &rep.charts {

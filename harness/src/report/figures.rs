@@ -1,7 +1,9 @@
-//! The charts of a report (`charts/`): per table, clean vs robust accuracy bars and worst-case
-//! robust accuracy against ε; per data set × architecture, accuracy against compute.
+//! The charts of a report (`charts/`): per table, clean vs robust accuracy bars, worst-case
+//! robust accuracy against ε and one ε-sweep per attack run at several ε (`sweeps`); per data
+//! set × architecture, accuracy against compute.
 
 use super::data::{ReportData, TableData};
+use super::sweeps;
 use super::Exporter;
 use crate::charts::{self, BarGroup, Curve, ParetoPoint};
 use crate::metrics::{self, Stat};
@@ -28,6 +30,7 @@ impl Exporter for Charts {
         for t in &data.tables {
             paths.extend(bars(t, &charts_dir)?);
             paths.extend(curve(t, &charts_dir)?);
+            paths.extend(sweep_charts(t, &charts_dir)?);
             let panel = panels
                 .entry((t.key.dataset.clone(), t.key.arch.clone()))
                 .or_default();
@@ -176,6 +179,43 @@ fn worst_curve(label: &str, seeds: &BTreeMap<u64, super::tables::Seed>, norm: &s
     }
 }
 
+/// The x-axis of a robust-accuracy-vs-ε chart of `norm`, and ε in its units.
+fn eps_axis(norm: &str) -> (&'static str, f64) {
+    if norm == "linf" {
+        ("ε (L∞, in 1/255 grey levels)", 255.0)
+    } else {
+        ("ε (L2, pixel units)", 1.0)
+    }
+}
+
+/// One chart per ε-sweep of the table: the attack's robust accuracy against ε, one line per
+/// method, from the subset's clean accuracy at ε = 0.
+fn sweep_charts(t: &TableData, charts_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for s in sweeps::sweeps(t) {
+        let (xdesc, unit) = eps_axis(&s.norm);
+        let curves: Vec<Curve> = s
+            .lines
+            .iter()
+            .map(|l| Curve {
+                label: l.method.clone(),
+                points: l.points.iter().map(|(e, _, st)| (e * unit, *st)).collect(),
+            })
+            .collect();
+        let k = &t.key;
+        paths.extend(charts::curves(
+            &charts_dir.join(s.stem(t)),
+            &format!(
+                "{}, {}, IPC {}: {} ({}) vs ε",
+                k.dataset, k.arch, k.ipc, s.attack, s.norm
+            ),
+            xdesc,
+            &curves,
+        )?);
+    }
+    Ok(paths)
+}
+
 /// Worst-case robust accuracy against ε, one line per method (the first norm's columns).
 fn curve(t: &TableData, charts_dir: &Path) -> Result<Vec<PathBuf>> {
     let Some(norm) = t.columns.first().map(|c| c.norm.as_str()) else {
@@ -186,11 +226,7 @@ fn curve(t: &TableData, charts_dir: &Path) -> Result<Vec<PathBuf>> {
         .iter()
         .map(|(m, seeds)| worst_curve(m, seeds, norm))
         .collect();
-    let xdesc = if norm == "linf" {
-        "ε (L∞, in 1/255 grey levels)"
-    } else {
-        "ε (L2, pixel units)"
-    };
+    let (xdesc, _) = eps_axis(norm);
     let k = &t.key;
     charts::curves(
         &charts_dir.join(format!("curve_{}", t.stem())),

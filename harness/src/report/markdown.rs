@@ -44,7 +44,7 @@ impl Exporter for Markdown {
 }
 
 fn preamble(data: &ReportData) -> String {
-    format!("# {}\n\nBuilt by `ddbench report` from `{}` ({} rows). Accuracies in %, mean ± std over seeds (95 % Student-t intervals in `summary.csv`); best per column in **bold**. Robust accuracy on the attacked subset; *worst* = worst case over attacks at the largest ε; *AUC* = normalised area under the worst-case robust-accuracy-vs-ε curve (from clean accuracy at ε = 0); RR, AE, CREI (BEARD) and I-RR (ROME) over all attacks and ε of a seed — see the README for definitions and weaknesses. Cost: seconds, forward + backward passes of the attacks, peak memory of the run's device (CPU: resident memory of the cell's process; CUDA: device memory used beyond the CUDA context).\n", data.title, data.source.display(), data.rows.len())
+    format!("# {}\n\nBuilt by `ddbench report` from `{}` ({} rows). Accuracies in %, mean ± std over seeds (95 % Student-t intervals in `summary.csv`); best per column in **bold**. Robust accuracy on the attacked subset; *worst* = worst case over attacks at the largest ε; *AUC* = normalised area under the worst-case robust-accuracy-vs-ε curve (from clean accuracy at ε = 0); RR, AE, CREI (BEARD) and I-RR (ROME) over all attacks and ε of a seed — see the README for definitions and weaknesses. Cost: seconds, forward + backward passes of the attacks, peak memory of the run's device (CPU: resident memory of the cell's process; CUDA: device memory used beyond the CUDA context). An attack run at two or more ε is also drawn against ε per method (`charts/sweep_*`, figures in `sweeps.csv`).\n", data.title, data.source.display(), data.rows.len())
 }
 
 /// A statistic as the table prints it: 2 decimals for accuracies and scores, 1 for seconds, none

@@ -1,12 +1,13 @@
 //! `ddbench report DIR`: rebuilds the leaderboard from `DIR/results.csv` alone — the metrics per
-//! seed and over seeds (`summary.csv`), a Markdown leaderboard (`leaderboard.md`, one table per
-//! data set × architecture × IPC, best per column in bold) and the charts (`charts/`).
+//! seed and over seeds (`summary.csv`), the ε-sweeps (`sweeps.csv`), a Markdown leaderboard
+//! (`leaderboard.md`, one table per data set × architecture × IPC, best per column in bold) and
+//! the charts (`charts/`).
 //!
 //! The stages, one file each: `rows` (the recorded rows as the report reads them), `tables`
 //! (grouped into tables), `scores` (metrics per seed and over seeds), `data` (what exporters
-//! read); then the exporters behind `Exporter`: `markdown`, `summary_csv`, `figures` (the
-//! charts) and `terminal` (the table `ddbench run` prints). A new view of the results is a new
-//! exporter.
+//! read); then the exporters behind `Exporter`: `markdown`, `summary_csv`, `sweeps`, `figures`
+//! (the charts) and `terminal` (the table `ddbench run` prints). A new view of the results is a
+//! new exporter.
 
 mod data;
 mod figures;
@@ -15,6 +16,7 @@ mod published;
 mod rows;
 mod scores;
 mod summary_csv;
+mod sweeps;
 mod tables;
 mod terminal;
 
@@ -24,6 +26,7 @@ pub use markdown::Markdown;
 pub use published::{read_published, Published};
 pub use scores::{MethodStats, Score};
 pub use summary_csv::SummaryCsv;
+pub use sweeps::SweepCsv;
 pub use tables::{AttackCol, Robust, Seed, TableKey};
 pub use terminal::Terminal;
 
@@ -114,6 +117,7 @@ pub fn build_with(dir: &Path, title: Option<&str>, published: Option<&Path>) -> 
     let markdown = Markdown { charts };
     markdown.export(&data, dir)?;
     SummaryCsv.export(&data, dir)?;
+    SweepCsv.export(&data, dir)?;
     Ok(Report {
         markdown: dir.join(Markdown::FILE),
         summary: dir.join(SummaryCsv::FILE),

@@ -53,11 +53,13 @@ impl<'a> Row<'a> {
     }
 }
 
-/// ε as a fraction of 255 grey levels for L∞ where it is one (`8/255`), else three decimals.
+/// ε as a fraction of 255 grey levels for L∞ where it is a whole or half level (`8/255`,
+/// `0.5/255`), else three decimals.
 pub fn eps_text(norm: &str, eps: f64) -> String {
     let k = eps * 255.0;
-    if norm == "linf" && (k - k.round()).abs() < 1e-6 {
-        format!("{}/255", k.round())
+    let half = (k * 2.0).round() / 2.0;
+    if norm == "linf" && (k - half).abs() < 1e-6 {
+        format!("{half}/255")
     } else {
         format!("{eps:.3}")
     }
@@ -108,4 +110,17 @@ pub fn refuse_twins(rows: &[Row], path: &Path) -> Result<()> {
         seen.insert(slot);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::eps_text;
+
+    #[test]
+    fn eps_prints_whole_and_half_grey_levels_as_fractions() {
+        assert_eq!(eps_text("linf", 8.0 / 255.0), "8/255");
+        assert_eq!(eps_text("linf", 0.5 / 255.0), "0.5/255");
+        assert_eq!(eps_text("linf", 0.3 / 255.0), "0.001");
+        assert_eq!(eps_text("l2", 0.5), "0.500");
+    }
 }

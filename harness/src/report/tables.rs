@@ -27,6 +27,8 @@ pub struct AttackCol {
 pub struct Robust {
     pub eps: f64,
     pub acc: f64,
+    /// Clean accuracy on the attacked subset, as the attack's row recorded it.
+    pub sub_clean: f64,
     /// Seconds the attack took.
     pub seconds: f64,
 }
@@ -81,6 +83,7 @@ impl Seed {
             let robust = Robust {
                 eps: r.eps,
                 acc: r.robust_acc,
+                sub_clean: r.subset_clean_acc,
                 seconds: r.attack_s,
             };
             self.robust.insert(column(row), robust);
