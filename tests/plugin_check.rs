@@ -49,10 +49,18 @@ fn check_lines(out: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Whether a plugin file is `import` (checked with sets of its own: [`import_passes_with_a_set_per_ipc`]).
+fn is_import(p: &Path) -> bool {
+    p.file_name().unwrap().to_string_lossy() == "libddbench_method_import.so"
+}
+
 #[test]
 fn every_shipped_plugin_passes() {
-    let all = shipped_plugins();
-    assert_eq!(all.len(), 16, "shipped plugins: {all:?}");
+    let all: Vec<PathBuf> = shipped_plugins()
+        .into_iter()
+        .filter(|p| !is_import(p))
+        .collect();
+    assert_eq!(all.len(), 16, "shipped plugins besides import: {all:?}");
     let mut groups: Vec<(Option<&str>, Vec<PathBuf>)> = vec![(None, Vec::new())];
     groups.extend(TINY_CONFIGS.iter().map(|(_, c)| (Some(*c), Vec::new())));
     for p in all {
@@ -75,6 +83,40 @@ fn every_shipped_plugin_passes() {
         }
     }
     assert_eq!(groups[1].1.len(), 3, "the three teacher methods");
+}
+
+/// `import` reads the sets it is given: one for each IPC the self-test distils (1 and 2) on its
+/// problem (ten classes of 3×8×8 images); without a set it fails, saying so.
+#[test]
+fn import_passes_with_a_set_per_ipc() {
+    let import = shipped_plugins()
+        .into_iter()
+        .find(|p| is_import(p))
+        .expect("import is built");
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = serde_json::Map::new();
+    for ipc in [1i64, 2] {
+        let n = 10 * ipc;
+        let x = tch::Tensor::rand([n, 3, 8, 8], (tch::Kind::Float, tch::Device::Cpu));
+        let y =
+            tch::Tensor::arange(n, (tch::Kind::Int64, tch::Device::Cpu)).floor_divide_scalar(ipc);
+        let file = dir.path().join(format!("ipc{ipc}.safetensors"));
+        tch::Tensor::write_safetensors(&[("images", &x), ("labels", &y)], &file).unwrap();
+        paths.insert(ipc.to_string(), file.display().to_string().into());
+    }
+    let config = serde_json::json!({ "paths": paths }).to_string();
+    let (code, out) = check(std::slice::from_ref(&import), Some(&config));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        check_lines(&out).iter().all(|l| l.starts_with("ok   ")),
+        "{out}"
+    );
+    let (code, out) = check(&[import], None);
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains("no distilled set named: give `path` (one set) or `paths`"),
+        "{out}"
+    );
 }
 
 /// What the self-test must say about each fixture.

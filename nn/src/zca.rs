@@ -127,6 +127,19 @@ impl Zca {
             .reshape(size.as_slice())
     }
 
+    /// The inverse of [`Zca::apply`]: the pixels `x` whose whitening is `y`
+    /// (`x_flat = y_flat · transform⁻¹ + mean`, the inverse taken in float64), same shape out.
+    /// What an importer needs for a distilled set stored whitened (MTT / DATM with `--zca`).
+    pub fn invert(&self, y: &Tensor) -> Tensor {
+        let _no_grad = tch::no_grad_guard();
+        let size = y.size();
+        let inv = self.transform.to_kind(Kind::Double).inverse();
+        (y.reshape([size[0], -1]).to_kind(Kind::Double).matmul(&inv)
+            + self.mean.to_kind(Kind::Double))
+        .to_kind(Kind::Float)
+        .reshape(size.as_slice())
+    }
+
     /// Values per sample (`C·H·W`).
     pub fn dim(&self) -> i64 {
         self.mean.size()[0]

@@ -24,6 +24,14 @@ use serde::Serialize;
 /// The host resolves every config of a run through it before any work starts and records the
 /// resolved value (`serde_json::to_value` of the parsed struct) with every number.
 pub trait PluginConfig: Serialize + DeserializeOwned + Default {
+    /// Fills in what the settings point at but do not hold (the content hash of a file they
+    /// name, ...) so that the resolved config identifies every input; runs before `validate`.
+    /// It must be a fixed point (resolving a resolved config changes nothing) and may refuse
+    /// (a pinned hash that no longer matches). The default does nothing.
+    fn resolve(&mut self) -> PluginResult<()> {
+        Ok(())
+    }
+
     /// Checks the settings' ranges and their consistency (not the threat model: that comes per
     /// call). The default checks nothing.
     fn validate(&self) -> PluginResult<()> {
@@ -51,7 +59,7 @@ pub fn parse_config<C: PluginConfig>(json: &serde_json::Value) -> PluginResult<C
             )))
         }
     };
-    let config: C = serde_path_to_error::deserialize(json).map_err(|e| {
+    let mut config: C = serde_path_to_error::deserialize(json).map_err(|e| {
         let inner = e.inner().to_string().replace('`', "'");
         // an unknown key's path is the key itself, which the message names already
         match e.path().to_string().as_str() {
@@ -60,6 +68,7 @@ pub fn parse_config<C: PluginConfig>(json: &serde_json::Value) -> PluginResult<C
             key => PluginError(format!("config key '{key}': {inner}")),
         }
     })?;
+    config.resolve()?;
     config.validate()?;
     Ok(config)
 }

@@ -223,7 +223,7 @@ mod tests {
         assert!(
             head.starts_with(&lead)
                 && head.ends_with(
-                    ",flags,peak_device_mib,key_hash,attack_label,method_config,augment,whitening"
+                    ",flags,peak_device_mib,key_hash,attack_label,method_config,augment,whitening,distilled_min,distilled_max"
                 )
         );
         let back = Records::open(&path, &|_| {}).unwrap();
@@ -231,6 +231,7 @@ mod tests {
         assert_eq!(back.rows[0].row.attack, "pgd");
         assert_eq!(back.rows[0].row.flags, "");
         assert_eq!(back.rows[0].row.method_config, "");
+        assert!(back.rows[0].row.distilled_min.is_nan());
         assert_eq!(back.rows[1].lead.cell, cell().folder());
         assert_eq!(back.count(&cell()), 1);
         // a run CSV of another format is still refused, naming the file

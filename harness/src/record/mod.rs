@@ -124,6 +124,12 @@ pub struct ResultRow {
     pub augment: String,
     #[serde(default)]
     pub whitening: String,
+    /// The smallest and largest pixel value of the distilled training images (they may lie
+    /// outside [0, 1]: methods that optimise unconstrained pixels; NaN in older rows).
+    #[serde(default = "nan", deserialize_with = "lenient::real")]
+    pub distilled_min: f64,
+    #[serde(default = "nan", deserialize_with = "lenient::real")]
+    pub distilled_max: f64,
 }
 
 fn nan() -> f64 {

@@ -45,6 +45,8 @@ fn row(seed: u64) -> ResultRow {
         method_config: r#"{"epochs":null}"#.into(),
         augment: "dsa".into(),
         whitening: "none".into(),
+        distilled_min: -0.25,
+        distilled_max: 1.5,
     }
 }
 
@@ -140,11 +142,9 @@ fn an_attack_label_names_the_row_and_older_rows_have_none() {
     };
     f.push(labelled.clone()).unwrap();
     let text = std::fs::read_to_string(&p).unwrap();
-    assert!(text
-        .lines()
-        .next()
-        .unwrap()
-        .ends_with(",key_hash,attack_label,method_config,augment,whitening"));
+    assert!(text.lines().next().unwrap().ends_with(
+        ",key_hash,attack_label,method_config,augment,whitening,distilled_min,distilled_max"
+    ));
     let g = ResultsFile::open(&p, &|_| {}).unwrap();
     assert_eq!(g.rows, vec![row(0), labelled]);
     assert_eq!(
@@ -157,11 +157,11 @@ fn an_attack_label_names_the_row_and_older_rows_have_none() {
         ..row(2)
     };
     assert_eq!(aa.attack_label(), "autoattack (fast)");
-    // a file written before the columns (attack_label, method_config, augment, whitening):
-    // no label
+    // a file written before the columns (attack_label, method_config, augment, whitening,
+    // distilled_min, distilled_max): no label
     let old: String = text
         .lines()
-        .map(|l| l.rsplitn(5, ',').nth(4).unwrap().to_string() + "\n")
+        .map(|l| l.rsplitn(7, ',').nth(6).unwrap().to_string() + "\n")
         .collect();
     std::fs::write(&p, old).unwrap();
     let h = ResultsFile::open(&p, &|_| {}).unwrap();

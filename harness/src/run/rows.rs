@@ -73,6 +73,8 @@ pub fn clean_row(
             .to_string(),
         augment: ctx.cfg.train.augment.name().into(),
         whitening: crate::whitening::record(ctx.zca),
+        distilled_min: d.set.range.0,
+        distilled_max: d.set.range.1,
     }
 }
 
