@@ -53,6 +53,8 @@ pub struct RunConfig {
     pub quiet: bool,
     /// Move recorded rows made with other inputs to `stale.csv` instead of refusing.
     pub force: bool,
+    /// Artefacts written beside the rows (`export.rs`); outputs, not part of any key.
+    pub save: super::SaveOptions,
     /// Where progress events go (`events.rs`): a pipe `ddbench bench` opened for this run.
     #[serde(skip)]
     pub events_fd: Option<i32>,

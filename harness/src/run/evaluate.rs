@@ -56,6 +56,8 @@ pub struct AttackRun {
     pub samples: Vec<Sample>,
     /// Per subset image: the perturbation's norm in the threat model's norm.
     pub pert: Vec<f64>,
+    /// The adversarial images of the subset, kept for `--save-adversarial` only.
+    pub adversarial: Option<Tensor>,
 }
 
 /// Everything one batch of an attack gave.
@@ -63,6 +65,8 @@ struct Batches {
     robust: Vec<Tensor>,
     adv_pred: Vec<Tensor>,
     pert: Vec<Tensor>,
+    /// The adversarial images, when they are to be saved.
+    adversarial: Vec<Tensor>,
     forward: u64,
     backward: u64,
 }
@@ -92,6 +96,7 @@ pub fn attack(
         backward_calls: b.backward,
         samples: samples(ctx.subset, clean, &adv_pred),
         pert,
+        adversarial: (!b.adversarial.is_empty()).then(|| Tensor::cat(&b.adversarial, 0)),
     })
 }
 
@@ -113,6 +118,7 @@ fn run_batches(
         robust: Vec::new(),
         adv_pred: Vec::new(),
         pert: Vec::new(),
+        adversarial: Vec::new(),
         forward: 0,
         backward: 0,
     };
@@ -143,6 +149,9 @@ fn run_batches(
         let delta = &o.adversarial - &x;
         out.pert
             .push(ddbench_plugin_api::per_sample_norm(&delta, cfg.norm));
+        if cfg.save.adversarial {
+            out.adversarial.push(o.adversarial);
+        }
         bar.inc(1);
     }
     bar.finish_and_clear();

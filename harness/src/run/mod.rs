@@ -7,6 +7,7 @@ mod config;
 mod distill;
 mod evaluate;
 pub mod events;
+pub mod export;
 pub mod grid;
 pub mod manifest;
 mod recorder;
@@ -18,6 +19,7 @@ mod teacher;
 mod train;
 
 pub use config::{RunConfig, RunSummary};
+pub use export::SaveOptions;
 
 use crate::data::DeviceDataset;
 use crate::device_memory::PeakMemory;
@@ -109,6 +111,11 @@ fn run_cell(
         Ok(d) => d,
         Err(e) => return Ok(Err(e)),
     };
+    if ctx.cfg.save.distilled {
+        if let Err(e) = export::distilled(ctx, cell, &d) {
+            rec.fail(cell, format!("{}: --save-distilled: {e}", cell.label()))?;
+        }
+    }
     let teacher_eval = d
         .teacher
         .as_ref()
@@ -134,6 +141,11 @@ fn run_cell(
         cell: cell.label(),
         clean_acc: clean.acc,
     });
+    if ctx.cfg.save.student {
+        if let Err(e) = export::student(ctx, cell, &student, clean.acc) {
+            rec.fail(cell, format!("{}: --save-student: {e}", cell.label()))?;
+        }
+    }
     let base = rows::clean_row(ctx, cell, &d, &student, &clean, teacher_eval);
     rec.begin_cell(cell)?;
     let pending: Vec<_> = cell.rows.iter().filter(|r| !rec.has(&r.id())).collect();
@@ -151,7 +163,12 @@ fn run_cell(
         };
         let label = cell.label();
         match evaluate::attack(ctx, &student, &clean, attack, wanted.eps, cell.seed, &label) {
-            Ok(run) => {
+            Ok(mut run) => {
+                if let Some(adv) = run.adversarial.take() {
+                    if let Err(e) = export::adversarial(ctx, cell, &attack.name, wanted.eps, &adv) {
+                        rec.fail(cell, format!("{label}: --save-adversarial: {e}"))?;
+                    }
+                }
                 let o = rows::attack_row(ctx, &base, attack, wanted.eps, run, key_hash);
                 ctx.ui.log(&format!(
                     "{label}: {} eps {:.4}: robust accuracy {:.2}%",
