@@ -135,3 +135,91 @@ fn saved_artefacts_recheck_the_rows_and_the_distilled_set_imports_back() {
     let acc = |rows: &[Row]| rows[0]["clean_acc"].clone();
     assert_eq!(acc(&back), acc(&rows), "export → import: the same student");
 }
+
+/// `ddbench bench --save-student --save-distilled` hands the flags to every cell's run, which
+/// writes under the cell's folder; the flags are outputs, not inputs: a rerun with them reuses
+/// the recorded rows.
+#[test]
+fn bench_passes_the_save_flags_to_its_cells_without_changing_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    write_tiny_idx(&dir.path().join("data"), 200, 60);
+    let lb = r#"name = "save"
+ipc = [2]
+seeds = 1
+[student]
+width = 8
+epochs = 2
+n_attack = 10
+[[datasets]]
+name = "fashion-mnist"
+data_dir = "data"
+[[methods]]
+name = "random"
+[[attacks]]
+name = "fgsm"
+eps = ["8/255"]
+"#;
+    std::fs::write(dir.path().join("lb.toml"), lb).unwrap();
+    let bench = |extra: &[&str]| {
+        let mut args = vec![
+            "bench",
+            "lb.toml",
+            "--out",
+            "out",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--no-report",
+        ];
+        args.extend_from_slice(extra);
+        let r = ddbench_in(dir.path(), &args);
+        assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+        text(&r)
+    };
+    bench(&[]);
+    let before = std::fs::read_to_string(dir.path().join("out/results.csv")).unwrap();
+    bench(&["--save-student", "--save-distilled"]);
+    let after = std::fs::read_to_string(dir.path().join("out/results.csv")).unwrap();
+    assert_eq!(
+        before, after,
+        "the save flags are not part of a cell's key: rows reused"
+    );
+    // a fresh folder runs the cell and writes its artefacts
+    let out2 = dir.path().join("out2");
+    let r = ddbench_in(
+        dir.path(),
+        &[
+            "bench",
+            "lb.toml",
+            "--out",
+            "out2",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--no-report",
+            "--save-student",
+            "--save-distilled",
+        ],
+    );
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let found: Vec<_> = walk(&out2.join("cells"))
+        .into_iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| n == "student.safetensors" || n == "distilled.safetensors")
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
