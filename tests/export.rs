@@ -134,6 +134,36 @@ fn saved_artefacts_recheck_the_rows_and_the_distilled_set_imports_back() {
     let back = run(dir.path(), "back", "import", &["--method-config", &import]);
     let acc = |rows: &[Row]| rows[0]["clean_acc"].clone();
     assert_eq!(acc(&back), acc(&rows), "export → import: the same student");
+    grid_shows_the_set(dir.path(), &set);
+}
+
+/// `ddbench report` draws the saved set as a grid: ten class rows of two 28×28 images with
+/// 2-pixel gaps (58 × 298), each image's pixels in its place.
+fn grid_shows_the_set(dir: &Path, set: &HashMap<String, Tensor>) {
+    let r = ddbench_in(dir, &["report", "out", "--published", "none"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let png = dir.join("out/charts/grid_fashion-mnist_random_ipc2.png");
+    let md = std::fs::read_to_string(dir.join("out/leaderboard.md")).unwrap();
+    assert!(
+        md.contains("charts/grid_fashion-mnist_random_ipc2.png"),
+        "{md}"
+    );
+    let img = image::open(&png).unwrap().to_luma8();
+    assert_eq!(img.dimensions(), (58, 298));
+    let labels = Vec::<i64>::try_from(&set["labels"]).unwrap();
+    for class in [0i64, 7] {
+        let k = labels.iter().position(|&l| l == class).unwrap() as i64;
+        let want = (set["images"].get(k).get(0) * 255.0)
+            .round()
+            .to_kind(Kind::Uint8);
+        let want = Vec::<u8>::try_from(want.reshape([-1])).unwrap();
+        let top = class as u32 * 30;
+        let got: Vec<u8> = (0..28u32)
+            .flat_map(|y| (0..28u32).map(move |x| (x, y)))
+            .map(|(x, y)| img.get_pixel(x, top + y).0[0])
+            .collect();
+        assert_eq!(got, want, "class {class}'s first image");
+    }
 }
 
 /// `ddbench bench --save-student --save-distilled` hands the flags to every cell's run, which

@@ -6,11 +6,12 @@
 //! The stages, one file each: `rows` (the recorded rows as the report reads them), `tables`
 //! (grouped into tables), `scores` (metrics per seed and over seeds), `data` (what exporters
 //! read); then the exporters behind `Exporter`: `markdown`, `summary_csv`, `sweeps`, `figures`
-//! (the charts) and `terminal` (the table `ddbench run` prints). A new view of the results is a
+//! (the charts), `grids` (images of saved distilled sets) and `terminal` (the table `ddbench run` prints). A new view of the results is a
 //! new exporter.
 
 mod data;
 mod figures;
+mod grids;
 mod markdown;
 mod published;
 mod rows;
@@ -22,6 +23,7 @@ mod terminal;
 
 pub use data::{ReportData, TableData};
 pub use figures::Charts;
+pub use grids::Grids;
 pub use markdown::Markdown;
 pub use published::{read_published, Published};
 pub use scores::{MethodStats, Score};
@@ -113,7 +115,8 @@ pub fn read(dir: &Path, title: Option<&str>, published: Option<&Path>) -> Result
 
 pub fn build_with(dir: &Path, title: Option<&str>, published: Option<&Path>) -> Result<Report> {
     let data = read(dir, title, published)?;
-    let charts = Charts.export(&data, dir)?;
+    let mut charts = Charts.export(&data, dir)?;
+    charts.extend(Grids.export(&data, dir)?);
     let markdown = Markdown { charts };
     markdown.export(&data, dir)?;
     SummaryCsv.export(&data, dir)?;
