@@ -171,15 +171,8 @@ pub struct RunArgs {
     /// Move rows of --out recorded with other inputs to stale.csv and compute them anew.
     #[arg(long)]
     pub force: bool,
-    /// Write each cell's distilled set (safetensors + JSON sidecar) under --out/artifacts/.
-    #[arg(long)]
-    pub save_distilled: bool,
-    /// Write each cell's trained student (safetensors weights + JSON model spec).
-    #[arg(long)]
-    pub save_student: bool,
-    /// Write the adversarial images of each attack row (safetensors, with test indices).
-    #[arg(long)]
-    pub save_adversarial: bool,
+    #[command(flatten)]
+    pub save: crate::run::SaveOptions,
     /// Cache of expensive method artefacts (teachers), shared by runs.
     #[arg(long, default_value = "results/cache")]
     pub cache_dir: PathBuf,
@@ -296,11 +289,7 @@ impl RunArgs {
             attack_batch: self.attack_batch,
             quiet: self.quiet,
             force: self.force,
-            save: crate::run::SaveOptions {
-                distilled: self.save_distilled,
-                student: self.save_student,
-                adversarial: self.save_adversarial,
-            },
+            save: self.save,
             events_fd: self.events_fd,
         })
     }

@@ -51,14 +51,8 @@ pub struct BenchArgs {
     pub cache_dir: PathBuf,
     #[arg(long = "plugin-dir")]
     pub plugin_dirs: Vec<PathBuf>,
-    /// Each cell that runs writes its distilled set, student and/or adversarial images under
-    /// OUT/cells/<cell>/artifacts/ (`ddbench run --save-*`; outputs, not part of any key).
-    #[arg(long)]
-    pub save_distilled: bool,
-    #[arg(long)]
-    pub save_student: bool,
-    #[arg(long)]
-    pub save_adversarial: bool,
+    #[command(flatten)]
+    pub save: crate::run::SaveOptions,
     /// No progress bars or log lines (a failed cell's line, with its reason, is still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -157,15 +151,7 @@ fn child_flags(args: &BenchArgs) -> Vec<String> {
     for d in &args.plugin_dirs {
         common.extend(["--plugin-dir".into(), d.display().to_string()]);
     }
-    for (on, flag) in [
-        (args.save_distilled, "--save-distilled"),
-        (args.save_student, "--save-student"),
-        (args.save_adversarial, "--save-adversarial"),
-    ] {
-        if on {
-            common.push(flag.into());
-        }
-    }
+    common.extend(args.save.flags());
     common
 }
 

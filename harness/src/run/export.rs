@@ -23,12 +23,34 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
 
-/// Which artefacts a run writes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+/// Which artefacts a run writes (the flags of `run` and `bench`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, clap::Args)]
 pub struct SaveOptions {
+    /// Write each cell's distilled set (safetensors + JSON card) under OUT/artifacts/ (bench:
+    /// OUT/cells/<cell>/artifacts/); outputs, not part of any key: a reused cell writes nothing.
+    #[arg(long = "save-distilled")]
     pub distilled: bool,
+    /// Write each cell's trained student (safetensors weights + JSON model spec).
+    #[arg(long = "save-student")]
     pub student: bool,
+    /// Write the adversarial images of each attack row (safetensors, with test indices).
+    #[arg(long = "save-adversarial")]
     pub adversarial: bool,
+}
+
+impl SaveOptions {
+    /// The flags that ask a child run for the same artefacts.
+    pub fn flags(&self) -> Vec<String> {
+        [
+            (self.distilled, "--save-distilled"),
+            (self.student, "--save-student"),
+            (self.adversarial, "--save-adversarial"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, f)| f.to_string())
+        .collect()
+    }
 }
 
 /// The cell's artefact folder (created).

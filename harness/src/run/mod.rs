@@ -97,6 +97,68 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
     rec.finish()
 }
 
+/// The cell's rows not yet recorded: the clean one, then each attack at its ε (an attack's
+/// failure is the row's, reported; the others go on).
+fn cell_rows(
+    ctx: &Ctx,
+    cell: &Cell,
+    rec: &mut Recorder,
+    student: &train::Student,
+    clean: &evaluate::CleanEval,
+    base: &crate::record::ResultRow,
+) -> Result<()> {
+    let pending: Vec<_> = cell.rows.iter().filter(|r| !rec.has(&r.id())).collect();
+    for wanted in pending {
+        let key_hash = wanted.key.hash();
+        let Some(attack) = wanted.attack else {
+            rec.record_clean(
+                cell,
+                crate::record::ResultRow {
+                    key_hash,
+                    ..base.clone()
+                },
+            )?;
+            continue;
+        };
+        let label = cell.label();
+        match evaluate::attack(ctx, student, clean, attack, wanted.eps, cell.seed, &label) {
+            Ok(mut run) => {
+                if let Some(adv) = run.adversarial.take() {
+                    saved(rec, cell, true, "--save-adversarial", || {
+                        export::adversarial(ctx, cell, &attack.name, wanted.eps, &adv)
+                    })?;
+                }
+                let o = rows::attack_row(ctx, base, attack, wanted.eps, run, key_hash);
+                ctx.ui.log(&format!(
+                    "{label}: {} eps {:.4}: robust accuracy {:.2}%",
+                    attack.name, wanted.eps, o.row.robust_acc
+                ));
+                rec.record_attack(cell, o)?;
+            }
+            Err(e) => {
+                let why = format!("{label}, attack {} eps {}: {e}", attack.name, wanted.eps);
+                rec.fail(cell, why)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes an artefact when `on`; a failed write is the cell's reported failure, and its rows
+/// are still recorded.
+fn saved(
+    rec: &mut Recorder,
+    cell: &Cell,
+    on: bool,
+    flag: &str,
+    write: impl FnOnce() -> Result<(), String>,
+) -> Result<()> {
+    match if on { write() } else { Ok(()) } {
+        Ok(()) => Ok(()),
+        Err(e) => rec.fail(cell, format!("{}: {flag}: {e}", cell.label())),
+    }
+}
+
 /// One cell through every stage. The outer error stops the run (the records cannot be
 /// written); the inner one is the cell's failure.
 fn run_cell(
@@ -111,11 +173,10 @@ fn run_cell(
         Ok(d) => d,
         Err(e) => return Ok(Err(e)),
     };
-    if ctx.cfg.save.distilled {
-        if let Err(e) = export::distilled(ctx, cell, &d) {
-            rec.fail(cell, format!("{}: --save-distilled: {e}", cell.label()))?;
-        }
-    }
+    let save = ctx.cfg.save;
+    saved(rec, cell, save.distilled, "--save-distilled", || {
+        export::distilled(ctx, cell, &d)
+    })?;
     let teacher_eval = d
         .teacher
         .as_ref()
@@ -141,46 +202,11 @@ fn run_cell(
         cell: cell.label(),
         clean_acc: clean.acc,
     });
-    if ctx.cfg.save.student {
-        if let Err(e) = export::student(ctx, cell, &student, clean.acc) {
-            rec.fail(cell, format!("{}: --save-student: {e}", cell.label()))?;
-        }
-    }
+    saved(rec, cell, save.student, "--save-student", || {
+        export::student(ctx, cell, &student, clean.acc)
+    })?;
     let base = rows::clean_row(ctx, cell, &d, &student, &clean, teacher_eval);
     rec.begin_cell(cell)?;
-    let pending: Vec<_> = cell.rows.iter().filter(|r| !rec.has(&r.id())).collect();
-    for wanted in pending {
-        let key_hash = wanted.key.hash();
-        let Some(attack) = wanted.attack else {
-            rec.record_clean(
-                cell,
-                crate::record::ResultRow {
-                    key_hash,
-                    ..base.clone()
-                },
-            )?;
-            continue;
-        };
-        let label = cell.label();
-        match evaluate::attack(ctx, &student, &clean, attack, wanted.eps, cell.seed, &label) {
-            Ok(mut run) => {
-                if let Some(adv) = run.adversarial.take() {
-                    if let Err(e) = export::adversarial(ctx, cell, &attack.name, wanted.eps, &adv) {
-                        rec.fail(cell, format!("{label}: --save-adversarial: {e}"))?;
-                    }
-                }
-                let o = rows::attack_row(ctx, &base, attack, wanted.eps, run, key_hash);
-                ctx.ui.log(&format!(
-                    "{label}: {} eps {:.4}: robust accuracy {:.2}%",
-                    attack.name, wanted.eps, o.row.robust_acc
-                ));
-                rec.record_attack(cell, o)?;
-            }
-            Err(e) => {
-                let why = format!("{label}, attack {} eps {}: {e}", attack.name, wanted.eps);
-                rec.fail(cell, why)?;
-            }
-        }
-    }
+    cell_rows(ctx, cell, rec, &student, &clean, &base)?;
     Ok(Ok(()))
 }
