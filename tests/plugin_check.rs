@@ -7,8 +7,9 @@ use std::time::Instant;
 
 /// Plugins whose defaults take minutes on the self-test's problem, with the small config they
 /// are checked with: the methods that train a teacher (a tiny teacher and recovery) or a
-/// feature network (the coreset baselines), and the query-based attacks (a small query budget).
-const TINY_CONFIGS: [(&str, &str); 4] = [
+/// feature network (the coreset baselines), DM (a few iterations), and the query-based attacks
+/// (a small query budget).
+const TINY_CONFIGS: [(&str, &str); 5] = [
     (
         "sre2l guard sre2l_at",
         r#"{"teacher_arch": "convnet", "teacher_width": 8, "teacher_depth": 2,
@@ -17,6 +18,10 @@ const TINY_CONFIGS: [(&str, &str); 4] = [
     (
         "herding kcenter",
         r#"{"feature_epochs": 3, "feature_width": 8, "feature_batch": 64}"#,
+    ),
+    (
+        "dm",
+        r#"{"iterations": 5, "batch_real": 8, "net_width": 8}"#,
     ),
     ("square", r#"{"n_queries": 100}"#),
     ("autoattack", r#"{"n_queries": 100, "steps": 10}"#),
@@ -56,7 +61,7 @@ fn check_lines(out: &str) -> Vec<&str> {
 #[test]
 fn every_shipped_plugin_passes() {
     let all = shipped_plugins();
-    assert_eq!(all.len(), 18, "shipped plugins: {all:?}");
+    assert_eq!(all.len(), 19, "shipped plugins: {all:?}");
     let mut groups: Vec<(Option<&str>, Vec<PathBuf>)> = vec![(None, Vec::new())];
     groups.extend(TINY_CONFIGS.iter().map(|(_, c)| (Some(*c), Vec::new())));
     for p in all {
