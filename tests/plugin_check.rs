@@ -6,13 +6,22 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Plugins whose defaults take minutes on the self-test's problem, with the small config they
-/// are checked with: the methods that train a teacher (a tiny teacher and recovery), and the
-/// query-based attacks (a small query budget).
-const TINY_CONFIGS: [(&str, &str); 3] = [
+/// are checked with: the methods that train a teacher (a tiny teacher and recovery) or a
+/// feature network (the coreset baselines), DM (a few iterations), and the query-based attacks
+/// (a small query budget).
+const TINY_CONFIGS: [(&str, &str); 5] = [
     (
         "sre2l guard sre2l_at",
         r#"{"teacher_arch": "convnet", "teacher_width": 8, "teacher_depth": 2,
             "teacher_epochs": 2, "iterations": 5, "at_steps": 2}"#,
+    ),
+    (
+        "herding kcenter",
+        r#"{"feature_epochs": 3, "feature_width": 8, "feature_batch": 64}"#,
+    ),
+    (
+        "dm",
+        r#"{"iterations": 5, "batch_real": 8, "net_width": 8}"#,
     ),
     ("square", r#"{"n_queries": 100}"#),
     ("autoattack", r#"{"n_queries": 100, "steps": 10}"#),
@@ -60,7 +69,7 @@ fn every_shipped_plugin_passes() {
         .into_iter()
         .filter(|p| !is_import(p))
         .collect();
-    assert_eq!(all.len(), 16, "shipped plugins besides import: {all:?}");
+    assert_eq!(all.len(), 19, "shipped plugins besides import: {all:?}");
     let mut groups: Vec<(Option<&str>, Vec<PathBuf>)> = vec![(None, Vec::new())];
     groups.extend(TINY_CONFIGS.iter().map(|(_, c)| (Some(*c), Vec::new())));
     for p in all {
@@ -83,6 +92,7 @@ fn every_shipped_plugin_passes() {
         }
     }
     assert_eq!(groups[1].1.len(), 3, "the three teacher methods");
+    assert_eq!(groups[2].1.len(), 2, "the two coreset methods");
 }
 
 /// `import` reads the sets it is given: one for each IPC the self-test distils (1 and 2) on its

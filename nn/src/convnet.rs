@@ -127,6 +127,33 @@ mod tests {
     }
 
     #[test]
+    fn embed_is_what_the_classifier_reads() {
+        for arch in [crate::model::Arch::Convnet, crate::model::Arch::Resnet18] {
+            let mut spec = ModelSpec::convnet([3, 16, 16], 5, vec![0.5; 3], vec![0.25; 3]);
+            (spec.arch, spec.width) = (arch, 8);
+            let m = Model::new(&spec, Device::Cpu);
+            let x = Tensor::rand([3, 3, 16, 16], (Kind::Float, Device::Cpu));
+            let f = m.embed_t(&x, false);
+            let d = match arch {
+                crate::model::Arch::Convnet => 8 * 2 * 2,
+                crate::model::Arch::Resnet18 => 512,
+            };
+            assert_eq!(f.size(), vec![3, d]);
+            let vars = m.vs.variables();
+            let head = if d == 512 { "net.fc" } else { "net.classifier" };
+            let (w, b) = (
+                &vars[&format!("{head}.weight")],
+                &vars[&format!("{head}.bias")],
+            );
+            let diff = (f.linear(w, Some(b)) - m.forward_t(&x, false))
+                .abs()
+                .max()
+                .double_value(&[]);
+            assert!(diff < 1e-5, "{arch:?}: {diff}");
+        }
+    }
+
+    #[test]
     fn pooling_averages() {
         let x = Tensor::arange(16, (Kind::Float, Device::Cpu)).view([1, 1, 4, 4]);
         let y = avg_pool2(&x);

@@ -113,7 +113,9 @@ pub fn channel_stats(images: &Tensor) -> (Vec<f64>, Vec<f64>) {
 pub struct Model {
     pub vs: nn::VarStore,
     pub spec: ModelSpec,
-    net: Box<dyn ModuleT>,
+    /// Both architectures are a sequence ending in the linear classifier, so the layer before
+    /// it is the flattened feature vector ([`Model::embed_t`]).
+    net: nn::SequentialT,
     mean: Tensor,
     inv_std: Tensor,
     /// Applied after the mean/std normalisation; not a parameter (not in `vs`) and not part of
@@ -142,9 +144,9 @@ impl Model {
         );
         let vs = nn::VarStore::new(device);
         let root = vs.root();
-        let net: Box<dyn ModuleT> = match spec.arch {
-            Arch::Convnet => Box::new(crate::convnet::convnet(&(&root / "net"), spec)),
-            Arch::Resnet18 => Box::new(crate::resnet::resnet18(&(&root / "net"), spec)),
+        let net = match spec.arch {
+            Arch::Convnet => crate::convnet::convnet(&(&root / "net"), spec),
+            Arch::Resnet18 => crate::resnet::resnet18(&(&root / "net"), spec),
         };
         let (mean, std) = spec.channel_stats();
         Model {
@@ -181,6 +183,16 @@ impl Model {
     /// Logits for pixels `x` in [0, 1], float32 `[B, C, H, W]`.
     pub fn forward_t(&self, x: &Tensor, train: bool) -> Tensor {
         self.net.forward_t(&self.net_input(x), train)
+    }
+
+    /// The penultimate layer for pixels `x`: the flattened features the linear classifier
+    /// reads (the official DC/DM `ConvNet.embed`), float32 `[B, D]`.
+    pub fn embed_t(&self, x: &Tensor, train: bool) -> Tensor {
+        let layers = self.net.len() as usize;
+        let mut outs = self
+            .net
+            .forward_all_t(&self.net_input(x), train, Some(layers - 1));
+        outs.pop().expect("a network has layers")
     }
 
     pub fn device(&self) -> Device {
