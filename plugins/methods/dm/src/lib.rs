@@ -13,8 +13,9 @@
 //!   over classes;
 //! - SGD on the images, lr 1.0, momentum 0.5 (`optimizer_img`), one step per iteration.
 //!
-//! The result is mapped back to pixels (x · std + mean) and clipped to [0, 1] (ddbench's sets
-//! are pixel images; the official code keeps its normalised images unclipped), with hard labels.
+//! The result is mapped back to pixels (x · std + mean), unclipped as the official code keeps
+//! its normalised images (values may leave [0, 1]: the host trains on them and records their
+//! range; attacks still run on [0, 1] test images), with hard labels.
 //! Every random number comes from the call's seed (`SeedScope` for the networks and DSA draws, a
 //! `HostRng` for the real batches). `tests/dm.rs` checks two outer iterations against a PyTorch
 //! mirror of the official loop.
@@ -127,7 +128,7 @@ impl Method for Dm {
                 last.double_value(&[]) / classes as f64
             ));
         }
-        let images = (syn.detach() * &std + &mean).clamp(0.0, 1.0);
+        let images = syn.detach() * &std + &mean;
         let labels = Tensor::arange(classes, (Kind::Int64, dev)).repeat_interleave_self_int(
             ipc,
             0,
