@@ -49,6 +49,9 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         iters: u32,
     },
+    /// The attack suite on a model trained elsewhere (safetensors weights: a `--save-student`
+    /// student or a PyTorch ConvNet / ResNet-18), on the attacked subset or given test indices.
+    Attack(Box<crate::run::external::AttackArgs>),
     /// Run a leaderboard file (data sets × methods × IPC × architectures × seeds × attacks),
     /// resumably, then build its report.
     Bench(crate::bench::BenchArgs),
@@ -336,6 +339,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(print_run_summary(&summary, &cfg))
         }
         Command::Bench(args) => crate::bench::run(&args),
+        Command::Attack(args) => crate::run::external::run(&args),
         Command::Report(args) => crate::report::run(&args),
         Command::New(args) => crate::scaffold::run(&args),
         Command::Speed {

@@ -8,6 +8,8 @@ mod distill;
 mod evaluate;
 pub mod events;
 pub mod export;
+pub mod external;
+pub mod external_model;
 pub mod grid;
 pub mod manifest;
 mod recorder;

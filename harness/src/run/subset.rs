@@ -31,6 +31,18 @@ impl AttackSubset {
                 n = indices.len()
             ));
         }
+        Self::of_indices(data, indices)
+    }
+
+    /// The test images at `indices` (checked against the split's size).
+    pub fn of_indices(data: &DeviceDataset, indices: Vec<i64>) -> Result<AttackSubset> {
+        let n = data.test_labels.size()[0];
+        if let Some(bad) = indices.iter().find(|&&i| i < 0 || i >= n) {
+            anyhow::bail!("test index {bad} is outside the test split (0..{n})");
+        }
+        if indices.is_empty() {
+            anyhow::bail!("no test images to attack");
+        }
         let idx = Tensor::from_slice(&indices).to_device(data.device);
         let x = data.test_images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
         let y = data.test_labels.index_select(0, &idx);
