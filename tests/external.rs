@@ -197,3 +197,105 @@ fn a_saved_student_attacked_again_gives_the_recorded_rows() {
         text(&r)
     );
 }
+
+/// A saved student re-checked in Python (python/ddbench_student.py): ConvNet-3 and ResNet-18
+/// students give ddbench's logits on the attacked images, and torchattacks' FGSM on them gives
+/// the robust accuracy of ddbench's `fgsm` row.
+#[test]
+fn a_saved_student_rechecks_in_pytorch_with_torchattacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("data")).unwrap();
+    write_tiny_idx(&d.join("data"), 200, 60);
+    for (arch, width) in [("convnet", "8"), ("resnet18", "64")] {
+        let out = format!("out-{arch}");
+        let args = [
+            "run",
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            "data",
+            "--out",
+            &out,
+            "--method",
+            "random",
+            "--ipc",
+            "2",
+            "--arch",
+            arch,
+            "--width",
+            width,
+            "--epochs",
+            "5",
+            "--n-attack",
+            "20",
+            "--attacks",
+            "fgsm",
+            "--eps",
+            "8/255",
+            "--device",
+            "cpu",
+            "--quiet",
+            "--save-student",
+            "--save-adversarial",
+        ];
+        let r = ddbench_in(d, &args);
+        assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+        let cell = d.join(format!(
+            "{out}/artifacts/fashion-mnist_random_ipc2_{arch}_seed0"
+        ));
+        let adv = cell.join("adversarial_fgsm_linf_0.031373.safetensors");
+        let checked = d.join(format!("{arch}-recheck.safetensors"));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("recheck_student.py");
+        let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+        let o = std::process::Command::new(python)
+            .arg(script)
+            .arg(cell.join("student.json"))
+            .arg(&adv)
+            .arg(d.join("data"))
+            .arg((8.0f64 / 255.0).to_string())
+            .arg(&checked)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let py: HashMap<String, Tensor> = Tensor::read_safetensors(&checked)
+            .unwrap()
+            .into_iter()
+            .collect();
+        // ddbench's logits on the same images
+        let card: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(cell.join("student.json")).unwrap())
+                .unwrap();
+        let spec: ModelSpec = serde_json::from_value(card["spec"].clone()).unwrap();
+        let m = load(
+            &cell.join("student.safetensors"),
+            &spec,
+            Layout::Ddbench,
+            Device::Cpu,
+        )
+        .unwrap();
+        let idx: HashMap<String, Tensor> = Tensor::read_safetensors(&adv)
+            .unwrap()
+            .into_iter()
+            .collect();
+        let x = test_images(&d.join("data")).index_select(0, &idx["indices"]);
+        let diff = max_diff(&m.forward_t(&x, false), &py["logits"]);
+        assert!(diff < 1e-3, "{arch}: logits differ by {diff}");
+        let row = &read_rows(&d.join(&out).join("results.csv"))[0];
+        let ours: f64 = row["robust_acc"].parse().unwrap();
+        let theirs = py["robust"].double_value(&[0]);
+        assert!(
+            (ours - theirs).abs() < 1e-3,
+            "{arch}: ddbench fgsm {ours} %, torchattacks {theirs} %"
+        );
+    }
+}
+
+fn test_images(data: &Path) -> Tensor {
+    let img = std::fs::read(data.join("t10k-images-idx3-ubyte")).unwrap();
+    let n = ((img.len() - 16) / 784) as i64;
+    Tensor::from_slice(&img[16..])
+        .reshape([n, 1, 28, 28])
+        .to_kind(tch::Kind::Float)
+        / 255.0
+}
