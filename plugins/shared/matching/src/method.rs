@@ -89,7 +89,8 @@ pub fn distill_gm(
     let mut opt = ImageSgd::new(s.lr_img, s.momentum);
     let total = s.iterations as u64 + 1;
     host.log(&format!(
-        "{name}: {total} outer iterations × {} matching steps, {} network epochs between them",
+        "{name}: {total} outer iterations of {} matching steps, {} network epochs after each \
+         but the last",
         lp.outer_loop, lp.inner_loop
     ));
     let (start, mut passes) = (Instant::now(), Passes::default());
