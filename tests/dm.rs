@@ -6,82 +6,20 @@
 //! --method dm` then records a row.
 
 use ddbench_method_dm::step::{outer_step, random_net, ImageSgd};
-use ddbench_nn::dsa::{DsaDraw, DsaOp, DsaParams};
+use ddbench_nn::dsa::DsaParams;
+use ddbench_tests::mirror::{group_values, max_diff, record, run_mirror};
 use ddbench_tests::{ddbench, read_rows, text, write_tiny_idx};
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Command;
 use tch::{Device, Kind, Tensor};
 
 const TOL: f64 = 1e-4;
 const IPC: i64 = 2;
 const DEPTH: i64 = 3;
 
-fn venv_python() -> PathBuf {
-    match std::env::var_os("DDBENCH_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python"),
-    }
-}
-
-/// Class `c`'s draw at step `s`: group (c + s) mod 6 of the default strategy, one value each.
-fn draw(c: usize, s: usize) -> Vec<(&'static str, Vec<(&'static str, Tensor)>)> {
-    let u = || Tensor::rand([1], (Kind::Float, Device::Cpu));
-    let int = |lo: i64, hi: i64| Tensor::randint_low(lo, hi, [1], (Kind::Int64, Device::Cpu));
-    match (c + s) % 6 {
-        0 => vec![
-            ("brightness", vec![("u", u())]),
-            ("saturation", vec![("u", u())]),
-            ("contrast", vec![("u", u())]),
-        ],
-        1 => vec![("crop", vec![("tx", int(-2, 3)), ("ty", int(-2, 3))])],
-        2 => vec![("cutout", vec![("ox", int(0, 17)), ("oy", int(0, 17))])],
-        3 => vec![("flip", vec![("u", Tensor::from_slice(&[0.25f32]))])],
-        4 => vec![("scale", vec![("ux", u()), ("uy", u())])],
-        _ => vec![("rotate", vec![("u", u())])],
-    }
-}
-
-fn op(name: &str, v: &[(&str, Tensor)]) -> DsaOp {
-    let t = |i: usize| v[i].1.shallow_clone();
-    match name {
-        "brightness" => DsaOp::Brightness { u: t(0) },
-        "saturation" => DsaOp::Saturation { u: t(0) },
-        "contrast" => DsaOp::Contrast { u: t(0) },
-        "crop" => DsaOp::Crop { tx: t(0), ty: t(1) },
-        "cutout" => DsaOp::Cutout { ox: t(0), oy: t(1) },
-        "flip" => DsaOp::Flip { u: t(0) },
-        "scale" => DsaOp::Scale { ux: t(0), uy: t(1) },
-        "rotate" => DsaOp::Rotate { u: t(0) },
-        other => panic!("no op {other}"),
-    }
-}
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-    (a - b).abs().max().double_value(&[])
-}
-
 /// Runs tests/dm_mirror.py on `inputs` and the per-step, per-class op names; its outputs.
 fn mirror(inputs: &[(String, Tensor)], plan: &[Vec<Vec<&str>>]) -> HashMap<String, Tensor> {
-    let dir = tempfile::tempdir().unwrap();
-    Tensor::write_safetensors(inputs, dir.path().join("inputs.safetensors")).unwrap();
     let plan = serde_json::json!({"ipc": IPC, "depth": DEPTH, "steps": plan});
-    std::fs::write(dir.path().join("plan.json"), plan.to_string()).unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("dm_mirror.py");
-    let out = Command::new(venv_python())
-        .arg(&script)
-        .arg(dir.path())
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "dm_mirror.py failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Tensor::read_safetensors(dir.path().join("outputs.safetensors"))
-        .unwrap()
-        .into_iter()
-        .collect()
+    run_mirror("dm_mirror.py", inputs, &plan)
 }
 
 #[test]
@@ -120,16 +58,13 @@ fn two_outer_iterations_equal_the_official_loop() {
         let mut draws = Vec::new();
         let mut names = Vec::new();
         for c in 0..classes {
-            let d = draw(c, s);
-            for (o, vals) in &d {
-                for (k, v) in vals {
-                    inputs.push((format!("d{s}.{c}.{o}.{k}"), v.copy()));
-                }
-            }
-            names.push(d.iter().map(|(o, _)| *o).collect::<Vec<_>>());
-            draws.push(DsaDraw {
-                ops: d.iter().map(|(o, v)| op(o, v)).collect(),
-            });
+            let (d, ops) = record(
+                &group_values(c + s, 1, 16),
+                &format!("d{s}.{c}"),
+                &mut inputs,
+            );
+            names.push(ops);
+            draws.push(d);
         }
         plan.push(names);
         let loss = outer_step(&net, &syn, IPC, &real, &draws, &p, &mut opt);

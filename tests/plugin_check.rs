@@ -7,9 +7,9 @@ use std::time::Instant;
 
 /// Plugins whose defaults take minutes on the self-test's problem, with the small config they
 /// are checked with: the methods that train a teacher (a tiny teacher and recovery) or a
-/// feature network (the coreset baselines), DM (a few iterations), and the query-based attacks
+/// feature network (the coreset baselines), DM, DC and DSA (a few iterations), and the query-based attacks
 /// (a small query budget).
-const TINY_CONFIGS: [(&str, &str); 5] = [
+const TINY_CONFIGS: [(&str, &str); 6] = [
     (
         "sre2l guard sre2l_at",
         r#"{"teacher_arch": "convnet", "teacher_width": 8, "teacher_depth": 2,
@@ -22,6 +22,11 @@ const TINY_CONFIGS: [(&str, &str); 5] = [
     (
         "dm",
         r#"{"iterations": 5, "batch_real": 8, "net_width": 8}"#,
+    ),
+    (
+        "dc dsa",
+        r#"{"iterations": 2, "batch_real": 8, "batch_train": 4, "net_width": 8,
+            "outer_loop": 2, "inner_loop": 1}"#,
     ),
     ("square", r#"{"n_queries": 100}"#),
     ("autoattack", r#"{"n_queries": 100, "steps": 10}"#),
@@ -69,7 +74,7 @@ fn every_shipped_plugin_passes() {
         .into_iter()
         .filter(|p| !is_import(p))
         .collect();
-    assert_eq!(all.len(), 19, "shipped plugins besides import: {all:?}");
+    assert_eq!(all.len(), 21, "shipped plugins besides import: {all:?}");
     let mut groups: Vec<(Option<&str>, Vec<PathBuf>)> = vec![(None, Vec::new())];
     groups.extend(TINY_CONFIGS.iter().map(|(_, c)| (Some(*c), Vec::new())));
     for p in all {

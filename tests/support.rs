@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: where the release build put the binary and plugins, plugin
 //! folders for fixtures, running the CLI, and reading its results.
 
+pub mod mirror;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 

@@ -24,6 +24,9 @@ pub mod config;
 pub mod step;
 
 pub use config::DmConfig;
+use ddbench_coreset::class_members;
+use ddbench_matching::common::initial_images;
+use ddbench_matching::{class_labels, draw_batches, Normalised};
 use ddbench_nn::dsa::{self, parse_strategy, DsaParams};
 use ddbench_nn::rng::HostRng;
 use ddbench_plugin_api::{declare_method, DistillInput, Distilled, Host, Method, PluginResult};
@@ -31,43 +34,6 @@ use step::{outer_step, random_net, ImageSgd};
 use tch::{Device, Kind, Tensor};
 
 pub struct Dm;
-
-/// The indices of each class's samples; an error naming a class with fewer than `ipc`.
-fn class_members(labels: &[i64], classes: i64, ipc: i64) -> PluginResult<Vec<Vec<i64>>> {
-    let mut members = vec![Vec::new(); classes.max(0) as usize];
-    for (i, &l) in labels.iter().enumerate() {
-        if let Some(m) = members.get_mut(l as usize) {
-            m.push(i as i64);
-        }
-    }
-    match members.iter().position(|m| (m.len() as i64) < ipc) {
-        Some(c) => Err(format!(
-            "class {c} has {} images, fewer than IPC {ipc}",
-            members[c].len()
-        )
-        .into()),
-        None => Ok(members),
-    }
-}
-
-/// `k` random members of each class (the official `np.random.permutation(...)[:k]`), one index
-/// tensor on `dev` and the count per class.
-fn draw_batches(
-    rng: &mut HostRng,
-    members: &mut [Vec<i64>],
-    k: i64,
-    dev: Device,
-) -> (Tensor, Vec<i64>) {
-    let mut idx = Vec::new();
-    let mut counts = Vec::with_capacity(members.len());
-    for m in members.iter_mut() {
-        let n = (k as usize).min(m.len());
-        rng.partial_shuffle(m, n);
-        idx.extend_from_slice(&m[..n]);
-        counts.push(n as i64);
-    }
-    (Tensor::from_slice(&idx).to_device(dev), counts)
-}
 
 impl Method for Dm {
     type Config = DmConfig;
@@ -77,24 +43,9 @@ impl Method for Dm {
         let mut rng = HostRng::new(input.seed);
         let labels = Vec::<i64>::try_from(input.labels.to_device(Device::Cpu))?;
         let mut members = class_members(&labels, input.num_classes, input.ipc)?;
-        let (mean, std) = ddbench_nn::channel_stats(&input.images);
-        let stat = |v: Vec<f64>| {
-            Tensor::from_slice(&v)
-                .to_kind(Kind::Float)
-                .view([1, -1, 1, 1])
-                .to_device(dev)
-        };
-        let (mean, std) = (stat(mean), stat(std));
-        let normalise = |idx: &Tensor| {
-            (input.images.index_select(0, idx).to_kind(Kind::Float) / 255.0 - &mean) / &std
-        };
+        let norm = Normalised::new(input);
         let (classes, ipc) = (input.num_classes, input.ipc);
-        let [c, h, w] = input.image_shape;
-        let syn = match cfg.init.as_str() {
-            "real" => normalise(&draw_batches(&mut rng, &mut members, ipc, dev).0),
-            _ => Tensor::randn([classes * ipc, c, h, w], (Kind::Float, dev)),
-        };
-        let syn = syn.detach().set_requires_grad(true);
+        let syn = initial_images(input, &norm, &cfg.init, &mut rng, &mut members);
         let p = DsaParams {
             strategy: parse_strategy(&cfg.dsa_strategy)?,
             ..DsaParams::default()
@@ -114,7 +65,7 @@ impl Method for Dm {
                 dev,
             );
             let (idx, counts) = draw_batches(&mut rng, &mut members, cfg.batch_real, dev);
-            let real = normalise(&idx).split_with_sizes(&counts, 0);
+            let real = norm.images(&idx).split_with_sizes(&counts, 0);
             let draws: Vec<_> = real
                 .iter()
                 .map(|r| dsa::sample(&p, &r.size(), true, (Kind::Float, dev)))
@@ -128,12 +79,8 @@ impl Method for Dm {
                 last.double_value(&[]) / classes as f64
             ));
         }
-        let images = syn.detach() * &std + &mean;
-        let labels = Tensor::arange(classes, (Kind::Int64, dev)).repeat_interleave_self_int(
-            ipc,
-            0,
-            None::<i64>,
-        );
+        let images = norm.to_pixels(&syn);
+        let labels = class_labels(classes, ipc, dev);
         Ok(Distilled {
             images,
             labels,

@@ -5,37 +5,14 @@
 //! one SGD step with momentum on the synthetic images. Everything here works in the data set's
 //! normalised space, as the official code (its images are normalised by the data loader).
 
+pub use ddbench_matching::ImageSgd;
 use ddbench_nn::dsa::{DsaDraw, DsaParams};
-use ddbench_nn::{Model, ModelSpec};
+use ddbench_nn::Model;
 use tch::{Device, Kind, Tensor};
 
-/// The official `ConvNet` (`get_network('ConvNet')`: conv 3×3 → instance norm (GroupNorm with
-/// one group per channel) → ReLU → avg-pool 2, `depth` times; width `width`) for already
-/// normalised inputs (identity mean / std), initialised as PyTorch initialises `Conv2d` and
-/// `Linear` (weight and bias U(−1/√fan_in, 1/√fan_in); norm weight 1, bias 0), frozen.
+/// The official random `ConvNet` (`ddbench_matching::random_net`), frozen: DM only embeds.
 pub fn random_net(shape: [i64; 3], classes: i64, width: i64, depth: i64, dev: Device) -> Model {
-    let c = shape[0] as usize;
-    let mut spec = ModelSpec::convnet(shape, classes, vec![0.0; c], vec![1.0; c]);
-    (spec.width, spec.depth) = (width, depth);
-    let mut model = Model::new(&spec, dev);
-    let vars = model.vs.variables();
-    let mut names: Vec<&String> = vars.keys().collect();
-    names.sort();
-    tch::no_grad(|| {
-        for name in names {
-            let Some(layer) = name
-                .strip_suffix(".weight")
-                .or_else(|| name.strip_suffix(".bias"))
-                .filter(|l| !l.ends_with(".norm"))
-            else {
-                continue;
-            };
-            let weight = &vars[&format!("{layer}.weight")];
-            let fan_in: i64 = weight.size()[1..].iter().product();
-            let bound = 1.0 / (fan_in as f64).sqrt();
-            let _ = vars[name].shallow_clone().uniform_(-bound, bound);
-        }
-    });
+    let mut model = ddbench_matching::random_net(shape, classes, width, depth, dev);
     model.vs.freeze();
     model
 }
@@ -60,39 +37,6 @@ pub fn dm_loss(
         loss += (out_real - out_syn).square().sum(Kind::Float);
     }
     loss
-}
-
-/// PyTorch's SGD with momentum and no dampening, on one tensor (the official `optimizer_img`):
-/// buf = grad on the first step, then buf = momentum · buf + grad; x −= lr · buf.
-pub struct ImageSgd {
-    pub lr: f64,
-    pub momentum: f64,
-    buf: Option<Tensor>,
-}
-
-impl ImageSgd {
-    pub fn new(lr: f64, momentum: f64) -> Self {
-        ImageSgd {
-            lr,
-            momentum,
-            buf: None,
-        }
-    }
-
-    /// One step on `x` (a leaf with its gradient filled in), then its gradient zeroed.
-    pub fn step(&mut self, x: &Tensor) {
-        tch::no_grad(|| {
-            let grad = x.grad();
-            let buf = match self.buf.take() {
-                None => grad.copy(),
-                Some(b) => b * self.momentum + &grad,
-            };
-            let mut x = x.shallow_clone();
-            x -= &buf * self.lr;
-            let _ = grad.shallow_clone().zero_();
-            self.buf = Some(buf);
-        });
-    }
 }
 
 /// One outer iteration: the loss, its backward, the step; the loss (detached, on the device).
