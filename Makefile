@@ -23,6 +23,8 @@ demo: build
 
 test: build
 	$(CARGO) test --release --workspace
+	# the criterion benches, smoke mode: compiled, each hot loop run once (harness/benches)
+	$(CARGO) bench -p ddbench --bench hot_loops -- --test
 
 lint:
 	$(CARGO) fmt --all -- --check

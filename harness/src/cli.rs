@@ -38,17 +38,9 @@ pub enum Command {
         #[arg(long, requires = "check", default_value = "{}")]
         config: String,
     },
-    /// Images per second of the hot loops (train step, PGD-10), as JSON lines comparable with
-    /// shared/bench/pytorch_reference.py.
-    Speed {
-        #[arg(long, value_enum, default_value = "auto")]
-        device: DeviceChoice,
-        /// Batch size (default 256 on CUDA, 32 on CPU, as the reference script).
-        #[arg(long)]
-        batch: Option<i64>,
-        #[arg(long, default_value_t = 20)]
-        iters: u32,
-    },
+    /// Images per second of the hot loops (train steps, GUARD and PGD-AT teacher steps, PGD-10,
+    /// Square, a DD student) as JSON lines; `--compare` runs bench/pytorch_reference.py beside.
+    Speed(crate::speed::SpeedArgs),
     /// The attack suite on a model trained elsewhere (safetensors weights: a `--save-student`
     /// student or a PyTorch ConvNet / ResNet-18), on the attacked subset or given test indices.
     Attack(Box<crate::run::external::AttackArgs>),
@@ -342,12 +334,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Attack(args) => crate::run::external::run(&args),
         Command::Report(args) => crate::report::run(&args),
         Command::New(args) => crate::scaffold::run(&args),
-        Command::Speed {
-            device,
-            batch,
-            iters,
-        } => {
-            crate::speed::run(device, batch, iters)?;
+        Command::Speed(args) => {
+            crate::speed::run(&args)?;
             Ok(0)
         }
         Command::Plugins { check, config, .. } if !check.is_empty() => {

@@ -1,0 +1,239 @@
+"""ddbench's PyTorch reference: the hot loops of `ddbench speed` (harness/src/speed/workloads.rs)
+written the way a user would write them in eager PyTorch, with the same models, batch, loss,
+optimiser and augmentation, printed as JSON lines with the same figure names. `ddbench speed
+--compare` runs it in the same call and prints the ratios.
+
+Usage: python bench/pytorch_reference.py [--device cpu|cuda] [--batch N] [--iters N]
+                                         [--only TEXT] [--compile] [--bf16]
+Figures (img/s), per architecture `resnet18` (CIFAR stem) and `convnet3` (width 128, instance
+norm), 3x32x32 inputs, 10 classes, the model normalising its input ((x - 0.5) / 0.25) as
+ddbench's do:
+  train_step             one SGD step (lr 0.01, momentum 0.9, weight decay 5e-4) on a random
+                         crop (pad 4) + flip of the batch
+  guard_cifar_step       one teacher step (SGD lr 0.1) with GUARD's CIFAR regularizer:
+                         lambda * mean ||grad_x^[CE(x^+z) - CE(x^)]||, z = h g^/||g^||, double backprop
+  guard_simplified_step  the same with beta * |CE(x^+z) - CE(x^)| (single backprop)
+  pgd10_at_step          Madry adversarial training: PGD-10 (8/255, 2/255, eval mode), then a step
+  pgd10_linf             PGD-10 at 8/255 (eval mode), hand-written; torchattacks_pgd10_linf: torchattacks'
+  square100              torchattacks' Square at 8/255, 100 queries
+  convnet3.student_ipc10 a fresh ConvNet-3 trained 30 epochs on 100 images (batch 256)
+--compile adds *_compiled figures (torch.compile), --bf16 *_bf16 (autocast), CUDA only.
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+H, LAMBDA, BETA = 3.0, 100.0, 1e-4   # GUARD's CIFAR defaults (ddbench_sre2l::Sre2lConfig)
+EPS, ALPHA = 8 / 255, 2 / 255
+
+
+class Normalize(nn.Module):
+    def forward(self, x):
+        return (x - 0.5) / 0.25
+
+
+class Block(nn.Module):
+    def __init__(self, i, o, stride):
+        super().__init__()
+        self.c1, self.b1 = nn.Conv2d(i, o, 3, stride, 1, bias=False), nn.BatchNorm2d(o)
+        self.c2, self.b2 = nn.Conv2d(o, o, 3, 1, 1, bias=False), nn.BatchNorm2d(o)
+        self.short = nn.Sequential()
+        if stride != 1 or i != o:
+            self.short = nn.Sequential(nn.Conv2d(i, o, 1, stride, bias=False), nn.BatchNorm2d(o))
+
+    def forward(self, x):
+        return F.relu(self.b2(self.c2(F.relu(self.b1(self.c1(x))))) + self.short(x))
+
+
+def resnet18():
+    layers, c = [nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()], 64
+    for o, s in [(64, 1), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1)]:
+        layers.append(Block(c, o, s))
+        c = o
+    return nn.Sequential(Normalize(), *layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10))
+
+
+def convnet3(width=128):
+    layers, c = [Normalize()], 3
+    for _ in range(3):
+        layers += [nn.Conv2d(c, width, 3, padding=1), nn.GroupNorm(width, width, affine=True),
+                   nn.ReLU(), nn.AvgPool2d(2)]
+        c = width
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(width * 16, 10))
+
+
+def crop_flip(x, pad=4):
+    """Per-image random crop of the zero-padded batch and random horizontal flip."""
+    b, _, h, w = x.shape
+    p = F.pad(x, (pad, pad, pad, pad))
+    dy = torch.randint(0, 2 * pad + 1, (b, 1), device=x.device)
+    dx = torch.randint(0, 2 * pad + 1, (b, 1), device=x.device)
+    rows = torch.arange(h, device=x.device)[None] + dy
+    cols = torch.arange(w, device=x.device)[None].expand(b, w)
+    flip = torch.rand(b, 1, device=x.device) < 0.5
+    cols = torch.where(flip, w - 1 - cols, cols) + dx
+    bi = torch.arange(b, device=x.device)[:, None, None]
+    return p.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
+
+
+def sgd(net, lr):
+    return torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+
+
+def step(net, opt, loss):
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def train_step(net, opt, x, y):
+    net.train()
+    step(net, opt, F.cross_entropy(net(crop_flip(x)), y))
+
+
+def input_grad(net, x, y):
+    x = x.detach().requires_grad_()
+    return torch.autograd.grad(F.cross_entropy(net(x), y, reduction="sum"), x)[0]
+
+
+def guard_step(net, opt, x, y, simplified):
+    """One GUARD teacher step in pixel space (sigma converts between pixels and normalised)."""
+    x = crop_flip(x)
+    sigma = 0.25
+    net.eval()
+    g = input_grad(net, x, y) * sigma
+    z = (H * g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1) * sigma).detach()
+    x1 = x.detach().requires_grad_()
+    b = x.shape[0]
+    diff = (F.cross_entropy(net(x1 + z), y, reduction="sum") - F.cross_entropy(net(x1), y, reduction="sum")) / b
+    if simplified:
+        reg = BETA * diff.abs()
+    else:
+        d = torch.autograd.grad(diff, x1, create_graph=True)[0] * sigma
+        reg = LAMBDA * d.flatten(1).norm(dim=1).mean()
+    net.train()
+    step(net, opt, F.cross_entropy(net(x), y) + reg)
+
+
+def pgd(net, x, y, steps=10):
+    adv = (x + torch.empty_like(x).uniform_(-EPS, EPS)).clamp(0, 1)
+    for _ in range(steps):
+        g = input_grad(net, adv, y)
+        adv = torch.min(torch.max(adv.detach() + ALPHA * g.sign(), x - EPS), x + EPS).clamp(0, 1)
+    return adv
+
+
+def pgd_at_step(net, opt, x, y):
+    x = crop_flip(x)
+    net.eval()
+    adv = pgd(net, x, y)
+    net.train()
+    step(net, opt, F.cross_entropy(net(adv), y))
+
+
+def timeit(fn, iters, warm=2):
+    for _ in range(warm):
+        fn()
+    sync()
+    t = time.perf_counter()
+    for _ in range(iters):
+        fn()
+    sync()
+    return (time.perf_counter() - t) / iters
+
+
+def sync():
+    if DEV.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def emit(name, images, seconds, levers="eager", dtype="float32"):
+    if ARGS.only and ARGS.only not in name:
+        return
+    dev = torch.cuda.get_device_name() if DEV.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    print(json.dumps({"figure": name, "value": round(images / seconds, 2), "impl": "pytorch",
+                      "device": dev, "batch": ARGS.batch, "dtype": dtype, "levers": levers,
+                      "torch": torch.__version__}), flush=True)
+
+
+def wanted(name):
+    return not ARGS.only or ARGS.only in name
+
+
+def arch_figures(name, make, x, y):
+    it, heavy = ARGS.iters, max(1, ARGS.iters // 2)
+    b = x.shape[0]
+    net = make().to(DEV)
+    cases = [
+        ("train_step", lambda o: train_step(net, o, x, y), 0.01, it),
+        ("guard_cifar_step", lambda o: guard_step(net, o, x, y, False), 0.1, it),
+        ("guard_simplified_step", lambda o: guard_step(net, o, x, y, True), 0.1, it),
+        ("pgd10_at_step", lambda o: pgd_at_step(net, o, x, y), 0.1, heavy),
+    ]
+    for what, fn, lr, n in cases:
+        if wanted(f"{name}.{what}"):
+            opt = sgd(net, lr)
+            emit(f"{name}.{what}", b, timeit(lambda: fn(opt), n))
+    net.eval()
+    if wanted(f"{name}.pgd10_linf"):
+        emit(f"{name}.pgd10_linf", b, timeit(lambda: pgd(net, x, y), heavy))
+    try:
+        import torchattacks
+    except ImportError:
+        torchattacks = None
+    if torchattacks and wanted(f"{name}.torchattacks_pgd10_linf"):
+        atk = torchattacks.PGD(net, eps=EPS, alpha=ALPHA, steps=10, random_start=True)
+        emit(f"{name}.torchattacks_pgd10_linf", b, timeit(lambda: atk(x, y), heavy), "torchattacks")
+    if torchattacks and wanted(f"{name}.square100"):
+        atk = torchattacks.Square(net, eps=EPS, n_queries=100)
+        emit(f"{name}.square100", b, timeit(lambda: atk(x, y), heavy), "torchattacks")
+    if DEV.type == "cuda" and ARGS.compile:
+        cnet = torch.compile(net)
+        opt = sgd(cnet, 0.01)
+        emit(f"{name}.train_step_compiled", b, timeit(lambda: train_step(cnet, opt, x, y), it, 5), "compiled")
+    if DEV.type == "cuda" and ARGS.bf16:
+        opt = sgd(net, 0.01)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            emit(f"{name}.train_step_bf16", b, timeit(lambda: train_step(net, opt, x, y), it), "bf16", "bfloat16")
+
+
+def student():
+    x = torch.rand(100, 3, 32, 32, device=DEV)
+    y = torch.arange(100, device=DEV) // 10
+
+    def train():
+        net = convnet3().to(DEV)
+        opt = sgd(net, 0.01)
+        for _ in range(30):
+            perm = torch.randperm(100, device=DEV)
+            train_step(net, opt, x[perm], y[perm])
+
+    if wanted("convnet3.student_ipc10"):
+        emit("convnet3.student_ipc10", 100 * 30, timeit(train, max(1, ARGS.iters // 2), 1))
+
+
+def main():
+    x = torch.rand(ARGS.batch, 3, 32, 32, device=DEV)
+    y = torch.randint(0, 10, (ARGS.batch,), device=DEV)
+    for name, make in [("resnet18", resnet18), ("convnet3", convnet3)]:
+        arch_figures(name, make, x, y)
+    student()
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--only", default=None)
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--bf16", action="store_true")
+    ARGS = p.parse_args()
+    DEV = torch.device(ARGS.device)
+    ARGS.batch = ARGS.batch or (256 if DEV.type == "cuda" else 32)
+    torch.backends.cudnn.benchmark = True
+    main()

@@ -1,0 +1,97 @@
+//! `ddbench speed --compare`: the repository's PyTorch reference run in the same call, and the
+//! ratio table.
+
+use super::{Figure, SpeedArgs};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+
+/// `bench/pytorch_reference.py` of this checkout (found from the binary's folder upwards, then
+/// the working directory).
+fn script() -> Result<PathBuf> {
+    let rel = Path::new("bench/pytorch_reference.py");
+    let exe = std::env::current_exe().ok();
+    let from_exe = exe
+        .iter()
+        .flat_map(|p| p.ancestors().skip(1))
+        .map(|d| d.join(rel));
+    from_exe
+        .chain(std::iter::once(rel.to_path_buf()))
+        .find(|p| p.is_file())
+        .context(
+            "bench/pytorch_reference.py not found next to this build or in the working directory",
+        )
+}
+
+fn python(args: &SpeedArgs, script: &Path) -> PathBuf {
+    if let Some(p) = &args.python {
+        return p.clone();
+    }
+    let venv = script
+        .parent()
+        .and_then(Path::parent)
+        .map(|r| r.join(".venv/bin/python"));
+    venv.filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// The reference's figures, run with this call's device, batch, calls and filter.
+pub fn reference(args: &SpeedArgs, dev: tch::Device, batch: i64) -> Result<Vec<Figure>> {
+    let script = script()?;
+    let py = python(args, &script);
+    let mut cmd = std::process::Command::new(&py);
+    cmd.arg(&script)
+        .args(["--device", if dev.is_cuda() { "cuda" } else { "cpu" }])
+        .args([
+            "--batch",
+            &batch.to_string(),
+            "--iters",
+            &args.iters.to_string(),
+        ]);
+    if let Some(o) = &args.only {
+        cmd.args(["--only", o]);
+    }
+    let out = cmd
+        .output()
+        .with_context(|| format!("running {} {}", py.display(), script.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed:\n{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).with_context(|| format!("reference line {l}")))
+        .collect()
+}
+
+/// Markdown table: per ddbench figure, the reference's same-named figure and the ratio; then
+/// the reference's figures ddbench has no twin of (torchattacks, compiled, bf16).
+pub fn table(ours: &[Figure], theirs: &[Figure]) -> String {
+    let mut t = String::from(
+        "| figure | ddbench img/s | PyTorch eager img/s | ratio |\n|---|---:|---:|---:|\n",
+    );
+    for f in ours {
+        let twin = theirs.iter().find(|r| r.figure == f.figure);
+        let (v, r) = match twin {
+            Some(r) => (
+                format!("{:.1}", r.value),
+                format!("{:.2}×", f.value / r.value),
+            ),
+            None => ("–".into(), "–".into()),
+        };
+        t.push_str(&format!("| {} | {:.1} | {v} | {r} |\n", f.figure, f.value));
+    }
+    for r in theirs
+        .iter()
+        .filter(|r| !ours.iter().any(|f| f.figure == r.figure))
+    {
+        t.push_str(&format!(
+            "| {} ({}) | – | {:.1} | – |\n",
+            r.figure, r.levers, r.value
+        ));
+    }
+    t
+}

@@ -1,0 +1,135 @@
+//! `ddbench speed`: images per second of the hot loops (`workloads.rs`), as JSON lines; with
+//! `--compare`, the PyTorch reference of this repository (`bench/pytorch_reference.py`, the same
+//! models, batch, loss and augmentation in eager PyTorch) runs in the same call on the same
+//! device, and a table of ratios (ddbench / PyTorch, > 1: ddbench faster) follows. Every figure
+//! carries its device, batch, dtype and lever set; `--out FILE` appends them as JSON lines.
+
+mod compare;
+pub mod workloads;
+
+use crate::device::{self, DeviceChoice};
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(clap::Args, Debug)]
+pub struct SpeedArgs {
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+    /// Batch size (default 256 on CUDA, 32 on CPU).
+    #[arg(long)]
+    pub batch: Option<i64>,
+    /// Timed calls per figure (after warm-up calls; the attacks and the student take half).
+    #[arg(long, default_value_t = 20)]
+    pub iters: u32,
+    /// Only the figures whose name contains this text.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Also run bench/pytorch_reference.py with the same device, batch and calls, and print
+    /// the ratios.
+    #[arg(long)]
+    pub compare: bool,
+    /// The Python that runs the reference (default: .venv/bin/python, else python3).
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// Append every figure (both sides) to this JSON-lines file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// One measured figure.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Figure {
+    pub figure: String,
+    /// Images per second.
+    pub value: f64,
+    #[serde(rename = "impl")]
+    pub implementation: String,
+    pub device: String,
+    pub batch: i64,
+    #[serde(default)]
+    pub dtype: String,
+    /// The speed levers in use (`eager`; `compiled`, `bf16` on the reference's CUDA figures).
+    #[serde(default)]
+    pub levers: String,
+}
+
+fn sync(d: tch::Device) {
+    if let tch::Device::Cuda(i) = d {
+        tch::Cuda::synchronize(i as i64);
+    }
+}
+
+/// Seconds per call of `f`, after `warm` untimed calls.
+pub fn time_it(dev: tch::Device, iters: u32, warm: u32, f: &mut dyn FnMut()) -> f64 {
+    for _ in 0..warm {
+        f();
+    }
+    sync(dev);
+    let t = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    sync(dev);
+    t.elapsed().as_secs_f64() / iters as f64
+}
+
+/// ddbench's figures on `dev`.
+fn measure(dev: tch::Device, desc: &str, b: i64, args: &SpeedArgs) -> Result<Vec<Figure>> {
+    let mut out = Vec::new();
+    for mut w in workloads::all(dev, b)? {
+        if args.only.as_deref().is_some_and(|o| !w.figure.contains(o)) {
+            continue;
+        }
+        let heavy = w.figure.contains("pgd10")
+            || w.figure.contains("square")
+            || w.figure.contains("student");
+        let iters = if heavy {
+            (args.iters / 2).max(1)
+        } else {
+            args.iters
+        };
+        let s = time_it(dev, iters, 2, &mut w.run);
+        let f = Figure {
+            figure: w.figure,
+            value: (w.images as f64 / s * 100.0).round() / 100.0,
+            implementation: "ddbench".into(),
+            device: desc.into(),
+            batch: b,
+            dtype: "float32".into(),
+            levers: "eager".into(),
+        };
+        println!("{}", serde_json::to_string(&f)?);
+        out.push(f);
+    }
+    Ok(out)
+}
+
+pub fn run(args: &SpeedArgs) -> Result<()> {
+    let (dev, desc) = device::select(args.device)?;
+    let b = args.batch.unwrap_or(if dev.is_cuda() { 256 } else { 32 });
+    let mut figures = measure(dev, &desc, b, args)?;
+    if args.compare {
+        let theirs = compare::reference(args, dev, b)?;
+        for f in &theirs {
+            println!("{}", serde_json::to_string(f)?);
+        }
+        println!("\n{}", compare::table(&figures, &theirs));
+        figures.extend(theirs);
+    }
+    if let Some(p) = &args.out {
+        let mut text = String::new();
+        for f in &figures {
+            text.push_str(&serde_json::to_string(f)?);
+            text.push('\n');
+        }
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .and_then(|mut file| file.write_all(text.as_bytes()))
+            .with_context(|| format!("appending to {}", p.display()))?;
+    }
+    Ok(())
+}

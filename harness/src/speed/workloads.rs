@@ -1,0 +1,179 @@
+//! The hot loops ddbench times (`ddbench speed`, the criterion benches in `harness/benches/`),
+//! each a closure doing one unit of work on a fixed random batch, named as
+//! `bench/pytorch_reference.py` names the same work done in eager PyTorch:
+//! per architecture (`resnet18`, `convnet3`: 3×32×32 images, 10 classes)
+//! - `train_step`: one SGD step with crop + flip (`ddbench_nn::train_classifier`, one epoch of
+//!   one batch);
+//! - `guard_cifar_step`, `guard_simplified_step`, `pgd10_at_step`: one teacher step with
+//!   GUARD's regularizer (the official CIFAR form, double backprop; the single-backprop form) or
+//!   Madry PGD-10 adversarial training (`ddbench_sre2l::squeeze::train_teacher`, one epoch of one
+//!   batch);
+//! - `pgd10_linf`: PGD-10 at 8/255 through the attack plugin ABI (the host's checks included);
+//! - `square100`: Square at 8/255, 100 queries, through the plugin ABI;
+//!
+//! and `convnet3.student_ipc10`: a DD student (ConvNet-3) trained 30 epochs on 100 images (IPC 10
+//! of 10 classes), in images per second.
+
+use crate::plugin::{self, Kind, Plugin};
+use anyhow::Result;
+use ddbench_nn::{Arch, Model, ModelSpec, TrainConfig};
+use ddbench_plugin_api::Norm;
+use ddbench_sre2l::regularizer::{GuardVariant, Regularizer};
+use tch::{Kind as TKind, Tensor};
+
+/// One timed unit of work: its figure name, the images it processes per call, and the call.
+pub struct Workload {
+    pub figure: String,
+    pub images: i64,
+    pub run: Box<dyn FnMut()>,
+}
+
+fn spec(arch: Arch) -> ModelSpec {
+    let mut spec = ModelSpec::convnet([3, 32, 32], 10, vec![0.5; 3], vec![0.25; 3]);
+    spec.arch = arch;
+    spec
+}
+
+/// One teacher step (one epoch of one batch) under `reg`.
+fn teacher_step(
+    arch: Arch,
+    dev: tch::Device,
+    x8: &Tensor,
+    y: &Tensor,
+    reg: Regularizer,
+) -> Box<dyn FnMut()> {
+    let mut model = Model::new(&spec(arch), dev);
+    let cfg = ddbench_sre2l::Sre2lConfig {
+        teacher_epochs: 1,
+        teacher_batch: x8.size()[0],
+        bn_recalibration: false,
+        ..Default::default()
+    };
+    let (x8, y) = (x8.shallow_clone(), y.shallow_clone());
+    Box::new(move || {
+        ddbench_sre2l::squeeze::train_teacher(&mut model, &x8, &y, &cfg, &reg, &mut |_, _| {})
+            .expect("teacher step");
+    })
+}
+
+/// An attack plugin on a fresh model of `arch`, one call on the batch.
+fn attack(
+    p: Plugin,
+    arch: Arch,
+    dev: tch::Device,
+    x: &Tensor,
+    y: &Tensor,
+    config: serde_json::Value,
+) -> Box<dyn FnMut()> {
+    let model = Model::new(&spec(arch), dev);
+    let (x, y) = (x.shallow_clone(), y.shallow_clone());
+    Box::new(move || {
+        plugin::run_attack(
+            &p,
+            &model,
+            &x,
+            &y,
+            Norm::Linf,
+            8.0 / 255.0,
+            0,
+            &config,
+            &|_| {},
+        )
+        .expect("attack");
+    })
+}
+
+/// Every workload on `dev` with batch `b` (the attack plugins found in the usual folders).
+pub fn all(dev: tch::Device, b: i64) -> Result<Vec<Workload>> {
+    let reg = plugin::discover(&[]);
+    let find = |n: &str| {
+        reg.get(Kind::Attack, n)
+            .map(|p| p.clone())
+            .map_err(anyhow::Error::msg)
+    };
+    let (pgd, square) = (find("pgd")?, find("square")?);
+    let x = Tensor::rand([b, 3, 32, 32], (TKind::Float, dev));
+    let x8 = (&x * 255.0).to_kind(TKind::Uint8);
+    let y = Tensor::randint(10, [b], (TKind::Int64, dev));
+    let mut out = Vec::new();
+    for (name, arch) in [("resnet18", Arch::Resnet18), ("convnet3", Arch::Convnet)] {
+        let mut w = |what: &str, run: Box<dyn FnMut()>| {
+            out.push(Workload {
+                figure: format!("{name}.{what}"),
+                images: b,
+                run,
+            })
+        };
+        let mut model = Model::new(&spec(arch), dev);
+        let cfg = TrainConfig {
+            epochs: 1,
+            batch_size: b,
+            ..TrainConfig::default()
+        };
+        let (xs, ys) = (x.shallow_clone(), y.shallow_clone());
+        w(
+            "train_step",
+            Box::new(move || {
+                ddbench_nn::train_classifier(&mut model, &xs, &ys, &cfg, &mut |_, _| {})
+                    .expect("train step");
+            }),
+        );
+        let d = ddbench_sre2l::Sre2lConfig::default();
+        let guard = |variant| Regularizer::Guard {
+            variant,
+            h: d.h,
+            lambda: d.lambda,
+            beta: d.beta,
+        };
+        w(
+            "guard_cifar_step",
+            teacher_step(arch, dev, &x8, &y, guard(GuardVariant::Cifar)),
+        );
+        w(
+            "guard_simplified_step",
+            teacher_step(arch, dev, &x8, &y, guard(GuardVariant::Simplified)),
+        );
+        let at = Regularizer::PgdAt {
+            eps: 8.0 / 255.0,
+            alpha: 2.0 / 255.0,
+            steps: 10,
+        };
+        w("pgd10_at_step", teacher_step(arch, dev, &x8, &y, at));
+        w(
+            "pgd10_linf",
+            attack(pgd.clone(), arch, dev, &x, &y, serde_json::json!({})),
+        );
+        w(
+            "square100",
+            attack(
+                square.clone(),
+                arch,
+                dev,
+                &x,
+                &y,
+                serde_json::json!({"n_queries": 100}),
+            ),
+        );
+    }
+    out.push(student(dev));
+    Ok(out)
+}
+
+/// A DD student: ConvNet-3 trained 30 epochs on 100 images (crop + flip, batch 256).
+fn student(dev: tch::Device) -> Workload {
+    let x = Tensor::rand([100, 3, 32, 32], (TKind::Float, dev));
+    let y = Tensor::arange(100, (TKind::Int64, dev)).floor_divide_scalar(10);
+    let cfg = TrainConfig {
+        epochs: 30,
+        ..TrainConfig::default()
+    };
+    Workload {
+        figure: "convnet3.student_ipc10".into(),
+        images: 100 * 30,
+        run: Box::new(move || {
+            let mut model = Model::new(&spec(Arch::Convnet), dev);
+            ddbench_nn::train_classifier(&mut model, &x, &y, &cfg, &mut |_, _| {})
+                .expect("student");
+        }),
+    }
+}
