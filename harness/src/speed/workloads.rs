@@ -88,7 +88,7 @@ pub fn all(dev: tch::Device, b: i64) -> Result<Vec<Workload>> {
     let reg = plugin::discover(&[]);
     let find = |n: &str| {
         reg.get(Kind::Attack, n)
-            .map(|p| p.clone())
+            .cloned()
             .map_err(anyhow::Error::msg)
     };
     let (pgd, square) = (find("pgd")?, find("square")?);
