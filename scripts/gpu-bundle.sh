@@ -10,5 +10,5 @@ strip "$D/ddbench" "$D"/*.so
 # Fashion-MNIST (30 MB) only when asked: the carried folder must stay under 64 MiB
 [ "${FMNIST:-1}" = 1 ] && cp /usr/share/datasets/fashion-mnist/*.gz "$D/fmnist/"
 cp ../shared/data/cifar10-jpeg.tar.gz "$D/"
-cp ../shared/bench/pytorch_reference.py "$D/"
+cp bench/pytorch_reference.py "$D/"
 du -sh "$D"
