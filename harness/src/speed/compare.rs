@@ -50,6 +50,10 @@ pub fn reference(args: &SpeedArgs, dev: tch::Device, batch: i64) -> Result<Vec<F
     if let Some(o) = &args.only {
         cmd.args(["--only", o]);
     }
+    if dev.is_cuda() {
+        // the figures a CUDA user would reach for beyond eager: torch.compile and bf16 autocast
+        cmd.args(["--compile", "--bf16"]);
+    }
     let out = cmd
         .output()
         .with_context(|| format!("running {} {}", py.display(), script.display()))?;
