@@ -8,5 +8,6 @@ declare_method!(
     Sre2l<Guard>,
     name = "guard",
     version = "0.1.0",
-    description = "GUARD: SRe2L with a curvature-regularized teacher"
+    description = "GUARD: SRe2L with a curvature-regularized teacher",
+    flags = ddbench_plugin_api::abi::FLAG_TEACHER
 );

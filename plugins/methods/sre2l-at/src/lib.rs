@@ -8,5 +8,6 @@ declare_method!(
     Sre2l<Sre2lAt>,
     name = "sre2l-at",
     version = "0.1.0",
-    description = "SRe2L with a PGD adversarially trained teacher"
+    description = "SRe2L with a PGD adversarially trained teacher",
+    flags = ddbench_plugin_api::abi::FLAG_TEACHER
 );

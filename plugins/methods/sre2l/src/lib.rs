@@ -8,5 +8,6 @@ declare_method!(
     Sre2l<Plain>,
     name = "sre2l",
     version = "0.1.0",
-    description = "SRe2L: squeeze, recover by BatchNorm matching, relabel with the teacher"
+    description = "SRe2L: squeeze, recover by BatchNorm matching, relabel with the teacher",
+    flags = ddbench_plugin_api::abi::FLAG_TEACHER
 );
