@@ -4,7 +4,7 @@
 //! recorded is not rerun; a missing cell is listed by collect (exit 2) and a later collect fills
 //! it in.
 
-use ddbench_tests::{ddbench_in, text, write_tiny_idx};
+use ddbench_tests::{comparable_results, ddbench_in, text, write_tiny_idx};
 use std::path::Path;
 
 /// Two methods, one with a teacher (a tiny one), two seeds: 4 cells.
@@ -30,35 +30,6 @@ name = "fgsm"
 eps = ["8/255"]
 "#;
 
-/// Columns that depend on the clock or the process, not on the inputs.
-pub const MEASURED: [&str; 7] = [
-    "cell_wall_s",
-    "peak_rss_mib",
-    "peak_device_mib",
-    "distill_s",
-    "train_s",
-    "attack_s",
-    "teacher_s",
-];
-
-/// results.csv as lines of fields, in order, measured columns emptied.
-pub fn comparable(path: &Path) -> Vec<Vec<String>> {
-    let mut rd = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_path(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
-    let head = rows[0].clone();
-    rows.iter()
-        .map(|r| {
-            r.iter()
-                .zip(head.iter())
-                .map(|(v, h)| if MEASURED.contains(&h) { "" } else { v }.to_string())
-                .collect()
-        })
-        .collect()
-}
-
 fn bench(d: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     // a cache of each output folder's own: each trains its teacher
     let cache = format!("{out}-cache");
@@ -77,7 +48,7 @@ fn cells_run_one_by_one_then_collected_equal_a_local_jobs_1_run() {
     std::fs::write(d.join("lb.toml"), LEADERBOARD).unwrap();
     let r = bench(d, "local", &["--jobs", "1"]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
-    let local = comparable(&d.join("local/results.csv"));
+    let local = comparable_results(&d.join("local/results.csv"));
     assert_eq!(local.len(), 1 + 4, "4 cells, one row each");
 
     // cells in another order than the plan's, one left out: collect lists it and exits 2
@@ -129,7 +100,7 @@ fn cells_run_one_by_one_then_collected_equal_a_local_jobs_1_run() {
     );
     let r = bench(d, "sharded", &["--collect"]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
-    let sharded = comparable(&d.join("sharded/results.csv"));
+    let sharded = comparable_results(&d.join("sharded/results.csv"));
     assert_eq!(
         sharded, local,
         "collected results.csv differs from --jobs 1"

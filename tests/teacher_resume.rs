@@ -5,7 +5,7 @@
 //! lists (`[from, to)` epochs of each process that trained it: contiguous, no overlap, summing to
 //! `teacher_epochs`) — and the cell's row equals that of an uninterrupted `--jobs 1` run.
 
-use ddbench_tests::{ddbench_bin, ddbench_in, text, write_tiny_idx};
+use ddbench_tests::{comparable_results, ddbench_bin, ddbench_in, text, write_tiny_idx};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -142,8 +142,8 @@ fn a_teacher_killed_and_stopped_resumes_and_trains_each_epoch_once() {
     let r = ddbench_in(d, &a);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     let (cut, whole) = (
-        comparable(&d.join("cut/results.csv")),
-        comparable(&d.join("whole/results.csv")),
+        comparable_results(&d.join("cut/results.csv")),
+        comparable_results(&d.join("whole/results.csv")),
     );
     assert_eq!(cut, whole, "a resumed teacher gives other numbers");
 }
@@ -174,31 +174,4 @@ fn only_file(dir: &Path, suffix: &str) -> PathBuf {
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
-}
-
-/// results.csv as lines of fields, in order, measured columns emptied.
-fn comparable(path: &Path) -> Vec<Vec<String>> {
-    const MEASURED: [&str; 7] = [
-        "cell_wall_s",
-        "peak_rss_mib",
-        "peak_device_mib",
-        "distill_s",
-        "train_s",
-        "attack_s",
-        "teacher_s",
-    ];
-    let mut rd = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_path(path)
-        .unwrap();
-    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
-    let head = rows[0].clone();
-    rows.iter()
-        .map(|r| {
-            r.iter()
-                .zip(head.iter())
-                .map(|(v, h)| if MEASURED.contains(&h) { "" } else { v }.to_string())
-                .collect()
-        })
-        .collect()
 }
