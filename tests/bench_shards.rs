@@ -71,6 +71,13 @@ fn cells_run_one_by_one_then_collected_equal_a_local_jobs_1_run() {
         "{}",
         text(&r)
     );
+    let r = bench(d, "sharded", &["--status"]);
+    let status = text(&r);
+    assert!(status.contains("4 cells: 3 done, 1 pending"), "{status}");
+    assert!(
+        status.contains("   2 pending  fashion-mnist/sre2l/ipc2/convnet/seed0"),
+        "{status}"
+    );
     // the last cell by its id; a recorded cell is not rerun
     let r = bench(
         d,

@@ -195,7 +195,7 @@ fn a_leaderboard_on_slurm_equals_a_local_run_and_a_killed_teacher_resumes() {
     assert_eq!(sub["teacher_cells"], serde_json::json!([2]), "{sub}");
     let task = format!("{teachers}_0");
 
-    // kill the teacher task once it has saved an epoch, then requeue it by hand
+    // kill the teacher task once it has saved an epoch, then requeue it
     let cache = d.join("on-slurm-cache");
     wait_until("the teacher's first checkpoint", 120, || {
         checkpoint(&cache).is_some()
@@ -210,15 +210,19 @@ fn a_leaderboard_on_slurm_equals_a_local_run_and_a_killed_teacher_resumes() {
         checkpoint(&cache).is_some(),
         "the checkpoint survives the kill"
     );
-    cluster.cmd("scontrol", &["requeue", &task]);
-    // a requeued job waits (BeginTime) before it may start again, and a dependency on a task
-    // that once failed stays unsatisfied: start it now and renew the cells' dependency
-    cluster.cmd(
-        "scontrol",
-        &["update", &format!("jobid={task}"), "StartTime=now"],
+    let waiting = cluster.state(cells);
+    assert!(
+        waiting.lines().all(|l| l == "PENDING"),
+        "the cells wait for the teacher: {waiting}"
     );
-    let dep = format!("dependency=afterok:{task}");
-    cluster.cmd("scontrol", &["update", &format!("jobid={cells}"), &dep]);
+    // requeue it: `--requeue-failed` also lets it start at once and renews the cells' afterok
+    let r = bench(d, &cluster.conf, "on-slurm", &["--requeue-failed"]);
+    assert!(r.status.success(), "{}", text(&r));
+    assert!(
+        text(&r).contains(&format!("requeued: {task} (CANCELLED)")),
+        "{}",
+        text(&r)
+    );
 
     // meanwhile, the reference: the same file here, one cell at a time
     let r = bench(d, &cluster.conf, "local", &["--jobs", "1"]);

@@ -99,6 +99,9 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
     if args.status {
         return status::run(args);
     }
+    if args.slurm.requeue_failed {
+        return slurm::requeue::requeue_failed(&args.out);
+    }
     if args.executor == Executor::Slurm {
         return slurm::submit(args);
     }

@@ -33,7 +33,7 @@ fn tasks_of(cmd: &mut Command) -> Tasks {
 }
 
 /// Live tasks (squeue) over ended ones (sacct) of the submitted jobs.
-fn slurm_tasks(s: &Submitted) -> Tasks {
+pub fn slurm_tasks(s: &Submitted) -> Tasks {
     let jobs: Vec<&str> = s
         .teachers
         .iter()
@@ -51,7 +51,7 @@ fn slurm_tasks(s: &Submitted) -> Tasks {
         "JobID,State,Elapsed",
     ]));
     t.extend(tasks_of(
-        Command::new("squeue").args(["-h", "-r", "-j", &jobs, "-o", "%i|%T|%M"]),
+        Command::new("squeue").args(["-h", "-r", "-t", "all", "-j", &jobs, "-o", "%i|%T|%M"]),
     ));
     t
 }

@@ -5,6 +5,7 @@
 //! cell (a cell phase 1 recorded finds its shard and ends at once); then `collect.sh`
 //! (`afterany` on phase 2) merges the shards. Everything goes under `OUT/slurm/`.
 
+pub mod requeue;
 pub mod script;
 
 use super::{plan, BenchArgs};
@@ -44,6 +45,10 @@ pub struct SlurmArgs {
     /// Write the job scripts and `submit.sh` under OUT/slurm/ but submit nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Requeue the submitted tasks that ended badly (killed, failed, timed out) and renew the
+    /// cells' dependency on the teachers.
+    #[arg(long)]
+    pub requeue_failed: bool,
 }
 
 /// The `[slurm]` table of a leaderboard file: the same keys as the flags.
