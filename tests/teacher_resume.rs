@@ -4,6 +4,7 @@
 //! epochs are trained once in total — counted by the sessions the cached teacher's metadata
 //! lists (`[from, to)` epochs of each process that trained it: contiguous, no overlap, summing to
 //! `teacher_epochs`) — and the cell's row equals that of an uninterrupted `--jobs 1` run.
+//! Two processes that want one teacher at once train it once (the cache's per-teacher lock).
 
 use ddbench_tests::{comparable_results, ddbench_bin, ddbench_in, text, write_tiny_idx};
 use std::path::{Path, PathBuf};
@@ -174,4 +175,51 @@ fn only_file(dir: &Path, suffix: &str) -> PathBuf {
 extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[test]
+fn two_processes_racing_for_one_teacher_train_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("data")).unwrap();
+    write_tiny_idx(&d.join("data"), 1000, 60);
+    // two seeds: two cells sharing one teacher, started at the same moment on one cache
+    std::fs::write(
+        d.join("lb.toml"),
+        leaderboard().replace("seeds = 1", "seeds = 2"),
+    )
+    .unwrap();
+    let spawn = |k: &str| {
+        let mut a = args("race", "race-cache");
+        a.extend(["--cell", k]);
+        Command::new(ddbench_bin())
+            .current_dir(d)
+            .args(&a)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn("0"), spawn("1"));
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let meta: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(only_file(&d.join("race-cache/teachers"), ".json")).unwrap(),
+    )
+    .unwrap();
+    let sessions: Vec<[i64; 2]> = serde_json::from_value(meta["sessions"].clone()).unwrap();
+    assert_eq!(sessions, [[0, EPOCHS]], "trained once, by one process");
+    let logs: Vec<String> = std::fs::read_dir(d.join("race/cells"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path().join("log.txt")).unwrap())
+        .collect();
+    let trained = logs
+        .iter()
+        .filter(|l| l.contains("training the none teacher"))
+        .count();
+    let cached = logs.iter().filter(|l| l.contains("from the cache")).count();
+    assert_eq!((trained, cached), (1, 1), "{logs:#?}");
+    assert!(
+        logs.iter().any(|l| l.contains("waiting for its lock")),
+        "the second waited for the first: {logs:#?}"
+    );
 }
