@@ -2,8 +2,9 @@
 //! (`tests/slurm/cluster.sh`: munged, slurmctld and slurmd as root on localhost, a generated
 //! slurm.conf in a temporary folder, stopped at the end). A small Fashion-MNIST-format
 //! leaderboard (random and sre2l, whose cells share a teacher; two seeds) goes through the job
-//! arrays; while the teacher task trains, it is killed (`scancel --signal=KILL`) and requeued by
-//! hand. The collected results.csv equals a local `--jobs 1` run (measured columns aside), no row
+//! arrays; while the teacher task trains, it is killed (`scancel --signal=KILL`) and requeued
+//! (`--requeue-failed`), then sent Slurm's warning signal (`scancel --signal=USR1 --batch`), on
+//! which it saves, stops and requeues itself. The collected results.csv equals a local `--jobs 1` run (measured columns aside), no row
 //! lost or duplicated, and the teacher resumed from its checkpoint: its metadata's sessions cover
 //! every epoch once. Where Slurm cannot start (not root, not installed) the test says why and
 //! passes as skipped.
@@ -13,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const EPOCHS: i64 = 10;
+const EPOCHS: i64 = 16;
 
 fn leaderboard() -> String {
     format!(
@@ -224,10 +225,50 @@ fn a_leaderboard_on_slurm_equals_a_local_run_and_a_killed_teacher_resumes() {
         text(&r)
     );
 
+    // Slurm's warning signal to the running teacher task (what `--signal=B:USR1@120` sends
+    // before a time limit): the script passes it on, the teacher saves its epoch and stops, the
+    // task requeues itself; it is let start at once
+    let mtime = || checkpoint(&cache).and_then(|p| std::fs::metadata(p).ok()?.modified().ok());
+    let t = Instant::now();
+    wait_until("the requeued teacher task to run", 90, || {
+        if t.elapsed() > Duration::from_secs(60) {
+            panic!("requeued task not running: {}", diagnose(&cluster, d));
+        }
+        cluster.state(&task) == "RUNNING"
+    });
+    let before = mtime();
+    wait_until("a checkpoint of the requeued task", 120, || {
+        mtime().is_some() && mtime() != before
+    });
+    cluster.cmd("scancel", &["--signal=USR1", "--batch", &task]);
+    wait_until("the task to requeue itself", 60, || {
+        cluster.state(&task) == "PENDING"
+    });
+    eprintln!("teacher task {task} stopped by SIGUSR1 and requeued itself");
+    cluster.cmd(
+        "scontrol",
+        &["update", &format!("jobid={task}"), "StartTime=now"],
+    );
+
     // meanwhile, the reference: the same file here, one cell at a time
     let r = bench(d, &cluster.conf, "local", &["--jobs", "1"]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let t = Instant::now();
     wait_until("the collect job", 240, || {
+        // Slurm holds a requeued job back a while (BeginTime); an update made while the
+        // requeue was still settling can be lost: let it start whenever it is seen pending
+        if cluster.state(&task) == "PENDING" {
+            let _ = Command::new("scontrol")
+                .args(["update", &format!("jobid={task}"), "StartTime=now"])
+                .env("SLURM_CONF", &cluster.conf)
+                .output();
+        }
+        if t.elapsed() > Duration::from_secs(200) {
+            panic!(
+                "collect job not done after 200 s: {}",
+                diagnose(&cluster, d)
+            );
+        }
         let s = cluster.state(collect);
         if [
             "FAILED",
@@ -282,4 +323,16 @@ fn only_file(dir: &Path, suffix: &str) -> PathBuf {
         .collect();
     assert_eq!(v.len(), 1, "{v:?}");
     v[0].clone()
+}
+
+/// The jobs, their reasons and every task log, for a failure message.
+fn diagnose(cluster: &Cluster, d: &Path) -> String {
+    let q = cluster.cmd("squeue", &["-t", "all", "-o", "%i %T %r %M"]);
+    let mut logs = String::new();
+    for e in std::fs::read_dir(d.join("on-slurm/slurm/logs")).unwrap() {
+        let p = e.unwrap().path();
+        let t = std::fs::read_to_string(&p).unwrap_or_default();
+        logs += &format!("== {}\n{}\n", p.display(), t);
+    }
+    format!("{q}\n{logs}")
 }

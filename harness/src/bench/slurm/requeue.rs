@@ -36,6 +36,27 @@ fn scontrol(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Lets the requeued task `id` start at once: Slurm sets a later begin time once the requeue
+/// has settled, and an update made before that is lost, so for up to 10 s (or until it runs) every
+/// wait for its begin time is lifted again.
+fn start_now(id: &str) -> Result<()> {
+    for _ in 0..40 {
+        let o = Command::new("squeue")
+            .args(["-h", "-t", "all", "-j", id, "-o", "%T|%r"])
+            .output()
+            .context("running squeue")?;
+        let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        if s.starts_with("RUNNING") || s.starts_with("COMPLETED") {
+            return Ok(());
+        }
+        if s == "PENDING|BeginTime" {
+            scontrol(&["update", &format!("jobid={id}"), "StartTime=now"])?;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    Ok(())
+}
+
 /// Requeues the tasks of the submission under `out` that ended badly; exit code 0.
 pub fn requeue_failed(out: &Path) -> Result<i32> {
     let sub = Submitted::load(out).with_context(|| {
@@ -54,7 +75,7 @@ pub fn requeue_failed(out: &Path) -> Result<i32> {
     for (id, (state, _)) in &tasks {
         if BAD.contains(&state.as_str()) {
             scontrol(&["requeue", id])?;
-            scontrol(&["update", &format!("jobid={id}"), "StartTime=now"])?;
+            start_now(id)?;
             requeued.push(format!("{id} ({state})"));
         }
     }
