@@ -46,3 +46,17 @@ if [ ! -f "$FMNIST/train-images-idx3-ubyte.gz" ]; then
     echo "setup: Fashion-MNIST not found in $FMNIST; run 'sudo apt-get install dataset-fashion-mnist' or 'ddbench data fetch fashion-mnist --to DIR'" >&2
   fi
 fi
+
+# Slurm and munge for the Slurm executor's test (tests/slurm.rs starts a single-node cluster of its
+# own; without them that test says it skipped and why).
+have() { command -v "$1" >/dev/null || [ -x "/usr/sbin/$1" ]; }
+if ! have slurmctld || ! have slurmd || ! have munged; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian's slurm-wlm and munge (for the Slurm test)"
+    (apt-get install -y -q slurm-wlm munge >/dev/null 2>&1 || \
+      { apt-get update -q >/dev/null && apt-get install -y -q slurm-wlm munge >/dev/null; }) || \
+      echo "setup: could not install slurm-wlm and munge; the Slurm test will be skipped" >&2
+  else
+    echo "setup: Slurm not found; run 'sudo apt-get install slurm-wlm munge' to run the Slurm test (else it is skipped)" >&2
+  fi
+fi

@@ -185,3 +185,32 @@ pub fn with_flag<'a>(args: &[&'a str], flag: &'a str, value: &'a str) -> Vec<&'a
     }
     v
 }
+
+/// Columns of a bench results.csv that depend on the clock or the process, not on the inputs.
+pub const MEASURED_COLUMNS: [&str; 7] = [
+    "cell_wall_s",
+    "peak_rss_mib",
+    "peak_device_mib",
+    "distill_s",
+    "train_s",
+    "attack_s",
+    "teacher_s",
+];
+
+/// A results.csv as lines of fields (header first), in order, measured columns emptied.
+pub fn comparable_results(path: &Path) -> Vec<Vec<String>> {
+    let mut rd = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let rows: Vec<csv::StringRecord> = rd.records().map(|r| r.unwrap()).collect();
+    let head = rows[0].clone();
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .zip(head.iter())
+                .map(|(v, h)| if MEASURED_COLUMNS.contains(&h) { "" } else { v }.to_string())
+                .collect()
+        })
+        .collect()
+}

@@ -46,7 +46,7 @@ pub enum Command {
     Attack(Box<crate::run::external::AttackArgs>),
     /// Run a leaderboard file (data sets × methods × IPC × architectures × seeds × attacks),
     /// resumably, then build its report.
-    Bench(crate::bench::BenchArgs),
+    Bench(Box<crate::bench::BenchArgs>),
     /// Rebuild the Markdown leaderboard and the charts of a results folder from its CSV.
     Report(crate::report::ReportArgs),
     /// Write a ready plugin crate (method or attack) that builds against this checkout.

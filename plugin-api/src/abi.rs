@@ -75,6 +75,10 @@ pub type ResolveConfigFn =
 
 /// A method whose output does not depend on the IPC (e.g. `full`): run once, not once per IPC.
 pub const FLAG_IGNORES_IPC: u32 = 1;
+/// A method that trains a teacher cached under the cache folder and shared by every cell of the
+/// same data set and config (IPC and seeds aside): `ddbench bench --executor slurm` trains each
+/// such teacher once, in a phase of its own, before the cells that use it.
+pub const FLAG_TEACHER: u32 = 2;
 
 // SAFETY: the descriptor is immutable static data (pointers to static strings and functions).
 unsafe impl Sync for PluginDescriptor {}

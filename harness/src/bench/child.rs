@@ -15,6 +15,9 @@ use std::time::Instant;
 /// The child's file descriptor for events (`ddbench run --events-fd 3`).
 pub const EVENTS_FD: i32 = 3;
 
+/// The pid of the child started last (0 before any): where `--cell` passes SIGUSR1 on.
+pub static CURRENT_CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
 /// How one child ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ended {
@@ -121,6 +124,7 @@ pub fn supervise(mut cmd: Command, mut on_event: impl FnMut(&Event)) -> Result<E
         .spawn()
         .with_context(|| format!("starting {}", cmd.get_program().to_string_lossy()))?;
     drop(writer); // the child holds the only write end: its exit is the pipe's end
+    CURRENT_CHILD.store(child.id() as i32, std::sync::atomic::Ordering::SeqCst);
     let mut reason = None;
     events::read(
         reader,

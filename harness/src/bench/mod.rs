@@ -12,7 +12,10 @@ pub mod manifest;
 pub mod plan;
 pub mod records;
 pub mod scheduler;
+pub mod shard;
+pub mod slurm;
 pub mod stale;
+pub mod status;
 
 use crate::leaderboard::Cell;
 use crate::output::Ui;
@@ -59,10 +62,54 @@ pub struct BenchArgs {
     /// Do not build the report at the end.
     #[arg(long)]
     pub no_report: bool,
+    /// Run this one cell only (its index in the plan, from 0, or its id or folder) and write its
+    /// own shard (`shards/FOLDER.csv`) instead of results.csv: what a cluster task runs.
+    #[arg(long, conflicts_with_all = ["collect", "status"])]
+    pub cell: Option<String>,
+    /// Merge the shards of `--cell` runs into results.csv (in the plan's order, as a local run
+    /// writes it), write the manifest and the report, and list missing or failed cells.
+    #[arg(long, conflicts_with = "status")]
+    pub collect: bool,
+    /// Print where each cell stands (done, running, pending, failed), from the records, the
+    /// shards and, after a Slurm submission, squeue/sacct.
+    #[arg(long)]
+    pub status: bool,
+    /// Where cells run: here (`local`, `--jobs` at once) or as Slurm job arrays (`slurm`).
+    #[arg(long, value_enum, default_value = "local")]
+    pub executor: Executor,
+    #[command(flatten)]
+    pub slurm: slurm::SlurmArgs,
 }
 
-/// Runs the leaderboard; exit code 0 when every cell is recorded, 2 when some failed.
+/// Where `ddbench bench` runs its cells.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Executor {
+    Local,
+    Slurm,
+}
+
+/// Runs the leaderboard as asked: one cell, a collect, a status, a Slurm submission, or here.
 pub fn run(args: &BenchArgs) -> Result<i32> {
+    if let Some(k) = &args.cell {
+        return shard::run_one(args, k);
+    }
+    if args.collect {
+        return shard::collect(args);
+    }
+    if args.status {
+        return status::run(args);
+    }
+    if args.slurm.requeue_failed {
+        return slurm::requeue::requeue_failed(&args.out);
+    }
+    if args.executor == Executor::Slurm {
+        return slurm::submit(args);
+    }
+    run_here(args)
+}
+
+/// Runs the leaderboard here; exit code 0 when every cell is recorded, 2 when some failed.
+fn run_here(args: &BenchArgs) -> Result<i32> {
     let ui = Ui::new(args.quiet);
     let _lock = crate::folder_lock::FolderLock::acquire(&args.out)?;
     let plan = plan::plan(args, &ui)?;
@@ -86,20 +133,25 @@ pub fn run(args: &BenchArgs) -> Result<i32> {
         pending.len(),
         args.jobs
     ));
-    let writer = manifest::Writer {
-        out: &args.out,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
-        cells,
-        plugins: plan.reg.plugins.iter().map(PluginEntry::of).collect(),
-        jobs: args.jobs,
-        leaderboard: LeaderboardEntry::of(&plan.lb),
-        data: &plan.data,
-    };
+    let writer = writer_of(args, &plan);
     let mut runs = BTreeMap::new();
     writer.write(&records, &runs, State::Running)?;
     let failed = run_cells(args, &plan, &pending, &mut records, &mut runs, &writer, &ui)?;
     writer.write(&records, &runs, State::finished(failed))?;
     finish(args, &plan, &records, failed)
+}
+
+/// The manifest writer of a bench of `plan`.
+pub(crate) fn writer_of<'a>(args: &'a BenchArgs, plan: &'a Plan) -> manifest::Writer<'a> {
+    manifest::Writer {
+        out: &args.out,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        cells: &plan.cells,
+        plugins: plan.reg.plugins.iter().map(PluginEntry::of).collect(),
+        jobs: args.jobs,
+        leaderboard: LeaderboardEntry::of(&plan.lb),
+        data: &plan.data,
+    }
 }
 
 /// Runs the `pending` cells, recording each as it ends; how many fell short.
@@ -141,7 +193,7 @@ fn run_cells(
 }
 
 /// The flags every child gets beyond its cell's own.
-fn child_flags(args: &BenchArgs) -> Vec<String> {
+pub(crate) fn child_flags(args: &BenchArgs) -> Vec<String> {
     let mut common: Vec<String> = vec![
         "--device".into(),
         format!("{:?}", args.device).to_lowercase(),
@@ -155,13 +207,13 @@ fn child_flags(args: &BenchArgs) -> Vec<String> {
     common
 }
 
-fn cell_dir(out: &Path, c: &Cell) -> PathBuf {
+pub(crate) fn cell_dir(out: &Path, c: &Cell) -> PathBuf {
     out.join("cells").join(c.folder())
 }
 
 /// Merges a finished cell's rows into the records (saved at once) and says how it went; the
 /// last run's `reason` is set when the cell has fewer rows than it should.
-fn take(
+pub(crate) fn take(
     out: &Path,
     c: &Cell,
     data: &BTreeMap<String, String>,
@@ -206,7 +258,12 @@ fn data_mismatch(cell_dir: &Path, expected: &str) -> Option<String> {
 }
 
 /// Prints where the results are, builds the report; the exit code.
-fn finish(args: &BenchArgs, plan: &Plan, records: &Records, failed: usize) -> Result<i32> {
+pub(crate) fn finish(
+    args: &BenchArgs,
+    plan: &Plan,
+    records: &Records,
+    failed: usize,
+) -> Result<i32> {
     println!("results: {}", records.path.display());
     println!("manifest: {}", args.out.join("manifest.json").display());
     if !args.no_report && !records.rows.is_empty() {

@@ -27,6 +27,8 @@ pub struct Leaderboard {
     pub methods: Vec<MethodSpec>,
     #[serde(default)]
     pub attacks: Vec<AttackSpec>,
+    /// Resources of `ddbench bench --executor slurm` (its flags win); not part of any cell.
+    pub slurm: Option<crate::bench::slurm::SlurmSpec>,
 }
 
 fn default_archs() -> Vec<String> {

@@ -7,6 +7,7 @@ use ddbench_sre2l::{Guard, Sre2l};
 declare_method!(
     Sre2l<Guard>,
     name = "guard",
-    version = "0.1.0",
-    description = "GUARD: SRe2L with a curvature-regularized teacher"
+    version = "0.2.0",
+    description = "GUARD: SRe2L with a curvature-regularized teacher",
+    flags = ddbench_plugin_api::abi::FLAG_TEACHER
 );

@@ -7,6 +7,7 @@ use ddbench_sre2l::{Sre2l, Sre2lAt};
 declare_method!(
     Sre2l<Sre2lAt>,
     name = "sre2l-at",
-    version = "0.1.0",
-    description = "SRe2L with a PGD adversarially trained teacher"
+    version = "0.2.0",
+    description = "SRe2L with a PGD adversarially trained teacher",
+    flags = ddbench_plugin_api::abi::FLAG_TEACHER
 );

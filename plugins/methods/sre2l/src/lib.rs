@@ -7,6 +7,7 @@ use ddbench_sre2l::{Plain, Sre2l};
 declare_method!(
     Sre2l<Plain>,
     name = "sre2l",
-    version = "0.1.0",
-    description = "SRe2L: squeeze, recover by BatchNorm matching, relabel with the teacher"
+    version = "0.2.0",
+    description = "SRe2L: squeeze, recover by BatchNorm matching, relabel with the teacher",
+    flags = ddbench_plugin_api::abi::FLAG_TEACHER
 );

@@ -2,6 +2,7 @@
 //! GUARD (Xue et al., AAAI 2025) trains the teacher with a curvature regularizer, `sre2l-at` with
 //! PGD adversarial training. The method plugins `sre2l`, `guard` and `sre2l-at` are thin wrappers.
 
+pub mod checkpoint;
 pub mod config;
 pub mod method;
 pub mod recover;

@@ -1,9 +1,10 @@
 //! The method plugins' common body: squeeze (or load the cached teacher), recover, and hand the
 //! harness the images, the teacher's soft labels, and the teacher for online relabelling.
 
+use crate::checkpoint;
 use crate::recover::recover;
 use crate::regularizer::{GuardVariant, Regularizer};
-use crate::squeeze::train_teacher;
+use crate::squeeze::train_teacher_resumable;
 use crate::teacher_cache::{self, TeacherMeta};
 use crate::Sre2lConfig;
 use ddbench_nn::rng::pick_per_class;
@@ -85,6 +86,7 @@ impl<F: Flavour> Sre2l<F> {
         let spec = teacher_spec(input, cfg, mean, std);
         let squeeze = cfg.squeeze_part(F::REGULARIZER);
         let key = teacher_cache::key(&input.dataset_hash, &spec, &squeeze);
+        let _lock = teacher_cache::lock(&input.cache_dir, &key, &|m| host.log(m))?;
         if let Some(meta) = teacher_cache::lookup(&input.cache_dir, &key) {
             let mut model = Model::new(&spec, input.device);
             let p = teacher_cache::paths(&input.cache_dir, &key);
@@ -120,16 +122,31 @@ impl<F: Flavour> Sre2l<F> {
             images.size()[0],
             cfg.teacher_epochs
         ));
-        let stats = train_teacher(&mut model, &images, &labels, cfg, &reg, &mut |e, n| {
-            host.progress(e as u64, n as u64)
-        })?;
+        let ckpt = checkpoint::path(&input.cache_dir, &key);
+        if ckpt.exists() {
+            host.log(&format!(
+                "teacher {key}: resuming from its checkpoint {}",
+                ckpt.display()
+            ));
+        }
+        let (stats, sessions) = train_teacher_resumable(
+            &mut model,
+            &images,
+            &labels,
+            cfg,
+            &reg,
+            Some(&ckpt),
+            &mut |e, n| host.progress(e as u64, n as u64),
+        )?;
         let meta = TeacherMeta {
             key: key.clone(),
             spec,
             squeeze,
             stats,
+            sessions,
         };
         teacher_cache::store(&input.cache_dir, &model.vs, &meta).map_err(PluginError)?;
+        std::fs::remove_file(&ckpt).ok();
         Ok((model, meta, false))
     }
 }

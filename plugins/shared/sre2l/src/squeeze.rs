@@ -3,6 +3,7 @@
 //! flavour's regularizer added to the cross-entropy; then (by default, a ddbench addition) the
 //! BatchNorm running statistics are recomputed on the final weights.
 
+use crate::checkpoint::{self, Progress, StopOnUsr1};
 use crate::regularizer::{
     ce_input_grad, curvature, guard_step, passes_per_step, pgd_examples, Regularizer,
 };
@@ -11,8 +12,9 @@ use ddbench_nn::augment::crop_flip;
 use ddbench_nn::train::{shuffled_batches, EpochLoss};
 use ddbench_nn::Model;
 use ddbench_plugin_api::{per_sample_norm, Norm};
+use std::collections::HashMap;
 use std::f64::consts::PI;
-use tch::nn::OptimizerConfig;
+use std::path::Path;
 use tch::{Kind, Tensor};
 
 /// What training the teacher cost.
@@ -37,75 +39,195 @@ pub fn train_teacher(
     cfg: &Sre2lConfig,
     reg: &Regularizer,
     progress: &mut dyn FnMut(i64, i64),
-) -> Result<SqueezeStats, tch::TchError> {
+) -> Result<SqueezeStats, String> {
+    train_teacher_resumable(model, images, labels, cfg, reg, None, progress).map(|(s, _)| s)
+}
+
+/// Why a resumable training ended early.
+pub const STOPPED: &str = "stopped by SIGUSR1";
+
+/// [`train_teacher`], saving a checkpoint to `ckpt` after every epoch and starting from the one
+/// there; with the sessions (`[from, to)` epochs of each process that trained it). SIGUSR1 stops
+/// it after the next saved epoch with an error starting [`STOPPED`].
+pub fn train_teacher_resumable(
+    model: &mut Model,
+    images: &Tensor,
+    labels: &Tensor,
+    cfg: &Sre2lConfig,
+    reg: &Regularizer,
+    ckpt: Option<&Path>,
+    progress: &mut dyn FnMut(i64, i64),
+) -> Result<(SqueezeStats, Vec<[i64; 2]>), String> {
     let t0 = std::time::Instant::now();
-    let n = images.size()[0];
-    let dev = model.device();
+    let vars = model.vs.variables();
+    let mut momentum = HashMap::new();
+    let mut p = match ckpt.filter(|c| c.exists()) {
+        Some(c) => checkpoint::load(c, &vars, &mut momentum)?,
+        None => Progress::default(),
+    };
+    let from = p.epoch;
+    let seconds_before = p.stats.seconds;
+    let stop = ckpt.map(|_| StopOnUsr1::install());
     let std = Tensor::from_slice(&model.spec.std)
         .to_kind(Kind::Float)
         .view([1, -1, 1, 1])
-        .to(dev);
-    let mut opt = tch::nn::sgd(cfg.teacher_momentum, 0.0, cfg.teacher_weight_decay, false)
-        .build(&model.vs, cfg.teacher_lr)?;
-    let (fw, bw) = passes_per_step(reg);
-    let mut stats = SqueezeStats::default();
-    let (mut ce_loss, mut reg_loss) = (EpochLoss::new(dev), EpochLoss::new(dev));
-    for epoch in 0..cfg.teacher_epochs {
-        let progress_of_schedule = epoch as f64 / cfg.teacher_epochs as f64;
-        opt.set_lr(0.5 * cfg.teacher_lr * (1.0 + (PI * progress_of_schedule).cos()));
-        (ce_loss, reg_loss) = (EpochLoss::new(dev), EpochLoss::new(dev));
-        for idx in shuffled_batches(n, cfg.teacher_batch, dev) {
-            let x = images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
-            let x = crop_flip(&x, 4, true);
-            let y = labels.index_select(0, &idx);
-            let eval = |v: &Tensor| model.forward_t(v, false);
-            let ce_of = |v: &Tensor| {
-                model
-                    .forward_t(v, true)
-                    .log_softmax(-1, Kind::Float)
-                    .nll_loss(&y)
+        .to(model.device());
+    while p.epoch < cfg.teacher_epochs {
+        let lr =
+            0.5 * cfg.teacher_lr * (1.0 + (PI * p.epoch as f64 / cfg.teacher_epochs as f64).cos());
+        tch::manual_seed(checkpoint::epoch_seed(cfg.teacher_seed, p.epoch));
+        let (ce, r) = epoch(
+            model,
+            images,
+            labels,
+            cfg,
+            reg,
+            &std,
+            lr,
+            &vars,
+            &mut momentum,
+            &mut p.stats,
+        );
+        (p.stats.final_ce, p.stats.final_reg) = (ce, r);
+        p.epoch += 1;
+        p.stats.seconds = seconds_before + t0.elapsed().as_secs_f64();
+        progress(p.epoch, cfg.teacher_epochs);
+        if let Some(c) = ckpt {
+            let mut sessions = p.sessions.clone();
+            sessions.push([from, p.epoch]);
+            let saving = Progress {
+                sessions,
+                ..p.clone()
             };
-            let (ce, r) = match reg {
-                Regularizer::None => (ce_of(&x), None),
-                Regularizer::Guard {
-                    variant,
-                    h,
-                    lambda,
-                    beta,
-                } => {
-                    let z = guard_step(&eval, &x, &y, &std, *variant, *h);
-                    let r = curvature(&eval, &x, &y, &z, &std, *variant, *lambda, *beta);
-                    (ce_of(&x), Some(r))
-                }
-                Regularizer::PgdAt { eps, alpha, steps } => (
-                    ce_of(&pgd_examples(&eval, &x, &y, *eps, *alpha, *steps)),
-                    None,
-                ),
-            };
-            match &r {
-                Some(r) => opt.backward_step(&(&ce + r)),
-                None => opt.backward_step(&ce),
+            checkpoint::save(c, &vars, &momentum, &saving)?;
+            if stop.as_ref().is_some_and(|s| s.asked()) && p.epoch < cfg.teacher_epochs {
+                return Err(format!(
+                    "{STOPPED} after teacher epoch {}/{} (checkpoint {})",
+                    p.epoch,
+                    cfg.teacher_epochs,
+                    c.display()
+                ));
             }
-            ce_loss.add(&ce);
-            if let Some(r) = r {
-                reg_loss.add(&r);
-            }
-            stats.steps += 1;
-            stats.images_seen += idx.size()[0];
-            stats.forward_passes += fw;
-            stats.backward_passes += bw;
         }
-        progress(epoch + 1, cfg.teacher_epochs);
     }
+    p.sessions.push([from, p.epoch]);
+    let n = images.size()[0];
     if cfg.bn_recalibration {
         let forward = |v: &Tensor| model.forward_t(&(v.to_kind(Kind::Float) / 255.0), true);
         ddbench_nn::bn_capture::recalibrate(forward, images, cfg.teacher_batch);
-        stats.forward_passes += ((n + cfg.teacher_batch - 1) / cfg.teacher_batch) as u64;
+        p.stats.forward_passes += ((n + cfg.teacher_batch - 1) / cfg.teacher_batch) as u64;
     }
-    stats.final_ce = ce_loss.mean();
-    stats.final_reg = reg_loss.mean();
-    stats.seconds = t0.elapsed().as_secs_f64();
-    Ok(stats)
+    p.stats.seconds = seconds_before + t0.elapsed().as_secs_f64();
+    Ok((p.stats, p.sessions))
+}
+
+/// One epoch at learning rate `lr`; the epoch's mean cross-entropy and regularizer.
+#[allow(clippy::too_many_arguments)]
+fn epoch(
+    model: &Model,
+    images: &Tensor,
+    labels: &Tensor,
+    cfg: &Sre2lConfig,
+    reg: &Regularizer,
+    std: &Tensor,
+    lr: f64,
+    vars: &HashMap<String, Tensor>,
+    momentum: &mut HashMap<String, Tensor>,
+    stats: &mut SqueezeStats,
+) -> (f64, f64) {
+    let dev = model.device();
+    let (fw, bw) = passes_per_step(reg);
+    let (mut ce_loss, mut reg_loss) = (EpochLoss::new(dev), EpochLoss::new(dev));
+    for idx in shuffled_batches(images.size()[0], cfg.teacher_batch, dev) {
+        let x = images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
+        let x = crop_flip(&x, 4, true);
+        let y = labels.index_select(0, &idx);
+        let (ce, r) = batch_loss(model, &x, &y, reg, std);
+        for v in vars.values() {
+            v.shallow_clone().zero_grad();
+        }
+        match &r {
+            Some(r) => (&ce + r).backward(),
+            None => ce.backward(),
+        }
+        sgd_step(vars, momentum, lr, cfg);
+        ce_loss.add(&ce);
+        if let Some(r) = r {
+            reg_loss.add(&r);
+        }
+        stats.steps += 1;
+        stats.images_seen += idx.size()[0];
+        stats.forward_passes += fw;
+        stats.backward_passes += bw;
+    }
+    (ce_loss.mean(), reg_loss.mean())
+}
+
+/// The cross-entropy of a batch and the regularizer's term.
+fn batch_loss(
+    model: &Model,
+    x: &Tensor,
+    y: &Tensor,
+    reg: &Regularizer,
+    std: &Tensor,
+) -> (Tensor, Option<Tensor>) {
+    let eval = |v: &Tensor| model.forward_t(v, false);
+    let ce_of = |v: &Tensor| {
+        model
+            .forward_t(v, true)
+            .log_softmax(-1, Kind::Float)
+            .nll_loss(y)
+    };
+    match reg {
+        Regularizer::None => (ce_of(x), None),
+        Regularizer::Guard {
+            variant,
+            h,
+            lambda,
+            beta,
+        } => {
+            let z = guard_step(&eval, x, y, std, *variant, *h);
+            let r = curvature(&eval, x, y, &z, std, *variant, *lambda, *beta);
+            (ce_of(x), Some(r))
+        }
+        Regularizer::PgdAt { eps, alpha, steps } => (
+            ce_of(&pgd_examples(&eval, x, y, *eps, *alpha, *steps)),
+            None,
+        ),
+    }
+}
+
+/// libtorch's SGD step (momentum, no dampening, weight decay on every trainable variable), its
+/// momentum buffers kept by variable name so that a checkpoint can hold them.
+fn sgd_step(
+    vars: &HashMap<String, Tensor>,
+    momentum: &mut HashMap<String, Tensor>,
+    lr: f64,
+    cfg: &Sre2lConfig,
+) {
+    tch::no_grad(|| {
+        for (name, p) in vars {
+            if !p.requires_grad() {
+                continue;
+            }
+            let g = p.grad();
+            if !g.defined() {
+                continue;
+            }
+            let d = g + p * cfg.teacher_weight_decay;
+            let buf = match momentum.get_mut(name) {
+                Some(b) => {
+                    let _ = b.g_mul_scalar_(cfg.teacher_momentum).g_add_(&d);
+                    b.shallow_clone()
+                }
+                None => {
+                    momentum.insert(name.clone(), d.copy());
+                    d
+                }
+            };
+            let _ = p.shallow_clone().g_sub_(&(buf * lr));
+        }
+    });
 }
 
 /// Mean per-sample L2 norm of ∇ₓ CE for `images` (float, [0, 1]) in eval mode: how sharp the
