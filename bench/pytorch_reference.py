@@ -4,7 +4,7 @@ optimiser and augmentation, printed as JSON lines with the same figure names. `d
 --compare` runs it in the same call and prints the ratios.
 
 Usage: python bench/pytorch_reference.py [--device cpu|cuda] [--batch N] [--iters N]
-                                         [--only TEXT] [--compile] [--bf16]
+                                         [--only TEXT] [--compile] [--bf16] [--e2e [--e2e-scale S]]
 Figures (img/s), per architecture `resnet18` (CIFAR stem) and `convnet3` (width 128, instance
 norm), 3x32x32 inputs, 10 classes, the model normalising its input ((x - 0.5) / 0.25) as
 ddbench's do:
@@ -17,7 +17,10 @@ ddbench's do:
   pgd10_linf             PGD-10 at 8/255 (eval mode), hand-written; torchattacks_pgd10_linf: torchattacks'
   square100              torchattacks' Square at 8/255, 100 queries
   convnet3.student_ipc10 a fresh ConvNet-3 trained 30 epochs on 100 images (batch 256)
+  convnet3.students5_ipc10  five such students (five sets), trained one after another
 --compile adds *_compiled figures (torch.compile), --bf16 *_bf16 (autocast), CUDA only.
+--e2e [--e2e-scale S] runs the end-to-end workloads instead (e2e.dd_cell, e2e.guard_cifar_epoch,
+e2e.guard_simplified_epoch, e2e.pgd_at_epoch, e2e.autoattack_standard), each once.
 """
 import argparse
 import json
@@ -215,8 +218,95 @@ def student():
     if wanted("convnet3.student_ipc10"):
         emit("convnet3.student_ipc10", 100 * 30, timeit(train, max(1, ARGS.iters // 2), 1))
 
+    # the five seeds of a DD cell, each its own set, as a PyTorch script trains them: in turn
+    sets = [(torch.rand(100, 3, 32, 32, device=DEV), y) for _ in range(5)]
+
+    def train5():
+        for xs, ys in sets:
+            net = convnet3().to(DEV)
+            opt = sgd(net, 0.01)
+            for _ in range(30):
+                perm = torch.randperm(100, device=DEV)
+                train_step(net, opt, xs[perm], ys[perm])
+
+    if wanted("convnet3.students5_ipc10"):
+        emit("convnet3.students5_ipc10", 5 * 100 * 30, timeit(train5, max(1, ARGS.iters // 4), 1))
+
+
+def e2e():
+    """The end-to-end workloads of `ddbench speed --e2e` (harness/src/speed/end_to_end.rs), each
+    timed once, counting the same images: the DD cell's five students trained one after another."""
+    sc = ARGS.e2e_scale
+    n = lambda full: max(1, round(full * sc))
+    epochs, n_eval, n_att, n_teacher, n_aa = n(300), n(10_000), n(1_000), n(50_000), n(1_000)
+    n_att = min(n_att, n_eval)
+    b = ARGS.batch
+    rand = lambda k: torch.rand(k, 3, 32, 32, device=DEV)
+    label = lambda k: torch.randint(0, 10, (k,), device=DEV)
+    once = lambda f: timeit(f, 1, 0)
+
+    sets = [(rand(100), torch.arange(100, device=DEV) // 10) for _ in range(5)]
+    xe, ye = rand(n_eval), label(n_eval)
+
+    def dd_cell():
+        for xs, ys in sets:
+            net = convnet3().to(DEV)
+            opt = sgd(net, 0.01)
+            for e in range(epochs):
+                if e == epochs // 2:
+                    for g in opt.param_groups:
+                        g["lr"] = 0.001
+                perm = torch.randperm(100, device=DEV)
+                train_step(net, opt, xs[perm], ys[perm])
+            net.eval()
+            with torch.no_grad():
+                for i in range(0, n_eval, 500):
+                    net(xe[i:i + 500]).argmax(1)
+            for i in range(0, n_att, max(b, 500)):
+                pgd(net, xe[i:min(i + max(b, 500), n_att)], ye[i:min(i + max(b, 500), n_att)])
+
+    if wanted("e2e.dd_cell"):
+        emit("e2e.dd_cell", 5 * (100 * epochs + n_eval + 11 * n_att), once(dd_cell))
+
+    xt, yt = rand(n_teacher), label(n_teacher)
+
+    def teacher_epoch(fn, lr):
+        def run():
+            net = resnet18().to(DEV)
+            opt = sgd(net, lr)
+            perm = torch.randperm(n_teacher, device=DEV)
+            for i in range(0, n_teacher, b):
+                idx = perm[i:i + b]
+                fn(net, opt, xt[idx], yt[idx])
+        return run
+
+    for name, fn, per in [
+        ("e2e.guard_cifar_epoch", lambda net, o, x, y: guard_step(net, o, x, y, False), 1),
+        ("e2e.guard_simplified_epoch", lambda net, o, x, y: guard_step(net, o, x, y, True), 1),
+        ("e2e.pgd_at_epoch", pgd_at_step, 11),
+    ]:
+        if wanted(name):
+            emit(name, n_teacher * per, once(teacher_epoch(fn, 0.1)))
+
+    if wanted("e2e.autoattack_standard"):
+        import torchattacks
+        net = convnet3().to(DEV).eval()
+        xa = rand(n_aa)
+        with torch.no_grad():
+            ya = torch.cat([net(xa[i:i + 500]).argmax(1) for i in range(0, n_aa, 500)])
+        atk = torchattacks.AutoAttack(net, norm="Linf", eps=EPS, version="standard", n_classes=10, seed=0)
+
+        def aa():
+            for i in range(0, n_aa, max(b, 500)):
+                atk(xa[i:i + max(b, 500)], ya[i:i + max(b, 500)])
+
+        emit("e2e.autoattack_standard", n_aa, once(aa), "torchattacks")
+
 
 def main():
+    if ARGS.e2e:
+        e2e()
+        return
     x = torch.rand(ARGS.batch, 3, 32, 32, device=DEV)
     y = torch.randint(0, 10, (ARGS.batch,), device=DEV)
     for name, make in [("resnet18", resnet18), ("convnet3", convnet3)]:
@@ -232,6 +322,8 @@ if __name__ == "__main__":
     p.add_argument("--only", default=None)
     p.add_argument("--compile", action="store_true")
     p.add_argument("--bf16", action="store_true")
+    p.add_argument("--e2e", action="store_true")
+    p.add_argument("--e2e-scale", type=float, default=1.0)
     ARGS = p.parse_args()
     DEV = torch.device(ARGS.device)
     ARGS.batch = ARGS.batch or (256 if DEV.type == "cuda" else 32)

@@ -15,8 +15,8 @@ fn hot_loops(c: &mut Criterion) {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    for mut w in
-        ddbench::speed::workloads::all(dev, batch).expect("workloads (are the plugins built?)")
+    for mut w in ddbench::speed::workloads::all(dev, batch, Default::default())
+        .expect("workloads (are the plugins built?)")
     {
         group.throughput(Throughput::Elements(w.images as u64));
         group.bench_function(&w.figure, |b| {

@@ -2,6 +2,7 @@
 //! on-device augmentation, and the training / evaluation loops.
 
 pub mod augment;
+pub mod batched;
 pub mod bn_capture;
 pub mod convnet;
 pub mod dsa;

@@ -50,6 +50,9 @@ pub fn reference(args: &SpeedArgs, dev: tch::Device, batch: i64) -> Result<Vec<F
     if let Some(o) = &args.only {
         cmd.args(["--only", o]);
     }
+    if args.e2e {
+        cmd.args(["--e2e", "--e2e-scale", &args.e2e_scale.to_string()]);
+    }
     if dev.is_cuda() {
         // the figures a CUDA user would reach for beyond eager: torch.compile and bf16 autocast
         cmd.args(["--compile", "--bf16"]);

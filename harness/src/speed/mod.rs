@@ -5,6 +5,8 @@
 //! carries its device, batch, dtype and lever set; `--out FILE` appends them as JSON lines.
 
 mod compare;
+pub mod end_to_end;
+pub mod levers;
 pub mod workloads;
 
 use crate::device::{self, DeviceChoice};
@@ -19,7 +21,8 @@ pub struct SpeedArgs {
     /// Batch size (default 256 on CUDA, 32 on CPU).
     #[arg(long)]
     pub batch: Option<i64>,
-    /// Timed calls per figure (after warm-up calls; the attacks and the student take half).
+    /// Timed calls per figure (after warm-up calls; the attacks and the student take half, the five
+    /// students a quarter).
     #[arg(long, default_value_t = 20)]
     pub iters: u32,
     /// Only the figures whose name contains this text.
@@ -35,6 +38,18 @@ pub struct SpeedArgs {
     /// Append every figure (both sides) to this JSON-lines file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Speed levers for ddbench's figures, comma-separated: bf16 (autocast), channels-last,
+    /// cudnn-benchmark, cuda-graphs; CUDA levers asked for on a CPU fall back with a line each.
+    #[arg(long, default_value = "eager")]
+    pub levers: levers::Levers,
+    /// The end-to-end workloads instead of the hot loops, each run once: a DD cell (five IPC 10
+    /// students, 300 epochs, clean eval on 10,000, PGD-10 on 1,000), GUARD and PGD-AT teacher
+    /// epochs on 50,000 images, AutoAttack standard on 1,000.
+    #[arg(long)]
+    pub e2e: bool,
+    /// Scales every count of --e2e (epochs, images), for machines that cannot run the full size.
+    #[arg(long, default_value_t = 1.0)]
+    pub e2e_scale: f64,
 }
 
 /// One measured figure.
@@ -77,27 +92,41 @@ pub fn time_it(dev: tch::Device, iters: u32, warm: u32, f: &mut dyn FnMut()) -> 
 /// ddbench's figures on `dev`.
 fn measure(dev: tch::Device, desc: &str, b: i64, args: &SpeedArgs) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    for mut w in workloads::all(dev, b)? {
+    let l = args
+        .levers
+        .resolve(dev, &|m| eprintln!("ddbench speed: {m}"));
+    let list = if args.e2e {
+        end_to_end::all(dev, b, l, args.e2e_scale)?
+    } else {
+        workloads::all(dev, b, l)?
+    };
+    for mut w in list {
         if args.only.as_deref().is_some_and(|o| !w.figure.contains(o)) {
             continue;
         }
         let heavy = w.figure.contains("pgd10")
             || w.figure.contains("square")
             || w.figure.contains("student");
-        let iters = if heavy {
-            (args.iters / 2).max(1)
-        } else {
-            args.iters
+        let several = w.figure.contains("students") || w.figure == "e2e.dd_cell";
+        let (iters, warm) = match (several, heavy) {
+            _ if args.e2e => (1, 0),
+            (true, _) => ((args.iters / 4).max(1), 1),
+            (false, true) => ((args.iters / 2).max(1), 2),
+            (false, false) => (args.iters, 2),
         };
-        let s = time_it(dev, iters, 2, &mut w.run);
+        let s = time_it(dev, iters, warm, &mut w.run);
         let f = Figure {
             figure: w.figure,
             value: (w.images as f64 / s * 100.0).round() / 100.0,
             implementation: "ddbench".into(),
             device: desc.into(),
             batch: b,
-            dtype: "float32".into(),
-            levers: "eager".into(),
+            dtype: l.dtype().into(),
+            levers: match (several, l.name().as_str()) {
+                (true, "eager") => "batched".into(),
+                (true, n) => format!("batched+{n}"),
+                (false, n) => n.into(),
+            },
         };
         println!("{}", serde_json::to_string(&f)?);
         out.push(f);

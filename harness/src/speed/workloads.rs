@@ -12,10 +12,14 @@
 //! - `square100`: Square at 8/255, 100 queries, through the plugin ABI;
 //!
 //! and `convnet3.student_ipc10`: a DD student (ConvNet-3) trained 30 epochs on 100 images (IPC 10
-//! of 10 classes), in images per second.
+//! of 10 classes), in images per second; `convnet3.students5_ipc10`: five such students (the
+//! seeds of a DD cell, each its own set, init, order and draws) trained together as one grouped
+//! model (`ddbench_nn::batched`), where the reference trains them one after another.
 
+use super::levers::Levers;
 use crate::plugin::{self, Kind, Plugin};
 use anyhow::Result;
+use ddbench_nn::batched::{train_all, MemberSet};
 use ddbench_nn::{Arch, Model, ModelSpec, TrainConfig};
 use ddbench_plugin_api::Norm;
 use ddbench_sre2l::regularizer::{GuardVariant, Regularizer};
@@ -36,6 +40,7 @@ fn spec(arch: Arch) -> ModelSpec {
 
 /// One teacher step (one epoch of one batch) under `reg`.
 fn teacher_step(
+    l: Levers,
     arch: Arch,
     dev: tch::Device,
     x8: &Tensor,
@@ -43,6 +48,7 @@ fn teacher_step(
     reg: Regularizer,
 ) -> Box<dyn FnMut()> {
     let mut model = Model::new(&spec(arch), dev);
+    l.model(&model);
     let cfg = ddbench_sre2l::Sre2lConfig {
         teacher_epochs: 1,
         teacher_batch: x8.size()[0],
@@ -57,7 +63,9 @@ fn teacher_step(
 }
 
 /// An attack plugin on a fresh model of `arch`, one call on the batch.
+#[allow(clippy::too_many_arguments)]
 fn attack(
+    l: Levers,
     p: Plugin,
     arch: Arch,
     dev: tch::Device,
@@ -66,6 +74,7 @@ fn attack(
     config: serde_json::Value,
 ) -> Box<dyn FnMut()> {
     let model = Model::new(&spec(arch), dev);
+    l.model(&model);
     let (x, y) = (x.shallow_clone(), y.shallow_clone());
     Box::new(move || {
         plugin::run_attack(
@@ -83,8 +92,19 @@ fn attack(
     })
 }
 
-/// Every workload on `dev` with batch `b` (the attack plugins found in the usual folders).
-pub fn all(dev: tch::Device, b: i64) -> Result<Vec<Workload>> {
+/// Every workload on `dev` with batch `b` and levers `l` (already resolved for `dev`; the
+/// attack plugins found in the usual folders).
+pub fn all(dev: tch::Device, b: i64, l: Levers) -> Result<Vec<Workload>> {
+    l.apply_global();
+    let mut out = figures(dev, b, l)?;
+    for w in &mut out {
+        let run = std::mem::replace(&mut w.run, Box::new(|| {}));
+        w.run = l.wrap(dev, run);
+    }
+    Ok(out)
+}
+
+fn figures(dev: tch::Device, b: i64, l: Levers) -> Result<Vec<Workload>> {
     let reg = plugin::discover(&[]);
     let find = |n: &str| {
         reg.get(Kind::Attack, n)
@@ -92,7 +112,7 @@ pub fn all(dev: tch::Device, b: i64) -> Result<Vec<Workload>> {
             .map_err(anyhow::Error::msg)
     };
     let (pgd, square) = (find("pgd")?, find("square")?);
-    let x = Tensor::rand([b, 3, 32, 32], (TKind::Float, dev));
+    let x = l.input(&Tensor::rand([b, 3, 32, 32], (TKind::Float, dev)));
     let x8 = (&x * 255.0).to_kind(TKind::Uint8);
     let y = Tensor::randint(10, [b], (TKind::Int64, dev));
     let mut out = Vec::new();
@@ -105,6 +125,7 @@ pub fn all(dev: tch::Device, b: i64) -> Result<Vec<Workload>> {
             })
         };
         let mut model = Model::new(&spec(arch), dev);
+        l.model(&model);
         let cfg = TrainConfig {
             epochs: 1,
             batch_size: b,
@@ -127,25 +148,26 @@ pub fn all(dev: tch::Device, b: i64) -> Result<Vec<Workload>> {
         };
         w(
             "guard_cifar_step",
-            teacher_step(arch, dev, &x8, &y, guard(GuardVariant::Cifar)),
+            teacher_step(l, arch, dev, &x8, &y, guard(GuardVariant::Cifar)),
         );
         w(
             "guard_simplified_step",
-            teacher_step(arch, dev, &x8, &y, guard(GuardVariant::Simplified)),
+            teacher_step(l, arch, dev, &x8, &y, guard(GuardVariant::Simplified)),
         );
         let at = Regularizer::PgdAt {
             eps: 8.0 / 255.0,
             alpha: 2.0 / 255.0,
             steps: 10,
         };
-        w("pgd10_at_step", teacher_step(arch, dev, &x8, &y, at));
+        w("pgd10_at_step", teacher_step(l, arch, dev, &x8, &y, at));
         w(
             "pgd10_linf",
-            attack(pgd.clone(), arch, dev, &x, &y, serde_json::json!({})),
+            attack(l, pgd.clone(), arch, dev, &x, &y, serde_json::json!({})),
         );
         w(
             "square100",
             attack(
+                l,
                 square.clone(),
                 arch,
                 dev,
@@ -155,12 +177,13 @@ pub fn all(dev: tch::Device, b: i64) -> Result<Vec<Workload>> {
             ),
         );
     }
-    out.push(student(dev));
+    out.push(student(dev, l));
+    out.push(students5(dev, l));
     Ok(out)
 }
 
 /// A DD student: ConvNet-3 trained 30 epochs on 100 images (crop + flip, batch 256).
-fn student(dev: tch::Device) -> Workload {
+fn student(dev: tch::Device, l: Levers) -> Workload {
     let x = Tensor::rand([100, 3, 32, 32], (TKind::Float, dev));
     let y = Tensor::arange(100, (TKind::Int64, dev)).floor_divide_scalar(10);
     let cfg = TrainConfig {
@@ -172,8 +195,41 @@ fn student(dev: tch::Device) -> Workload {
         images: 100 * 30,
         run: Box::new(move || {
             let mut model = Model::new(&spec(Arch::Convnet), dev);
+            l.model(&model);
             ddbench_nn::train_classifier(&mut model, &x, &y, &cfg, &mut |_, _| {})
                 .expect("student");
+        }),
+    }
+}
+
+/// Five DD students (seeds 0–4 of a cell) trained together: 30 epochs on 100 images each.
+fn students5(dev: tch::Device, l: Levers) -> Workload {
+    let sets: Vec<(Tensor, Tensor)> = (0..5)
+        .map(|_| {
+            let x = Tensor::rand([100, 3, 32, 32], (TKind::Float, dev));
+            let y = Tensor::arange(100, (TKind::Int64, dev)).floor_divide_scalar(10);
+            (x, y)
+        })
+        .collect();
+    let cfg = TrainConfig {
+        epochs: 30,
+        ..TrainConfig::default()
+    };
+    Workload {
+        figure: "convnet3.students5_ipc10".into(),
+        images: 5 * 100 * 30,
+        run: Box::new(move || {
+            let mut models: Vec<Model> = (0..5)
+                .map(|_| Model::new(&spec(Arch::Convnet), dev))
+                .collect();
+            models.iter().for_each(|m| l.model(m));
+            let member_sets: Vec<MemberSet> = sets
+                .iter()
+                .map(|(images, labels)| MemberSet { images, labels })
+                .collect();
+            let batched = train_all(&mut models, &member_sets, &cfg, &|m| eprintln!("{m}"))
+                .expect("students");
+            assert!(batched, "five ConvNet students train batched");
         }),
     }
 }

@@ -70,7 +70,7 @@ fn header(c: &Common, job: &str, log: &str, gpus: bool) -> Vec<String> {
 
 /// The job-array script of `phase`: each task runs `ddbench bench FILE --cell K`, passes Slurm's
 /// warning signal (`--signal=B:USR1@120`) on to it, and requeues itself when the cell stopped to
-/// be resumed (exit 3).
+/// be resumed (exit 3), then waits for Slurm to end it (the requeue does).
 pub fn phase_script(c: &Common, p: &Phase) -> String {
     let mut l = header(c, p.name, &format!("{}_%A_%a.out", p.name), true);
     let last = p.cells.len().saturating_sub(1);
@@ -106,7 +106,11 @@ pub fn phase_script(c: &Common, p: &Phase) -> String {
             "while kill -0 $pid 2>/dev/null; do wait $pid; rc=$?; done",
             "if [ \"$rc\" = 3 ]; then",
             "  echo \"ddbench: cell saved its progress; requeueing $task\"",
-            "  scontrol requeue \"$task\"",
+            "  # Slurm ends this script as it requeues the task; exiting first would race the",
+            "  # requeue with this task's own exit code (seen as FAILED under load)",
+            "  if scontrol requeue \"$task\"; then",
+            "    for _ in $(seq 600); do sleep 1; done",
+            "  fi",
             "fi",
             "exit $rc",
         ]

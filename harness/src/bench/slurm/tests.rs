@@ -78,7 +78,10 @@ fn phase_scripts_are_arrays_with_resources_signal_requeue_and_logs() {
         "{t}"
     );
     assert!(t.contains("kill -USR1 $pid' USR1"), "{t}");
-    assert!(t.contains("scontrol requeue \"$task\""), "{t}");
+    assert!(t.contains("if scontrol requeue \"$task\"; then"), "{t}");
+    // after requeueing itself the task does not exit on its own (Slurm ends it)
+    let after = t.split("scontrol requeue").nth(1).unwrap();
+    assert!(after.contains("sleep 1; done"), "{t}");
     let cells = phase_script(
         &c,
         &Phase {

@@ -1,7 +1,7 @@
 //! `import`: a distilled set read from disk, so any tool's output becomes a leaderboard row
 //! without a Rust port. Layouts (what the official code writes, read there):
 //! - `.pt` files `torch.save` wrote, read natively through libtorch's unpickler
-//!   (`ddbench-torch-io`): DC / DSA / DM's `res_<method>_<data>_<model>_<ipc>ipc.pt`, a dict
+//!   (`ddbench-torch-shim`): DC / DSA / DM's `res_<method>_<data>_<model>_<ipc>ipc.pt`, a dict
 //!   `{'data': [[image_syn, label_syn], …], 'accs_all_exps': …}` (VICO-UoE/DatasetCondensation
 //!   main.py:224-225, main_DM.py:203-204; images normalised with the data set's mean/std,
 //!   utils.py get_dataset) — `space = "normalized"`; a bare tensor; or a dict of named tensors;

@@ -59,7 +59,7 @@ pub fn read(
     };
     let shown = path.display().to_string();
     match format {
-        Format::Pt => from_named(&shown, named(ddbench_torch_io::load(path))?, cfg),
+        Format::Pt => from_named(&shown, named(ddbench_torch_shim::load(path))?, cfg),
         Format::Safetensors => from_named(
             &shown,
             tch_named(path, Tensor::read_safetensors(path))?,
@@ -83,7 +83,7 @@ fn tch_named(
 fn mtt(dir: &Path) -> PluginResult<Stored> {
     let one = |name: &str| -> PluginResult<Tensor> {
         let p = dir.join(name);
-        let mut v = ddbench_torch_io::load(&p)?;
+        let mut v = ddbench_torch_shim::load(&p)?;
         match v.len() {
             1 => Ok(v.remove(0).1.detach()),
             n => Err(format!("{}: expected one tensor, found {n}", p.display()).into()),

@@ -44,14 +44,14 @@ fn torch_save_layouts_read_back_with_their_values() {
     let dir = tempfile::tempdir().unwrap();
     write_with_python(dir.path());
     let img = {
-        let v = ddbench_torch_io::load(&dir.path().join("reference.pt")).unwrap();
+        let v = ddbench_torch_shim::load(&dir.path().join("reference.pt")).unwrap();
         assert_eq!(names(&v), [""]);
         v.into_iter().next().unwrap().1
     };
     assert_eq!(img.size(), [20, 3, 8, 8]);
     assert_eq!(img.kind(), Kind::Float);
 
-    let dc = ddbench_torch_io::load(&dir.path().join("res.pt")).unwrap();
+    let dc = ddbench_torch_shim::load(&dir.path().join("res.pt")).unwrap();
     assert_eq!(names(&dc), ["data.0.0", "data.0.1", "data.1.0", "data.1.1"]);
     assert!(dc[0].1.equal(&img));
     assert!(dc[2].1.equal(&(&img * 2)));
@@ -60,11 +60,11 @@ fn torch_save_layouts_read_back_with_their_values() {
         .repeat_interleave_self_int(2, None, None);
     assert!(dc[1].1.equal(&want));
 
-    let mtt = ddbench_torch_io::load(&dir.path().join("images_best.pt")).unwrap();
+    let mtt = ddbench_torch_shim::load(&dir.path().join("images_best.pt")).unwrap();
     assert_eq!(names(&mtt), [""]);
     assert!(mtt[0].1.detach().equal(&img));
 
-    let tup = ddbench_torch_io::load(&dir.path().join("tuple.pt")).unwrap();
+    let tup = ddbench_torch_shim::load(&dir.path().join("tuple.pt")).unwrap();
     assert_eq!(names(&tup), ["0", "1.0"]);
 }
 
@@ -73,11 +73,11 @@ fn a_file_torch_save_did_not_write_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("notes.pt");
     std::fs::write(&bad, b"not a pickle").unwrap();
-    let e = ddbench_torch_io::load(&bad).unwrap_err();
+    let e = ddbench_torch_shim::load(&bad).unwrap_err();
     assert!(
         e.contains("notes.pt: not a file torch.save wrote (libtorch: "),
         "{e}"
     );
-    let e = ddbench_torch_io::load(&dir.path().join("missing.pt")).unwrap_err();
+    let e = ddbench_torch_shim::load(&dir.path().join("missing.pt")).unwrap_err();
     assert!(e.contains("missing.pt"), "{e}");
 }

@@ -1,0 +1,198 @@
+//! The speed levers `ddbench speed --levers` turns on, each checked against the device: bf16
+//! autocast and channels-last (through the `ddbench-torch-shim` C++ shim) and cuDNN autotuning
+//! are CUDA levers; on a CPU each one asked for falls back to float32 / contiguous / nothing with
+//! a log line, never a crash. CUDA graphs are not built yet: asked for, they say so and run eager.
+
+use ddbench_nn::Model;
+use ddbench_torch_shim::levers::{channels_last_, AutocastBf16};
+use tch::{Device, Tensor};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Levers {
+    pub bf16: bool,
+    pub channels_last: bool,
+    pub cudnn_benchmark: bool,
+    pub cuda_graphs: bool,
+}
+
+impl std::str::FromStr for Levers {
+    type Err = String;
+    /// A comma-separated list: `bf16`, `channels-last`, `cudnn-benchmark`, `cuda-graphs`, or
+    /// `eager` (none).
+    fn from_str(s: &str) -> Result<Levers, String> {
+        let mut l = Levers::default();
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "eager" => {}
+                "bf16" => l.bf16 = true,
+                "channels-last" => l.channels_last = true,
+                "cudnn-benchmark" => l.cudnn_benchmark = true,
+                "cuda-graphs" => l.cuda_graphs = true,
+                other => {
+                    return Err(format!(
+                        "unknown lever '{other}' (expected bf16, channels-last, cudnn-benchmark, \
+                         cuda-graphs or eager)"
+                    ))
+                }
+            }
+        }
+        Ok(l)
+    }
+}
+
+impl Levers {
+    /// What `dev` can use of these, each dropped one said through `log`.
+    pub fn resolve(self, dev: Device, log: &dyn Fn(&str)) -> Levers {
+        let mut l = self;
+        if !dev.is_cuda() {
+            for (on, what) in [
+                (
+                    &mut l.bf16,
+                    "bf16 autocast: CUDA only here; float32 on the CPU",
+                ),
+                (
+                    &mut l.channels_last,
+                    "channels-last: CUDA only here; contiguous on the CPU",
+                ),
+                (
+                    &mut l.cudnn_benchmark,
+                    "cudnn-benchmark: no cuDNN on the CPU",
+                ),
+            ] {
+                if *on {
+                    log(&format!("lever {what}"));
+                    *on = false;
+                }
+            }
+        }
+        if l.cuda_graphs {
+            log("lever cuda-graphs: not built in this version; eager steps");
+            l.cuda_graphs = false;
+        }
+        l
+    }
+
+    /// The name figures carry: `eager`, or the levers in use joined by `+`.
+    pub fn name(&self) -> String {
+        let on: Vec<&str> = [
+            (self.bf16, "bf16"),
+            (self.channels_last, "channels-last"),
+            (self.cudnn_benchmark, "cudnn-benchmark"),
+        ]
+        .iter()
+        .filter(|(b, _)| *b)
+        .map(|(_, n)| *n)
+        .collect();
+        if on.is_empty() {
+            "eager".into()
+        } else {
+            on.join("+")
+        }
+    }
+
+    pub fn dtype(&self) -> &'static str {
+        if self.bf16 {
+            "bfloat16 (autocast)"
+        } else {
+            "float32"
+        }
+    }
+
+    /// Process-wide settings (cuDNN autotuning).
+    pub fn apply_global(&self) {
+        if self.cudnn_benchmark {
+            tch::Cuda::cudnn_set_benchmark(true);
+        }
+    }
+
+    /// `model`'s parameters laid out channels-last when that lever is on.
+    pub fn model(&self, model: &Model) {
+        if self.channels_last {
+            for v in model.vs.trainable_variables() {
+                channels_last_(&v).expect("channels-last parameters");
+            }
+        }
+    }
+
+    /// An input batch laid out channels-last when that lever is on.
+    pub fn input(&self, x: &Tensor) -> Tensor {
+        let x = x.copy();
+        if self.channels_last {
+            channels_last_(&x).expect("channels-last input");
+        }
+        x
+    }
+
+    /// `run` under bf16 autocast when that lever is on.
+    pub fn wrap(&self, dev: Device, mut run: Box<dyn FnMut()>) -> Box<dyn FnMut()> {
+        if !self.bf16 {
+            return run;
+        }
+        Box::new(move || {
+            let _g = AutocastBf16::new(dev).expect("bf16 autocast");
+            run()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levers_parse_and_fall_back_on_a_cpu_with_a_line_each() {
+        let l: Levers = "bf16, channels-last,cudnn-benchmark,cuda-graphs"
+            .parse()
+            .unwrap();
+        assert!(l.bf16 && l.channels_last && l.cudnn_benchmark && l.cuda_graphs);
+        assert_eq!("eager".parse::<Levers>().unwrap(), Levers::default());
+        assert!("fp8"
+            .parse::<Levers>()
+            .unwrap_err()
+            .contains("unknown lever 'fp8'"));
+        let said = std::cell::RefCell::new(Vec::<String>::new());
+        let r = l.resolve(Device::Cpu, &|m| said.borrow_mut().push(m.into()));
+        assert_eq!(r, Levers::default());
+        assert_eq!(r.name(), "eager");
+        let said = said.into_inner();
+        assert_eq!(said.len(), 4, "{said:?}");
+        assert!(
+            said[0].contains("bf16 autocast: CUDA only here"),
+            "{said:?}"
+        );
+        assert!(said[3].contains("cuda-graphs: not built"), "{said:?}");
+        // on CUDA the first three stay
+        let r = l.resolve(Device::Cuda(0), &|_| {});
+        assert_eq!(r.name(), "bf16+channels-last+cudnn-benchmark");
+        assert_eq!(r.dtype(), "bfloat16 (autocast)");
+    }
+
+    #[test]
+    fn the_lever_paths_run_where_libtorch_has_them() {
+        // the CPU has libtorch's bf16 autocast and channels-last kernels, so the paths a CUDA
+        // run takes are exercised here (resolve() is what keeps them off on a CPU)
+        let l = Levers {
+            bf16: true,
+            channels_last: true,
+            ..Levers::default()
+        };
+        let spec = ddbench_nn::ModelSpec::convnet([3, 16, 16], 4, vec![0.5; 3], vec![0.25; 3]);
+        let m = Model::new(&spec, Device::Cpu);
+        l.model(&m);
+        let w = &m.vs.variables()["net.block0.conv.weight"];
+        assert!(ddbench_torch_shim::levers::is_channels_last(w));
+        let x = l.input(&Tensor::rand(
+            [2, 3, 16, 16],
+            (tch::Kind::Float, Device::Cpu),
+        ));
+        let out = std::rc::Rc::new(std::cell::RefCell::new(None));
+        let o = out.clone();
+        let m = std::rc::Rc::new(m);
+        let mut run = l.wrap(
+            Device::Cpu,
+            Box::new(move || *o.borrow_mut() = Some(m.forward_t(&x, false).kind())),
+        );
+        run();
+        assert_eq!(*out.borrow(), Some(tch::Kind::BFloat16));
+    }
+}
