@@ -248,19 +248,20 @@ fn a_leaderboard_on_slurm_equals_a_local_run_and_a_killed_teacher_resumes() {
         cluster.state(&task) == "PENDING"
     });
     eprintln!("teacher task {task} stopped by SIGUSR1 and requeued itself");
-    cluster.cmd(
-        "scontrol",
-        &["update", &format!("jobid={task}"), "StartTime=now"],
-    );
+    let requeued_at = Instant::now();
 
     // meanwhile, the reference: the same file here, one cell at a time
     let r = bench(d, &cluster.conf, "local", &["--jobs", "1"]);
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     let t = Instant::now();
     wait_until("the collect job", 240, || {
-        // Slurm holds a requeued job back a while (BeginTime); an update made while the
-        // requeue was still settling can be lost: let it start whenever it is seen pending
-        if cluster.state(&task) == "PENDING" {
+        // Slurm holds a requeued job back a while (BeginTime) so that it does not start on a
+        // node still killing its previous run (started at once, slurmd refuses it: "Job
+        // credential revoked", and the task ends FAILED). Lift the hold once that run has had
+        // 10 s to end, and again whenever it is seen pending (an update made while the requeue
+        // was still settling can be lost).
+        let settled = requeued_at.elapsed() > Duration::from_secs(10);
+        if settled && cluster.state(&task) == "PENDING" {
             let _ = Command::new("scontrol")
                 .args(["update", &format!("jobid={task}"), "StartTime=now"])
                 .env("SLURM_CONF", &cluster.conf)

@@ -5,6 +5,7 @@
 //! lists (`[from, to)` epochs of each process that trained it: contiguous, no overlap, summing to
 //! `teacher_epochs`) — and the cell's row equals that of an uninterrupted `--jobs 1` run.
 //! Two processes that want one teacher at once train it once (the cache's per-teacher lock).
+//! Recovery stopped by SIGUSR1 resumes after its saved batches, with the same images.
 
 use ddbench_tests::{comparable_results, ddbench_bin, ddbench_in, text, write_tiny_idx};
 use std::path::{Path, PathBuf};
@@ -221,5 +222,75 @@ fn two_processes_racing_for_one_teacher_train_it_once() {
     assert!(
         logs.iter().any(|l| l.contains("waiting for its lock")),
         "the second waited for the first: {logs:#?}"
+    );
+}
+
+fn recovery_checkpoint(d: &Path) -> Option<PathBuf> {
+    let dir = d.join("cut-cache/recovered");
+    std::fs::read_dir(dir).ok()?.find_map(|e| {
+        let p = e.ok()?.path();
+        p.to_string_lossy().ends_with(".ckpt.pt").then_some(p)
+    })
+}
+
+/// Recovery (six batches of one image per class) stopped by SIGUSR1 once a batch is saved:
+/// exit 3, the checkpoint stays; the rerun resumes after the saved batches and its row equals
+/// an uninterrupted run's (the resumed images are the same images).
+#[test]
+fn a_recovery_stopped_by_usr1_resumes_after_its_saved_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("data")).unwrap();
+    write_tiny_idx(&d.join("data"), 1000, 60);
+    let lb = leaderboard()
+        .replace("ipc = [2]", "ipc = [6]")
+        .replace(
+            &format!("teacher_epochs = {EPOCHS}, iterations = 5, ipc_per_batch = 2"),
+            "teacher_epochs = 2, iterations = 200, ipc_per_batch = 1",
+        );
+    assert!(lb.contains("iterations = 200"), "{lb}");
+    std::fs::write(d.join("lb.toml"), lb).unwrap();
+
+    let mut c = spawn_cell(d);
+    let t = Instant::now();
+    while recovery_checkpoint(d).is_none() {
+        assert!(t.elapsed() < Duration::from_secs(180), "no recovery checkpoint");
+        assert!(c.try_wait().unwrap().is_none(), "the cell ended early");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    unsafe { libc_kill(c.id() as i32, 10) };
+    assert_eq!(c.wait().unwrap().code(), Some(3), "SIGUSR1: exit 3");
+    let info: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(only_file(&d.join("cut/shards"), ".json")).unwrap())
+            .unwrap();
+    let reason = info["last_run"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("stopped by SIGUSR1 after recovering") && !reason.contains("6/6"),
+        "{info}"
+    );
+    assert!(recovery_checkpoint(d).is_some(), "the checkpoint stays");
+
+    let mut a = args("cut", "cut-cache");
+    a.extend(["--cell", "0"]);
+    let r = ddbench_in(d, &a);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert!(recovery_checkpoint(d).is_none(), "gone once recovery ends");
+    let log = std::fs::read_dir(d.join("cut/cells"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path().join("log.txt")).unwrap_or_default())
+        .collect::<String>();
+    assert!(log.contains("recovery: resuming from"), "{log}");
+
+    let mut a = args("cut", "cut-cache");
+    a.push("--collect");
+    assert_eq!(ddbench_in(d, &a).status.code(), Some(0));
+    let mut a = args("whole", "whole-cache");
+    a.extend(["--jobs", "1"]);
+    let r = ddbench_in(d, &a);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert_eq!(
+        comparable_results(&d.join("cut/results.csv")),
+        comparable_results(&d.join("whole/results.csv")),
+        "a resumed recovery gives other numbers"
     );
 }

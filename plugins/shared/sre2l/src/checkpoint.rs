@@ -16,6 +16,24 @@ pub fn path(cache_dir: &Path, key: &str) -> PathBuf {
     cache_dir.join("teachers").join(format!("{key}.ckpt.pt"))
 }
 
+/// Where a recovery in progress keeps its batches: a content hash of the teacher, the whole
+/// config, the IPC and the seed (`recovered/KEY.ckpt.pt`; the folder is made here).
+pub fn recovery_path(
+    cache_dir: &Path,
+    teacher_key: &str,
+    cfg: &crate::Sre2lConfig,
+    ipc: i64,
+    seed: u64,
+) -> Result<PathBuf, String> {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::json!({"teacher": teacher_key, "config": cfg, "ipc": ipc, "seed": seed})
+        .to_string();
+    let key = &hex::encode(Sha256::digest(text.as_bytes()))[..24];
+    let dir = cache_dir.join("recovered");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    Ok(dir.join(format!("{key}.ckpt.pt")))
+}
+
 /// What a checkpoint holds beside the weights and buffers.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Progress {

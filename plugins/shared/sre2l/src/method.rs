@@ -2,7 +2,7 @@
 //! harness the images, the teacher's soft labels, and the teacher for online relabelling.
 
 use crate::checkpoint;
-use crate::recover::recover;
+use crate::recover::recover_resumable;
 use crate::regularizer::{GuardVariant, Regularizer};
 use crate::squeeze::train_teacher_resumable;
 use crate::teacher_cache::{self, TeacherMeta};
@@ -156,9 +156,17 @@ impl<F: Flavour> Method for Sre2l<F> {
     fn distill(input: &DistillInput, cfg: &Sre2lConfig, host: &Host) -> PluginResult<Distilled> {
         let (mut teacher, meta, cached) = Self::teacher(input, cfg, host)?;
         teacher.vs.freeze();
-        let (images, labels) = recover(&teacher, input.ipc, cfg, input.seed, &mut |d, n| {
-            host.progress(d as u64, n as u64)
-        })?;
+        let ckpt =
+            checkpoint::recovery_path(&input.cache_dir, &meta.key, cfg, input.ipc, input.seed)
+                .map_err(PluginError)?;
+        if ckpt.exists() {
+            host.log(&format!("recovery: resuming from {}", ckpt.display()));
+        }
+        let (images, labels) =
+            recover_resumable(&teacher, input.ipc, cfg, input.seed, Some(&ckpt), &mut |d, n| {
+                host.progress(d as u64, n as u64)
+            })
+            .map_err(PluginError)?;
         // static soft labels (T = 1) for protocols without a teacher; the soft-label protocol relabels online
         let soft = tch::no_grad(|| teacher.forward_t(&images, false).softmax(-1, Kind::Float));
         let p = teacher_cache::paths(&input.cache_dir, &meta.key);

@@ -4,11 +4,14 @@
 //! first BN layer ×10, a random roll of 0..=jitter pixels each iteration — no flip unless `flip`
 //! is set, as the official non-CDA path — inputs clipped to the valid pixel range).
 
+use crate::checkpoint::StopOnUsr1;
+use crate::squeeze::STOPPED;
 use crate::Sre2lConfig;
 use ddbench_nn::bn_capture::capture;
 use ddbench_nn::rng::HostRng;
 use ddbench_nn::Model;
 use std::f64::consts::PI;
+use std::path::Path;
 use tch::nn::OptimizerConfig;
 use tch::{nn, Kind, Tensor};
 
@@ -34,63 +37,158 @@ pub fn recover(
     cfg: &Sre2lConfig,
     seed: u64,
     progress: &mut dyn FnMut(i64, i64),
+) -> Result<(Tensor, Tensor), String> {
+    recover_resumable(teacher, ipc, cfg, seed, None, progress)
+}
+
+/// [`recover`] that survives a kill when given a checkpoint file: after every recovered batch
+/// the batches so far are saved there (whole: written aside, then renamed), a later call with
+/// the same file starts after them, and SIGUSR1 stops it once a batch is saved (an error
+/// starting with [`crate::squeeze::STOPPED`]). The file goes when recovery ends. A resumed
+/// recovery gives the very images an uninterrupted one gives: the skipped batches' random
+/// draws (the noise the images start from, the jitter offsets) are drawn again and dropped.
+pub fn recover_resumable(
+    teacher: &Model,
+    ipc: i64,
+    cfg: &Sre2lConfig,
+    seed: u64,
+    ckpt: Option<&Path>,
+    progress: &mut dyn FnMut(i64, i64),
+) -> Result<(Tensor, Tensor), String> {
+    let mut saved = match ckpt.filter(|c| c.exists()) {
+        Some(c) => load(c)?,
+        None => Vec::new(),
+    }
+    .into_iter();
+    let stop = ckpt.map(|_| StopOnUsr1::install());
+    let k = teacher.spec.num_classes;
+    let mut rng = HostRng::new(seed ^ 0x5EED_2EC0);
+    let _rng = ddbench_plugin_api::SeedScope::new(seed);
+    let mut batches: Vec<(Tensor, Tensor)> = Vec::new();
+    let mut start = 0;
+    while start < ipc {
+        let per = cfg.ipc_per_batch.min(ipc - start);
+        let batch = match saved.next() {
+            Some(b) if b.0.size()[0] == per * k => {
+                skip_draws(teacher, per, cfg, &mut rng);
+                b
+            }
+            Some(_) => return Err(format!("{}: batch sizes differ from this recovery's", shown(ckpt))),
+            None => recover_batch(teacher, per, cfg, &mut rng).map_err(|e| e.to_string())?,
+        };
+        batches.push(batch);
+        start += per;
+        if let Some(c) = ckpt {
+            save(c, &batches)?;
+        }
+        progress(start, ipc);
+        if stop.as_ref().is_some_and(|s| s.asked()) && start < ipc {
+            return Err(format!(
+                "{STOPPED} after recovering {start}/{ipc} images per class (checkpoint {})",
+                shown(ckpt)
+            ));
+        }
+    }
+    if let Some(c) = ckpt {
+        std::fs::remove_file(c).ok();
+    }
+    let (images, labels): (Vec<Tensor>, Vec<Tensor>) = batches.into_iter().unzip();
+    Ok((Tensor::cat(&images, 0), Tensor::cat(&labels, 0)))
+}
+
+fn shown(ckpt: Option<&Path>) -> String {
+    ckpt.map_or(String::new(), |c| c.display().to_string())
+}
+
+/// The starting noise of a batch of `per` images per class, from libtorch's generator.
+fn noise(teacher: &Model, per: i64) -> Tensor {
+    let s = &teacher.spec;
+    Tensor::randn(
+        [per * s.num_classes, s.in_channels, s.height, s.width_px],
+        (Kind::Float, teacher.device()),
+    )
+}
+
+/// What [`recover_batch`] draws, drawn and dropped (for a batch read from a checkpoint).
+fn skip_draws(teacher: &Model, per: i64, cfg: &Sre2lConfig, rng: &mut HostRng) {
+    let _ = noise(teacher, per);
+    for _ in 0..cfg.iterations {
+        rng.range_i64(0, cfg.jitter);
+        rng.range_i64(0, cfg.jitter);
+        if cfg.flip {
+            rng.below(2);
+        }
+    }
+}
+
+/// One batch: `per` images per class optimised from noise; (images in [0, 1], labels).
+fn recover_batch(
+    teacher: &Model,
+    per: i64,
+    cfg: &Sre2lConfig,
+    rng: &mut HostRng,
 ) -> Result<(Tensor, Tensor), tch::TchError> {
     let spec = &teacher.spec;
     let dev = teacher.device();
-    let k = spec.num_classes;
-    let c = spec.in_channels;
     let (mean, std) = spec.channel_stats();
     let (mean, std) = (mean.to(dev), std.to(dev));
     // bounds of the normalised inputs that map to pixels in [0, 1]
     let (lo, hi) = ((-&mean) / &std, (1.0 - &mean) / &std);
-    let mut rng = HostRng::new(seed ^ 0x5EED_2EC0);
-    let _rng = ddbench_plugin_api::SeedScope::new(seed);
-    let mut images = Vec::new();
-    let mut labels = Vec::new();
-    let mut start = 0;
-    while start < ipc {
-        let per = cfg.ipc_per_batch.min(ipc - start);
-        let targets = Tensor::arange(k, (Kind::Int64, dev)).repeat([per]);
-        let vs = nn::VarStore::new(dev);
-        let z = vs.root().var(
-            "inputs",
-            &[per * k, c, spec.height, spec.width_px],
-            nn::Init::Randn {
-                mean: 0.0,
-                stdev: 1.0,
-            },
-        );
-        let mut opt = nn::Adam {
-            beta1: 0.5,
-            beta2: 0.9,
-            wd: 0.0,
-            eps: 1e-8,
-            amsgrad: false,
-        }
-        .build(&vs, cfg.recover_lr)?;
-        for it in 0..cfg.iterations {
-            opt.set_lr(
-                0.5 * cfg.recover_lr * (1.0 + (PI * it as f64 / cfg.iterations as f64).cos()),
-            );
-            let (dx, dy) = (rng.range_i64(0, cfg.jitter), rng.range_i64(0, cfg.jitter));
-            let mut x = (&z * &std + &mean).roll([dx, dy], [2, 3]);
-            if cfg.flip && rng.below(2) == 1 {
-                x = x.flip([3]);
-            }
-            let (logits, stats) = capture(|| teacher.forward_t(&x, false));
-            let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&targets)
-                + bn_loss(&stats, cfg.first_bn_multiplier) * cfg.r_bn;
-            opt.backward_step(&loss);
-            tch::no_grad(|| {
-                let clipped = z.maximum(&lo).minimum(&hi);
-                let mut zz = z.shallow_clone();
-                zz.copy_(&clipped);
-            });
-        }
-        images.push(tch::no_grad(|| (&z * &std + &mean).clamp(0.0, 1.0)));
-        labels.push(targets);
-        start += per;
-        progress(start, ipc);
+    let targets = Tensor::arange(spec.num_classes, (Kind::Int64, dev)).repeat([per]);
+    let vs = nn::VarStore::new(dev);
+    let z = vs.root().var_copy("inputs", &noise(teacher, per));
+    let mut opt = nn::Adam {
+        beta1: 0.5,
+        beta2: 0.9,
+        wd: 0.0,
+        eps: 1e-8,
+        amsgrad: false,
     }
-    Ok((Tensor::cat(&images, 0), Tensor::cat(&labels, 0)))
+    .build(&vs, cfg.recover_lr)?;
+    for it in 0..cfg.iterations {
+        opt.set_lr(0.5 * cfg.recover_lr * (1.0 + (PI * it as f64 / cfg.iterations as f64).cos()));
+        let (dx, dy) = (rng.range_i64(0, cfg.jitter), rng.range_i64(0, cfg.jitter));
+        let mut x = (&z * &std + &mean).roll([dx, dy], [2, 3]);
+        if cfg.flip && rng.below(2) == 1 {
+            x = x.flip([3]);
+        }
+        let (logits, stats) = capture(|| teacher.forward_t(&x, false));
+        let loss = logits.log_softmax(-1, Kind::Float).nll_loss(&targets)
+            + bn_loss(&stats, cfg.first_bn_multiplier) * cfg.r_bn;
+        opt.backward_step(&loss);
+        tch::no_grad(|| {
+            let clipped = z.maximum(&lo).minimum(&hi);
+            let mut zz = z.shallow_clone();
+            zz.copy_(&clipped);
+        });
+    }
+    let images = tch::no_grad(|| (&z * &std + &mean).clamp(0.0, 1.0));
+    Ok((images, targets))
+}
+
+/// Saves the recovered batches (images and labels, on the CPU) to `file`, whole.
+fn save(file: &Path, batches: &[(Tensor, Tensor)]) -> Result<(), String> {
+    let mut named = Vec::new();
+    for (i, (x, y)) in batches.iter().enumerate() {
+        named.push((format!("images.{i}"), x.to_device(tch::Device::Cpu)));
+        named.push((format!("labels.{i}"), y.to_device(tch::Device::Cpu)));
+    }
+    let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
+    Tensor::save_multi(&named, &tmp).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, file).map_err(|e| format!("renaming to {}: {e}", file.display()))
+}
+
+/// The batches a checkpoint holds, in order.
+fn load(file: &Path) -> Result<Vec<(Tensor, Tensor)>, String> {
+    let all = Tensor::load_multi(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let find = |name: String| {
+        all.iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| t.shallow_clone())
+    };
+    let mut out = Vec::new();
+    while let (Some(x), Some(y)) = (find(format!("images.{}", out.len())), find(format!("labels.{}", out.len()))) {
+        out.push((x, y));
+    }
+    Ok(out)
 }
