@@ -20,6 +20,9 @@ run() { # NAME SECONDS COMMAND...: one time-boxed step, its output in OUT/NAME.t
 }
 # issue 14: the hot loops beside eager PyTorch (and torch.compile, bf16) in one call
 run speed 150 "$B" speed --device cuda --iters 10 --compare --python python3 --out "$OUT/speed.jsonl"
+run speed-levers 90 "$B" speed --device cuda --iters 10 --levers bf16,channels-last,cudnn-benchmark --out "$OUT/speed.jsonl"
+# the end-to-end workloads at a tenth of their size (a DD cell of 30 epochs, 5,000-image teacher epochs)
+run speed-e2e 150 "$B" speed --device cuda --e2e --e2e-scale 0.1 --compare --python python3 --out "$OUT/speed-e2e.jsonl"
 # issue 12: random IPC 1/10/50 under crop-flip-300 and DSA-1000 (CIFAR-10 JPEG, ConvNet-3, 1 seed)
 COMMON=(--dataset imagefolder --data-dir "$C10" --device cuda --seeds 1 --arch convnet --width 128 --attacks pgd --eps 8/255 --n-attack 1000)
 run dd-crop-flip 90 "$B" run "${COMMON[@]}" --method random --ipc 1,10,50 --epochs 300 --out "$OUT/dd-crop-flip"

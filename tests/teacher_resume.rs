@@ -242,19 +242,20 @@ fn a_recovery_stopped_by_usr1_resumes_after_its_saved_batches() {
     let d = dir.path();
     std::fs::create_dir(d.join("data")).unwrap();
     write_tiny_idx(&d.join("data"), 1000, 60);
-    let lb = leaderboard()
-        .replace("ipc = [2]", "ipc = [6]")
-        .replace(
-            &format!("teacher_epochs = {EPOCHS}, iterations = 5, ipc_per_batch = 2"),
-            "teacher_epochs = 2, iterations = 200, ipc_per_batch = 1",
-        );
+    let lb = leaderboard().replace("ipc = [2]", "ipc = [6]").replace(
+        &format!("teacher_epochs = {EPOCHS}, iterations = 5, ipc_per_batch = 2"),
+        "teacher_epochs = 2, iterations = 200, ipc_per_batch = 1",
+    );
     assert!(lb.contains("iterations = 200"), "{lb}");
     std::fs::write(d.join("lb.toml"), lb).unwrap();
 
     let mut c = spawn_cell(d);
     let t = Instant::now();
     while recovery_checkpoint(d).is_none() {
-        assert!(t.elapsed() < Duration::from_secs(180), "no recovery checkpoint");
+        assert!(
+            t.elapsed() < Duration::from_secs(180),
+            "no recovery checkpoint"
+        );
         assert!(c.try_wait().unwrap().is_none(), "the cell ended early");
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -10,7 +10,6 @@
 //! k's inputs are channels `k·C .. (k+1)·C`); instance norm is per channel and so per member;
 //! the classifier is a batched matmul over `[S, K, F]` weights.
 
-use crate::augment::Augment;
 use crate::model::{Arch, Model, NormKind};
 use crate::train::{EpochLoss, TrainConfig, TrainStats};
 use tch::nn::{self, OptimizerConfig};
@@ -158,16 +157,27 @@ impl Grouped {
     }
 }
 
-/// One member's training set: images `[N, C, H, W]` and hard (`[N]`) or soft (`[N, K]`) labels.
+/// One member's training set: images `[N, C, H, W]` and hard (`[N]`) or soft (`[N, K]`) labels,
+/// and the seed of its draws.
 pub struct MemberSet<'a> {
     pub images: &'a Tensor,
     pub labels: &'a Tensor,
+    /// Member k's shuffles and augmentation draws come from libtorch's generator seeded from
+    /// (this seed, epoch, step) alone, so its student does not depend on which other members
+    /// it trains with.
+    pub seed: u64,
+}
+
+/// The generator seed of a member's draws at `(epoch, step)` (step 0: the epoch's shuffle).
+fn stream(seed: u64, epoch: i64, step: i64) -> i64 {
+    let mut r = crate::rng::HostRng::new(seed ^ ((epoch as u64) << 24) ^ step as u64);
+    (r.next_u64() >> 1) as i64
 }
 
 /// Trains `models` (S ConvNets of one spec, each freshly initialised as its seed makes it) on
 /// their own sets, as [`crate::train_classifier`] trains one, but as one grouped model; each
-/// member draws its own shuffles and augmentation. All sets must have the same size and label
-/// kind. The trained weights end up in `models`.
+/// member draws its own shuffles and augmentation from its own seed ([`MemberSet::seed`]). All
+/// sets must have the same size and label kind. The trained weights end up in `models`.
 pub fn train_batched(
     models: &mut [Model],
     sets: &[MemberSet],
@@ -191,16 +201,21 @@ pub fn train_batched(
     let mut epoch_loss = EpochLoss::new(dev);
     for epoch in 0..cfg.epochs {
         epoch_loss = EpochLoss::new(dev);
-        let perms: Vec<Tensor> = (0..members)
-            .map(|_| Tensor::randperm(n, (Kind::Int64, dev)))
+        let perms: Vec<Tensor> = sets
+            .iter()
+            .map(|s| {
+                tch::manual_seed(stream(s.seed, epoch, 0));
+                Tensor::randperm(n, (Kind::Int64, dev))
+            })
             .collect();
-        for start in (0..n).step_by(cfg.batch_size.max(1) as usize) {
+        for (step, start) in (0..n).step_by(cfg.batch_size.max(1) as usize).enumerate() {
             if stats.steps == decay_step {
                 opt.set_lr(cfg.lr * 0.1);
             }
             let len = cfg.batch_size.min(n - start);
             let idx: Vec<Tensor> = perms.iter().map(|p| p.narrow(0, start, len)).collect();
-            let loss = step_loss(&g, models, sets, &idx, cfg);
+            let draw = |k: usize| stream(sets[k].seed, epoch, step as i64 + 1);
+            let loss = step_loss(&g, models, sets, &idx, cfg, &draw);
             opt.backward_step(&loss);
             epoch_loss.add(&(&loss / members as f64));
             stats.steps += 1;
@@ -265,14 +280,19 @@ fn step_loss(
     sets: &[MemberSet],
     idx: &[Tensor],
     cfg: &TrainConfig,
+    draw: &dyn Fn(usize) -> i64,
 ) -> Tensor {
     let members = models.len() as i64;
     let xs: Vec<Tensor> = sets
         .iter()
         .zip(idx)
-        .map(|(s, i)| s.images.index_select(0, i))
+        .enumerate()
+        .map(|(k, (s, i))| {
+            tch::manual_seed(draw(k));
+            cfg.augment
+                .apply(&s.images.index_select(0, i), cfg.crop_pad, cfg.flip)
+        })
         .collect();
-    let xs = augment(xs, cfg);
     let zs: Vec<Tensor> = models
         .iter()
         .zip(&xs)
@@ -297,20 +317,4 @@ fn step_loss(
     per_sample
         .mean_dim([1i64].as_slice(), false, Kind::Float)
         .sum(Kind::Float)
-}
-
-/// Each member's batch augmented with its own draws: crop + flip (per-sample draws) in one call
-/// over all members; DSA (which picks one transform per call) member by member.
-fn augment(xs: Vec<Tensor>, cfg: &TrainConfig) -> Vec<Tensor> {
-    match cfg.augment {
-        Augment::Dsa => xs
-            .iter()
-            .map(|x| cfg.augment.apply(x, cfg.crop_pad, cfg.flip))
-            .collect(),
-        a => {
-            let b = xs[0].size()[0];
-            let all = a.apply(&Tensor::cat(&xs, 0), cfg.crop_pad, cfg.flip);
-            all.split(b, 0)
-        }
-    }
 }

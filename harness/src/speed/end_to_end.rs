@@ -107,7 +107,12 @@ fn dd_cell(dev: Device, b: i64, l: Levers, z: Sizes, pgd: Plugin) -> Workload {
             models.iter().for_each(|m| l.model(m));
             let member: Vec<MemberSet> = sets
                 .iter()
-                .map(|(images, labels)| MemberSet { images, labels })
+                .zip(0..)
+                .map(|((images, labels), seed)| MemberSet {
+                    images,
+                    labels,
+                    seed,
+                })
                 .collect();
             train_all(&mut models, &member, &cfg, &|m| eprintln!("{m}")).expect("students");
             for m in &models {

@@ -225,7 +225,12 @@ fn students5(dev: tch::Device, l: Levers) -> Workload {
             models.iter().for_each(|m| l.model(m));
             let member_sets: Vec<MemberSet> = sets
                 .iter()
-                .map(|(images, labels)| MemberSet { images, labels })
+                .zip(0..)
+                .map(|((images, labels), seed)| MemberSet {
+                    images,
+                    labels,
+                    seed,
+                })
                 .collect();
             let batched = train_all(&mut models, &member_sets, &cfg, &|m| eprintln!("{m}"))
                 .expect("students");

@@ -162,11 +162,15 @@ impl<F: Flavour> Method for Sre2l<F> {
         if ckpt.exists() {
             host.log(&format!("recovery: resuming from {}", ckpt.display()));
         }
-        let (images, labels) =
-            recover_resumable(&teacher, input.ipc, cfg, input.seed, Some(&ckpt), &mut |d, n| {
-                host.progress(d as u64, n as u64)
-            })
-            .map_err(PluginError)?;
+        let (images, labels) = recover_resumable(
+            &teacher,
+            input.ipc,
+            cfg,
+            input.seed,
+            Some(&ckpt),
+            &mut |d, n| host.progress(d as u64, n as u64),
+        )
+        .map_err(PluginError)?;
         // static soft labels (T = 1) for protocols without a teacher; the soft-label protocol relabels online
         let soft = tch::no_grad(|| teacher.forward_t(&images, false).softmax(-1, Kind::Float));
         let p = teacher_cache::paths(&input.cache_dir, &meta.key);

@@ -73,7 +73,12 @@ pub fn recover_resumable(
                 skip_draws(teacher, per, cfg, &mut rng);
                 b
             }
-            Some(_) => return Err(format!("{}: batch sizes differ from this recovery's", shown(ckpt))),
+            Some(_) => {
+                return Err(format!(
+                    "{}: batch sizes differ from this recovery's",
+                    shown(ckpt)
+                ))
+            }
             None => recover_batch(teacher, per, cfg, &mut rng).map_err(|e| e.to_string())?,
         };
         batches.push(batch);
@@ -187,7 +192,10 @@ fn load(file: &Path) -> Result<Vec<(Tensor, Tensor)>, String> {
             .map(|(_, t)| t.shallow_clone())
     };
     let mut out = Vec::new();
-    while let (Some(x), Some(y)) = (find(format!("images.{}", out.len())), find(format!("labels.{}", out.len()))) {
+    while let (Some(x), Some(y)) = (
+        find(format!("images.{}", out.len())),
+        find(format!("labels.{}", out.len())),
+    ) {
         out.push((x, y));
     }
     Ok(out)
