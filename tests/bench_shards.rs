@@ -168,3 +168,78 @@ fn a_slurm_dry_run_writes_one_teacher_task_per_teacher_and_one_task_per_cell() {
         "a dry run submits nothing"
     );
 }
+
+/// `--status` after a submission reads ended tasks from `sacct` (accounting on) and live ones
+/// from `squeue`: here both are stand-ins on PATH printing what Slurm prints (`-P` pipes,
+/// `CANCELLED by 0`), and the cells' lines follow: the teacher task failed (so cell 2 is
+/// failed, with sacct's elapsed time), a cell task running, a cell task cancelled without a
+/// shard, the rest pending.
+#[test]
+fn status_reads_ended_tasks_from_sacct_and_live_ones_from_squeue() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("data")).unwrap();
+    write_tiny_idx(&d.join("data"), 200, 60);
+    std::fs::write(d.join("lb.toml"), LEADERBOARD).unwrap();
+    std::fs::create_dir_all(d.join("out/slurm")).unwrap();
+    let sub = serde_json::json!({"teachers": "41", "teacher_cells": [2], "cells": "42",
+        "collect": "43", "logs": d.join("out/slurm/logs")});
+    std::fs::write(d.join("out/slurm/submitted.json"), sub.to_string()).unwrap();
+    let bin = d.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let fake = |name: &str, lines: &str| {
+        let p = bin.join(name);
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"$@\" >> {name}.args\nprintf '{lines}'\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    fake(
+        "sacct",
+        "41_0|FAILED|00:03:07\\n42_1|CANCELLED by 0|00:00:09\\n",
+    );
+    fake("squeue", "42_0|RUNNING|1:15\\n42_3|PENDING|0:00\\n");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let o = std::process::Command::new(ddbench_tests::ddbench_bin())
+        .current_dir(d)
+        .args([
+            "bench", "lb.toml", "--out", "out", "--device", "cpu", "--status",
+        ])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let line = |i: usize| {
+        t.lines()
+            .skip_while(|l| !l.trim_start().starts_with(&format!("{i} ")))
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        line(0).contains("running")
+            && line(0).contains("task 42_0, RUNNING")
+            && line(0).contains("[1:15]"),
+        "{t}"
+    );
+    assert!(
+        line(1).contains("failed (task 42_1, CANCELLED, no shard)")
+            && line(1).contains("[00:00:09]"),
+        "{t}"
+    );
+    assert!(
+        line(2).contains("failed (task 41_0, FAILED, no shard)") && line(2).contains("[00:03:07]"),
+        "{t}"
+    );
+    assert!(line(3).contains("pending (task 42_3, PENDING)"), "{t}");
+    assert!(t.contains("4 cells: 2 failed, 1 pending, 1 running"), "{t}");
+    let asked = std::fs::read_to_string(d.join("sacct.args")).unwrap();
+    assert!(
+        asked.contains("-j 41,42") && asked.contains("JobID,State,Elapsed"),
+        "{asked}"
+    );
+}
