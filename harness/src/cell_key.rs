@@ -58,6 +58,10 @@ pub struct StudentKey {
     pub protocol: String,
     pub dd: TrainConfig,
     pub soft_label: SoftLabelConfig,
+    /// DD students trained together with their seed-mates (`--batch-students`): other draws
+    /// than one-by-one students, so other rows. Absent from keys when false (as before it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub batched: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,6 +125,7 @@ impl SharedKey {
                     .unwrap_or_default(),
                 dd: dd.clone(),
                 soft_label: soft_label.clone(),
+                batched: false,
             },
             evaluation,
         }
@@ -220,6 +225,7 @@ mod tests {
                     protocol: "auto".into(),
                     dd: TrainConfig::default(),
                     soft_label: SoftLabelConfig::default(),
+                    batched: false,
                 },
                 evaluation: EvalKey {
                     n_attack: 50,

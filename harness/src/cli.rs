@@ -82,6 +82,16 @@ pub enum NormLayerArg {
     None,
 }
 
+impl NormLayerArg {
+    fn kind(self) -> NormKind {
+        match self {
+            NormLayerArg::Instance => NormKind::Instance,
+            NormLayerArg::Batch => NormKind::Batch,
+            NormLayerArg::None => NormKind::None,
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
     #[arg(long, value_enum, default_value = "fashion-mnist")]
@@ -112,6 +122,11 @@ pub struct RunArgs {
     /// Number of seeds (students; and distillations) per cell: seeds 0..N.
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
+    /// Train the seeds' students of each method and IPC together, as one grouped model
+    /// (DD protocol, ConvNet): each member with its own init, set, and draws from its own seed;
+    /// rows keyed apart from one-by-one students. Pays on a GPU.
+    #[arg(long)]
+    pub batch_students: bool,
     /// First seed (seeds first..first+N).
     #[arg(long, default_value_t = 0)]
     pub first_seed: u64,
@@ -244,14 +259,11 @@ impl RunArgs {
                 .map_err(|e| anyhow!("--arch: {e}"))?,
             width: self.width,
             depth: self.depth,
-            norm_layer: match self.norm_layer {
-                NormLayerArg::Instance => NormKind::Instance,
-                NormLayerArg::Batch => NormKind::Batch,
-                NormLayerArg::None => NormKind::None,
-            },
+            norm_layer: self.norm_layer.kind(),
             whitening: self.whitening,
             seeds: self.seeds,
             first_seed: self.first_seed,
+            batch_students: self.batch_students,
             attacks: self.attacks.clone(),
             eps,
             norm,

@@ -30,6 +30,9 @@ pub struct RunConfig {
     pub seeds: u64,
     /// The first seed: seeds run `first_seed..first_seed + seeds` (`ddbench bench` runs one per cell).
     pub first_seed: u64,
+    /// The seeds' students of a method and IPC trained together (`ddbench_nn::batched`).
+    #[serde(default)]
+    pub batch_students: bool,
     pub attacks: Vec<String>,
     /// ε values; `None` means each norm's default (8/255 for L∞, 0.5 for L2).
     pub eps: Option<Vec<f64>>,

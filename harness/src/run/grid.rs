@@ -70,7 +70,7 @@ impl<'a> Grid<'a> {
         methods: &'a [Plugin],
         attacks: &'a [Plugin],
     ) -> Grid<'a> {
-        let shared = SharedKey::new(
+        let mut shared = SharedKey::new(
             data,
             cfg.arch,
             cfg.width,
@@ -86,6 +86,7 @@ impl<'a> Grid<'a> {
                 attack_batch: cfg.attack_batch,
             },
         );
+        shared.student.batched = cfg.batch_students;
         Grid {
             cfg,
             data,

@@ -82,18 +82,32 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
         zca: setup.zca.as_ref(),
     };
     let mut teachers = TeacherEvals::new(setup.pgd.as_ref(), cfg.eval_batch);
-    for cell in grid.cells() {
-        if rec.has_all(&cell) {
-            let at = cfg.out.join("results.csv");
-            ui.log(&format!(
-                "skip {}: already in {}",
-                cell.label(),
-                at.display()
-            ));
-            continue;
+    let cells = grid.cells();
+    let todo: Vec<&Cell> = cells
+        .iter()
+        .filter(|cell| {
+            let done = rec.has_all(cell);
+            if done {
+                let at = cfg.out.join("results.csv");
+                ui.log(&format!(
+                    "skip {}: already in {}",
+                    cell.label(),
+                    at.display()
+                ));
+            }
+            !done
+        })
+        .collect();
+    if cfg.batch_students {
+        // cells run methods, then IPCs, then seeds: a method and IPC's seeds are neighbours
+        for group in todo.chunk_by(|a, b| a.method.name == b.method.name && a.ipc == b.ipc) {
+            run_group(&ctx, group, &mut rec, &mut teachers)?;
         }
-        if let Err(reason) = run_cell(&ctx, &cell, &mut rec, &mut teachers)? {
-            rec.fail(&cell, reason)?;
+    } else {
+        for cell in todo {
+            if let Err(reason) = run_cell(&ctx, cell, &mut rec, &mut teachers)? {
+                rec.fail(cell, reason)?;
+            }
         }
     }
     rec.finish()
@@ -161,33 +175,50 @@ fn saved(
     }
 }
 
-/// One cell through every stage. The outer error stops the run (the records cannot be
-/// written); the inner one is the cell's failure.
-fn run_cell(
+/// A cell distilled: its set and, when its method handed over a teacher, the teacher's
+/// evaluation.
+struct Prepared {
+    d: distill::Distilled,
+    teacher_eval: Option<manifest::TeacherEval>,
+}
+
+/// Distils the cell (and saves the set, evaluates a new teacher). The outer error stops the
+/// run (the records cannot be written); the inner one is the cell's failure.
+fn prepare(
     ctx: &Ctx,
     cell: &Cell,
     rec: &mut Recorder,
     teachers: &mut TeacherEvals,
-) -> Result<Result<(), String>> {
+) -> Result<Result<Prepared, String>> {
     rec.events()
         .emit(&Event::CellStarted { cell: cell.label() });
     let d = match distill::distill(ctx, cell) {
         Ok(d) => d,
         Err(e) => return Ok(Err(e)),
     };
-    let save = ctx.cfg.save;
-    saved(rec, cell, save.distilled, "--save-distilled", || {
-        export::distilled(ctx, cell, &d)
-    })?;
+    saved(
+        rec,
+        cell,
+        ctx.cfg.save.distilled,
+        "--save-distilled",
+        || export::distilled(ctx, cell, &d),
+    )?;
     let teacher_eval = d
         .teacher
         .as_ref()
         .map(|t| teachers.of(t, ctx.data, ctx.subset, ctx.ui));
     rec.set_teachers(&teachers.done);
-    let student = match train::train(ctx, cell, &d) {
-        Ok(s) => s,
-        Err(e) => return Ok(Err(e)),
-    };
+    Ok(Ok(Prepared { d, teacher_eval }))
+}
+
+/// The trained student's clean evaluation, then its rows.
+fn evaluate_student(
+    ctx: &Ctx,
+    cell: &Cell,
+    rec: &mut Recorder,
+    p: Prepared,
+    student: train::Student,
+) -> Result<Result<(), String>> {
     let clean = match evaluate::clean(ctx, &student) {
         Ok(c) => c,
         Err(e) => return Ok(Err(format!("{}: clean evaluation: {e}", cell.label()))),
@@ -204,11 +235,58 @@ fn run_cell(
         cell: cell.label(),
         clean_acc: clean.acc,
     });
-    saved(rec, cell, save.student, "--save-student", || {
+    saved(rec, cell, ctx.cfg.save.student, "--save-student", || {
         export::student(ctx, cell, &student, clean.acc)
     })?;
-    let base = rows::clean_row(ctx, cell, &d, &student, &clean, teacher_eval);
+    let base = rows::clean_row(ctx, cell, &p.d, &student, &clean, p.teacher_eval);
     rec.begin_cell(cell)?;
     cell_rows(ctx, cell, rec, &student, &clean, &base)?;
     Ok(Ok(()))
+}
+
+/// One cell through every stage. The outer error stops the run (the records cannot be
+/// written); the inner one is the cell's failure.
+fn run_cell(
+    ctx: &Ctx,
+    cell: &Cell,
+    rec: &mut Recorder,
+    teachers: &mut TeacherEvals,
+) -> Result<Result<(), String>> {
+    let p = match prepare(ctx, cell, rec, teachers)? {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    match train::train(ctx, cell, &p.d) {
+        Ok(s) => evaluate_student(ctx, cell, rec, p, s),
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+/// The seeds of one method and IPC (`--batch-students`): each distilled, their students
+/// trained together, each evaluated; a cell's failure is its own.
+fn run_group(
+    ctx: &Ctx,
+    cells: &[&Cell],
+    rec: &mut Recorder,
+    teachers: &mut TeacherEvals,
+) -> Result<()> {
+    let mut ready = Vec::new();
+    for &cell in cells {
+        match prepare(ctx, cell, rec, teachers)? {
+            Ok(p) => ready.push((cell, p)),
+            Err(e) => rec.fail(cell, e)?,
+        }
+    }
+    let sets: Vec<(&Cell, &distill::Distilled)> = ready.iter().map(|(c, p)| (*c, &p.d)).collect();
+    let students = train::train_together(ctx, &sets);
+    for ((cell, p), student) in ready.into_iter().zip(students) {
+        let r = match student {
+            Ok(s) => evaluate_student(ctx, cell, rec, p, s)?,
+            Err(e) => Err(e),
+        };
+        if let Err(reason) = r {
+            rec.fail(cell, reason)?;
+        }
+    }
+    Ok(())
 }

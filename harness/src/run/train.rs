@@ -4,7 +4,8 @@
 use super::distill::Distilled;
 use super::grid::Cell;
 use super::Ctx;
-use crate::student::{self, Settings};
+use crate::student::{self, Protocol, Settings};
+use ddbench_nn::batched::MemberSet;
 use ddbench_nn::{Model, ModelSpec};
 use std::time::Instant;
 
@@ -17,10 +18,10 @@ pub struct Student {
     pub seconds: f64,
 }
 
-/// Trains the cell's student; a failure is the cell's.
-pub fn train(ctx: &Ctx, cell: &Cell, d: &Distilled) -> Result<Student, String> {
+/// The fresh student of seed `seed`: the run's model spec, initialised from the seed.
+fn fresh_student(ctx: &Ctx, seed: u64) -> Model {
     let cfg = ctx.cfg;
-    tch::manual_seed(cell.seed as i64);
+    tch::manual_seed(seed as i64);
     let data = ctx.data;
     // a whitened student sees raw [0, 1] pixels through its ZCA layer (MTT / DATM: no
     // mean/std normalisation before the ZCA)
@@ -37,6 +38,13 @@ pub fn train(ctx: &Ctx, cell: &Cell, d: &Distilled) -> Result<Student, String> {
     if let Some(zca) = ctx.zca {
         model.set_zca(zca.clone());
     }
+    model
+}
+
+/// Trains the cell's student; a failure is the cell's.
+pub fn train(ctx: &Ctx, cell: &Cell, d: &Distilled) -> Result<Student, String> {
+    let cfg = ctx.cfg;
+    let mut model = fresh_student(ctx, cell.seed);
     let t = Instant::now();
     let settings = Settings {
         protocol: cfg.protocol,
@@ -68,4 +76,89 @@ pub fn train(ctx: &Ctx, cell: &Cell, d: &Distilled) -> Result<Student, String> {
         epochs: trained.epochs,
         seconds: t.elapsed().as_secs_f64(),
     })
+}
+
+/// Why these cells' students cannot train together (the DD protocol with one setting, sets of
+/// one size and label kind, a ConvNet without batch norm), or `None`.
+fn not_together(ctx: &Ctx, sets: &[(&Cell, &Distilled)]) -> Option<String> {
+    let (_, first) = sets.first()?;
+    let soft = |d: &Distilled| match ctx.cfg.protocol {
+        Protocol::Dd => false,
+        Protocol::SoftLabel => true,
+        Protocol::Auto => d.teacher.is_some(),
+    };
+    if sets.iter().any(|(_, d)| soft(d)) {
+        return Some("the soft-label protocol (batched: DD protocol only)".into());
+    }
+    if sets.iter().any(|(_, d)| d.dd != first.dd) {
+        return Some("the method's hints give the seeds different training settings".into());
+    }
+    let labels = |d: &Distilled| d.set.soft_labels.as_ref().unwrap_or(&d.set.labels).size();
+    if sets
+        .iter()
+        .any(|(_, d)| d.set.images.size() != first.set.images.size() || labels(d) != labels(first))
+    {
+        return Some("the seeds' sets differ in size or label kind".into());
+    }
+    None
+}
+
+/// Trains the students of `sets` (a method and IPC's seeds) together as one grouped model
+/// (`ddbench_nn::batched`, each member's draws from its cell's seed), or one by one, with a log
+/// line, where they cannot be; one result per cell.
+pub fn train_together(ctx: &Ctx, sets: &[(&Cell, &Distilled)]) -> Vec<Result<Student, String>> {
+    let why = not_together(ctx, sets);
+    let mut models: Vec<Model> = sets
+        .iter()
+        .map(|(c, _)| fresh_student(ctx, c.seed))
+        .collect();
+    let why = why.or_else(|| ddbench_nn::batched::unsupported(&models));
+    if let Some(why) = why {
+        ctx.ui
+            .log(&format!("students trained one by one, not batched: {why}"));
+        return sets.iter().map(|(c, d)| train(ctx, c, d)).collect();
+    }
+    let member: Vec<MemberSet> = sets
+        .iter()
+        .map(|(c, d)| MemberSet {
+            images: &d.set.images,
+            labels: d.set.soft_labels.as_ref().unwrap_or(&d.set.labels),
+            seed: c.seed,
+        })
+        .collect();
+    let dd = &sets[0].1.dd;
+    let t = Instant::now();
+    let bar = ctx.ui.bar(dd.epochs as u64, "train");
+    bar.set_message(format!("{} students together", sets.len()));
+    let r = ddbench_nn::batched::train_batched(&mut models, &member, dd, &mut |e, _| {
+        bar.set_position(e as u64)
+    });
+    bar.finish_and_clear();
+    let seconds = t.elapsed().as_secs_f64() / sets.len() as f64;
+    match r {
+        Ok(_) => {
+            ctx.ui.log(&format!(
+                "{} students of {} ipc {} trained together ({:.1}s each)",
+                sets.len(),
+                sets[0].0.method.name,
+                sets[0].0.ipc,
+                seconds
+            ));
+            models
+                .into_iter()
+                .map(|model| {
+                    Ok(Student {
+                        model,
+                        protocol: "dd",
+                        epochs: dd.epochs,
+                        seconds,
+                    })
+                })
+                .collect()
+        }
+        Err(e) => sets
+            .iter()
+            .map(|(c, _)| Err(format!("{}: training failed: {e}", c.label())))
+            .collect(),
+    }
 }
