@@ -208,12 +208,15 @@ def student():
     x = torch.rand(100, 3, 32, 32, device=DEV)
     y = torch.arange(100, device=DEV) // 10
 
-    def train():
+    def train_one(xs, ys):
         net = convnet3().to(DEV)
         opt = sgd(net, 0.01)
         for _ in range(30):
             perm = torch.randperm(100, device=DEV)
-            train_step(net, opt, x[perm], y[perm])
+            train_step(net, opt, xs[perm], ys[perm])
+
+    def train():
+        train_one(x, y)
 
     if wanted("convnet3.student_ipc10"):
         emit("convnet3.student_ipc10", 100 * 30, timeit(train, max(1, ARGS.iters // 2), 1))
@@ -223,11 +226,7 @@ def student():
 
     def train5():
         for xs, ys in sets:
-            net = convnet3().to(DEV)
-            opt = sgd(net, 0.01)
-            for _ in range(30):
-                perm = torch.randperm(100, device=DEV)
-                train_step(net, opt, xs[perm], ys[perm])
+            train_one(xs, ys)
 
     if wanted("convnet3.students5_ipc10"):
         emit("convnet3.students5_ipc10", 5 * 100 * 30, timeit(train5, max(1, ARGS.iters // 4), 1))

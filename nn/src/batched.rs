@@ -168,6 +168,20 @@ pub struct MemberSet<'a> {
     pub seed: u64,
 }
 
+impl<'a> MemberSet<'a> {
+    /// One member per `(images, labels)` pair, seeded 0, 1, 2, … in order.
+    pub fn seeded(sets: &'a [(Tensor, Tensor)]) -> Vec<MemberSet<'a>> {
+        sets.iter()
+            .zip(0..)
+            .map(|((images, labels), seed)| MemberSet {
+                images,
+                labels,
+                seed,
+            })
+            .collect()
+    }
+}
+
 /// The generator seed of a member's draws at `(epoch, step)` (step 0: the epoch's shuffle).
 fn stream(seed: u64, epoch: i64, step: i64) -> i64 {
     let mut r = crate::rng::HostRng::new(seed ^ ((epoch as u64) << 24) ^ step as u64);

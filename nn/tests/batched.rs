@@ -56,16 +56,8 @@ fn steps_match_separate(spec: &ModelSpec, soft: bool) {
         augment: Augment::None,
         ..TrainConfig::default()
     };
-    let sets: Vec<MemberSet> = images
-        .iter()
-        .zip(&labels)
-        .zip(0..)
-        .map(|((images, labels), seed)| MemberSet {
-            images,
-            labels,
-            seed,
-        })
-        .collect();
+    let data: Vec<(Tensor, Tensor)> = images.into_iter().zip(labels).collect();
+    let sets = MemberSet::seeded(&data);
     let mut batched: Vec<Model> = (0..3).map(|s| student(spec, s)).collect();
     let stats = train_batched(&mut batched, &sets, &cfg, &mut |_, _| {}).unwrap();
     assert_eq!((stats.steps, stats.images_seen), (3, 3 * 3 * 12));
@@ -120,15 +112,7 @@ fn batched_students_reach_the_accuracy_of_separate_ones() {
         flip: false,
         ..TrainConfig::default()
     };
-    let sets: Vec<MemberSet> = train
-        .iter()
-        .zip(0..)
-        .map(|((images, labels), seed)| MemberSet {
-            images,
-            labels,
-            seed,
-        })
-        .collect();
+    let sets = MemberSet::seeded(&train);
     let mut batched: Vec<Model> = (0..6).map(|s| student(&sp, s)).collect();
     // the members' shuffles and crops: their own draws, not the separate runs'
     tch::manual_seed(1);

@@ -14,10 +14,9 @@
 //! ddbench and `bench/pytorch_reference.py --e2e` count the same work.
 
 use super::levers::Levers;
-use super::workloads::Workload;
+use super::workloads::{self, Workload};
 use crate::plugin::{self, Kind, Plugin};
 use anyhow::Result;
-use ddbench_nn::batched::{train_all, MemberSet};
 use ddbench_nn::{Arch, Model, ModelSpec, TrainConfig};
 use ddbench_plugin_api::Norm;
 use ddbench_sre2l::regularizer::{GuardVariant, Regularizer};
@@ -81,41 +80,19 @@ fn attack_all(p: &Plugin, m: &Model, x: &Tensor, y: &Tensor, b: i64, cfg: &serde
 }
 
 fn dd_cell(dev: Device, b: i64, l: Levers, z: Sizes, pgd: Plugin) -> Workload {
-    let sets: Vec<(Tensor, Tensor)> = (0..5)
-        .map(|_| {
-            let y = Tensor::arange(100, (TKind::Int64, dev)).floor_divide_scalar(10);
-            (images(100, dev), y)
-        })
-        .collect();
+    let sets = workloads::five_sets(dev);
     let (xe, ye) = (images(z.eval, dev), labels(z.eval, dev));
-    let (xa, ya) = (
-        xe.narrow(0, 0, z.attacked.min(z.eval)),
-        ye.narrow(0, 0, z.attacked.min(z.eval)),
-    );
+    let n_att = z.attacked.min(z.eval);
+    let (xa, ya) = (xe.narrow(0, 0, n_att), ye.narrow(0, 0, n_att));
     let cfg = TrainConfig {
         epochs: z.student_epochs,
         ..TrainConfig::default()
     };
-    let work = 5 * (100 * z.student_epochs + z.eval + 11 * xa.size()[0]);
     Workload {
         figure: "e2e.dd_cell".into(),
-        images: work,
+        images: 5 * (100 * z.student_epochs + z.eval + 11 * n_att),
         run: Box::new(move || {
-            let mut models: Vec<Model> = (0..5)
-                .map(|_| Model::new(&spec(Arch::Convnet), dev))
-                .collect();
-            models.iter().for_each(|m| l.model(m));
-            let member: Vec<MemberSet> = sets
-                .iter()
-                .zip(0..)
-                .map(|((images, labels), seed)| MemberSet {
-                    images,
-                    labels,
-                    seed,
-                })
-                .collect();
-            train_all(&mut models, &member, &cfg, &|m| eprintln!("{m}")).expect("students");
-            for m in &models {
+            for m in &workloads::five_students(dev, l, &sets, &cfg) {
                 ddbench_nn::accuracy(m, &xe, &ye, 500);
                 attack_all(&pgd, m, &xa, &ya, b.max(500), &serde_json::json!({}));
             }
@@ -186,13 +163,6 @@ pub fn all(dev: Device, b: i64, l: Levers, scale: f64) -> Result<Vec<Workload>> 
             .map_err(anyhow::Error::msg)
     };
     let z = Sizes::at(scale);
-    let d = ddbench_sre2l::Sre2lConfig::default();
-    let guard = |variant| Regularizer::Guard {
-        variant,
-        h: d.h,
-        lambda: d.lambda,
-        beta: d.beta,
-    };
     let at = Regularizer::PgdAt {
         eps: 8.0 / 255.0,
         alpha: 2.0 / 255.0,
@@ -207,7 +177,7 @@ pub fn all(dev: Device, b: i64, l: Levers, scale: f64) -> Result<Vec<Workload>> 
             b,
             l,
             n,
-            guard(GuardVariant::Cifar),
+            workloads::guard(GuardVariant::Cifar),
         ),
         teacher_epoch(
             "e2e.guard_simplified_epoch",
@@ -215,7 +185,7 @@ pub fn all(dev: Device, b: i64, l: Levers, scale: f64) -> Result<Vec<Workload>> 
             b,
             l,
             n,
-            guard(GuardVariant::Simplified),
+            workloads::guard(GuardVariant::Simplified),
         ),
         teacher_epoch("e2e.pgd_at_epoch", dev, b, l, n, at),
         autoattack(dev, b, l, z.autoattack, find("autoattack")?),

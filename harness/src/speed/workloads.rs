@@ -38,6 +38,17 @@ fn spec(arch: Arch) -> ModelSpec {
     spec
 }
 
+/// GUARD's regularizer in form `variant` with ddbench's defaults (the official CIFAR values).
+pub fn guard(variant: GuardVariant) -> Regularizer {
+    let d = ddbench_sre2l::Sre2lConfig::default();
+    Regularizer::Guard {
+        variant,
+        h: d.h,
+        lambda: d.lambda,
+        beta: d.beta,
+    }
+}
+
 /// One teacher step (one epoch of one batch) under `reg`.
 fn teacher_step(
     l: Levers,
@@ -139,13 +150,6 @@ fn figures(dev: tch::Device, b: i64, l: Levers) -> Result<Vec<Workload>> {
                     .expect("train step");
             }),
         );
-        let d = ddbench_sre2l::Sre2lConfig::default();
-        let guard = |variant| Regularizer::Guard {
-            variant,
-            h: d.h,
-            lambda: d.lambda,
-            beta: d.beta,
-        };
         w(
             "guard_cifar_step",
             teacher_step(l, arch, dev, &x8, &y, guard(GuardVariant::Cifar)),
@@ -202,15 +206,39 @@ fn student(dev: tch::Device, l: Levers) -> Workload {
     }
 }
 
-/// Five DD students (seeds 0–4 of a cell) trained together: 30 epochs on 100 images each.
-fn students5(dev: tch::Device, l: Levers) -> Workload {
-    let sets: Vec<(Tensor, Tensor)> = (0..5)
+/// The five IPC 10 sets of a DD cell's seeds (100 random CIFAR-sized images each, 10 per class).
+pub fn five_sets(dev: tch::Device) -> Vec<(Tensor, Tensor)> {
+    (0..5)
         .map(|_| {
             let x = Tensor::rand([100, 3, 32, 32], (TKind::Float, dev));
             let y = Tensor::arange(100, (TKind::Int64, dev)).floor_divide_scalar(10);
             (x, y)
         })
+        .collect()
+}
+
+/// Five fresh ConvNet-3 students trained together on `sets` under `cfg`; they are returned.
+pub fn five_students(
+    dev: tch::Device,
+    l: Levers,
+    sets: &[(Tensor, Tensor)],
+    cfg: &TrainConfig,
+) -> Vec<Model> {
+    let mut models: Vec<Model> = (0..5)
+        .map(|_| Model::new(&spec(Arch::Convnet), dev))
         .collect();
+    models.iter().for_each(|m| l.model(m));
+    let batched = train_all(&mut models, &MemberSet::seeded(sets), cfg, &|m| {
+        eprintln!("{m}")
+    })
+    .expect("students");
+    assert!(batched, "five ConvNet students train batched");
+    models
+}
+
+/// Five DD students (seeds 0–4 of a cell) trained together: 30 epochs on 100 images each.
+fn students5(dev: tch::Device, l: Levers) -> Workload {
+    let sets = five_sets(dev);
     let cfg = TrainConfig {
         epochs: 30,
         ..TrainConfig::default()
@@ -219,22 +247,7 @@ fn students5(dev: tch::Device, l: Levers) -> Workload {
         figure: "convnet3.students5_ipc10".into(),
         images: 5 * 100 * 30,
         run: Box::new(move || {
-            let mut models: Vec<Model> = (0..5)
-                .map(|_| Model::new(&spec(Arch::Convnet), dev))
-                .collect();
-            models.iter().for_each(|m| l.model(m));
-            let member_sets: Vec<MemberSet> = sets
-                .iter()
-                .zip(0..)
-                .map(|((images, labels), seed)| MemberSet {
-                    images,
-                    labels,
-                    seed,
-                })
-                .collect();
-            let batched = train_all(&mut models, &member_sets, &cfg, &|m| eprintln!("{m}"))
-                .expect("students");
-            assert!(batched, "five ConvNet students train batched");
+            five_students(dev, l, &sets, &cfg);
         }),
     }
 }
