@@ -293,7 +293,16 @@ def e2e():
         xa = rand(n_aa)
         with torch.no_grad():
             ya = torch.cat([net(xa[i:i + 500]).argmax(1) for i in range(0, n_aa, 500)])
-        atk = torchattacks.AutoAttack(net, norm="Linf", eps=EPS, version="standard", n_classes=10, seed=0)
+        # the original AutoAttack "standard" (100 APGD/FAB iterations, as ddbench's): torchattacks'
+        # own version="standard" runs its components' defaults, 10 iterations
+        ta = torchattacks
+        atk = ta.MultiAttack([
+            ta.APGD(net, eps=EPS, norm="Linf", loss="ce", steps=100, n_restarts=1, seed=0),
+            ta.APGDT(net, eps=EPS, norm="Linf", steps=100, n_classes=10, n_restarts=1, seed=0),
+            ta.FAB(net, eps=EPS, norm="Linf", steps=100, multi_targeted=True, n_classes=10,
+                   n_restarts=1, seed=0),
+            ta.Square(net, eps=EPS, norm="Linf", n_queries=5000, n_restarts=1, seed=0),
+        ])
 
         def aa():
             for i in range(0, n_aa, max(b, 500)):

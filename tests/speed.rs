@@ -1,0 +1,66 @@
+//! `ddbench speed --compare` end to end: ddbench's figure and the repository's PyTorch
+//! reference (`bench/pytorch_reference.py`, run by the virtualenv's Python) in one call, with the
+//! ratio table; CUDA levers asked for on a CPU fall back with a line; the end-to-end DD cell runs
+//! on both sides at a tiny scale. (Figures are not asserted: timings belong in benchmarks.)
+
+use ddbench_tests::{ddbench, text};
+
+fn table_row<'a>(out: &'a str, figure: &str) -> Option<&'a str> {
+    out.lines()
+        .find(|l| l.starts_with(&format!("| {figure} |")))
+}
+
+#[test]
+fn speed_compare_runs_both_sides_and_prints_ratios() {
+    let r = ddbench(&[
+        "speed",
+        "--device",
+        "cpu",
+        "--iters",
+        "1",
+        "--only",
+        "convnet3.train_step",
+        "--compare",
+        "--levers",
+        "bf16,channels-last",
+    ]);
+    let t = text(&r);
+    assert_eq!(r.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("lever bf16 autocast: CUDA only here; float32 on the CPU"),
+        "{t}"
+    );
+    assert!(t.contains("lever channels-last: CUDA only here"), "{t}");
+    let row = table_row(&t, "convnet3.train_step").unwrap_or_else(|| panic!("{t}"));
+    assert!(row.ends_with("× |"), "a ratio: {row}");
+    // both sides' JSON lines, with what they measured on
+    let lines: Vec<serde_json::Value> = t
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sides: Vec<&str> = lines.iter().map(|v| v["impl"].as_str().unwrap()).collect();
+    assert_eq!(sides, ["ddbench", "pytorch"], "{t}");
+    assert_eq!(lines[0]["levers"], "eager", "the levers fell back: {t}");
+    assert_eq!(lines[0]["batch"], 32);
+
+    let r = ddbench(&[
+        "speed",
+        "--device",
+        "cpu",
+        "--e2e",
+        "--e2e-scale",
+        "0.0005",
+        "--only",
+        "dd_cell",
+        "--compare",
+    ]);
+    let t = text(&r);
+    assert_eq!(r.status.code(), Some(0), "{t}");
+    let row = table_row(&t, "e2e.dd_cell").unwrap_or_else(|| panic!("{t}"));
+    assert!(row.ends_with("× |"), "{row}");
+    assert!(
+        t.contains("\"levers\":\"batched\""),
+        "the cell's students train together: {t}"
+    );
+}
