@@ -56,12 +56,18 @@ fn spawn_cell(d: &Path) -> Child {
         .unwrap()
 }
 
+/// The checkpoint file in `dir` of the run's cache, if any.
+fn checkpoint_in(d: &Path, dir: &str) -> Option<PathBuf> {
+    std::fs::read_dir(d.join("cut-cache").join(dir))
+        .ok()?
+        .find_map(|e| {
+            let p = e.ok()?.path();
+            p.to_string_lossy().ends_with(".ckpt.pt").then_some(p)
+        })
+}
+
 fn checkpoint(d: &Path) -> Option<PathBuf> {
-    let dir = d.join("cut-cache/teachers");
-    std::fs::read_dir(dir).ok()?.find_map(|e| {
-        let p = e.ok()?.path();
-        p.to_string_lossy().ends_with(".ckpt.pt").then_some(p)
-    })
+    checkpoint_in(d, "teachers")
 }
 
 /// Waits until the checkpoint has been rewritten `n` times from now (its mtime moves).
@@ -226,11 +232,7 @@ fn two_processes_racing_for_one_teacher_train_it_once() {
 }
 
 fn recovery_checkpoint(d: &Path) -> Option<PathBuf> {
-    let dir = d.join("cut-cache/recovered");
-    std::fs::read_dir(dir).ok()?.find_map(|e| {
-        let p = e.ok()?.path();
-        p.to_string_lossy().ends_with(".ckpt.pt").then_some(p)
-    })
+    checkpoint_in(d, "recovered")
 }
 
 /// Recovery (six batches of one image per class) stopped by SIGUSR1 once a batch is saved:
