@@ -23,6 +23,14 @@ fi
 # The reference implementations the tests cross-check against (torchattacks needs a full torch:
 # about 2.5 minutes and 4 GB the first time).
 if ! "$VENV/bin/python" -c 'import torch, torchattacks, safetensors, numpy' 2>/dev/null; then
+  need_gb=8   # the wheels unpack beside their download (pip's temp folder) before they are installed
+  for dir in "$VENV" "${TMPDIR:-/tmp}"; do
+    free_gb=$(df -Pk "$dir" | awk 'NR == 2 {print int($4 / 1048576)}')
+    if [ "$free_gb" -lt "$need_gb" ]; then
+      echo "setup: $dir has ${free_gb} GB free; installing the test references needs about ${need_gb} GB" >&2
+      exit 1
+    fi
+  done
   echo "setup: installing torch ${TORCH_VERSION} with its dependencies, torchattacks, safetensors (test references)"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
     "torch==${TORCH_VERSION}" torchattacks==3.5.1 safetensors numpy

@@ -1,10 +1,12 @@
-//! Compiles `src/pickle.cpp` and `src/levers.cpp` against the headers of the libtorch that torch-sys links (the torch
+//! Compiles the shims in `src/*.cpp` against the headers of the libtorch that torch-sys links (the torch
 //! wheel of the project's virtualenv: `LIBTORCH`, set in .cargo/config.toml).
 use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=src/pickle.cpp");
     println!("cargo:rerun-if-changed=src/levers.cpp");
+    println!("cargo:rerun-if-changed=src/optim.cpp");
+    println!("cargo:rerun-if-changed=src/rng.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let root = PathBuf::from(std::env::var("LIBTORCH").expect(
@@ -16,6 +18,8 @@ fn main() {
         .cpp(true)
         .file("src/pickle.cpp")
         .file("src/levers.cpp")
+        .file("src/optim.cpp")
+        .file("src/rng.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
