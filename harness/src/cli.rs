@@ -202,6 +202,10 @@ pub struct RunArgs {
     /// opens a pipe for each cell's run).
     #[arg(long, hide = true)]
     pub events_fd: Option<i32>,
+    /// Seconds between two saves of a student in training or an attack under way, kept in
+    /// OUT/checkpoints/ for a rerun (0: after every epoch / batch). SIGUSR1 saves and stops.
+    #[arg(long, default_value_t = 300.0)]
+    pub checkpoint_every: f64,
 }
 
 use crate::threat::parse_eps;
@@ -298,6 +302,7 @@ impl RunArgs {
             force: self.force,
             save: self.save,
             events_fd: self.events_fd,
+            checkpoint_every: self.checkpoint_every,
         })
     }
 }

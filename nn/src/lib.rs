@@ -8,6 +8,7 @@ pub mod convnet;
 pub mod dsa;
 pub mod model;
 pub mod resnet;
+pub mod resume;
 pub mod rng;
 pub mod soft_label;
 pub mod train;
@@ -15,5 +16,6 @@ pub mod zca;
 
 pub use augment::Augment;
 pub use model::{channel_stats, Arch, Model, ModelSpec, NormKind};
-pub use train::{accuracy, predict, train_classifier, TrainConfig, TrainStats};
+pub use resume::{Resume, StopOnUsr1, TrainError};
+pub use train::{accuracy, predict, train_classifier, train_resumable, TrainConfig, TrainStats};
 pub use zca::Zca;

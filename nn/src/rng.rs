@@ -10,6 +10,16 @@ impl HostRng {
         HostRng(seed ^ 0xD1B5_4A32_D192_ED03)
     }
 
+    /// The generator's whole state (for a checkpoint).
+    pub fn state(&self) -> u64 {
+        self.0
+    }
+
+    /// A generator in the state [`HostRng::state`] gave.
+    pub fn from_state(state: u64) -> Self {
+        HostRng(state)
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

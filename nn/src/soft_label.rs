@@ -5,10 +5,11 @@
 
 use crate::augment::crop_flip;
 use crate::model::Model;
+use crate::resume::{Checkpoints, Resume, TrainError};
 use crate::rng::HostRng;
 use crate::train::{shuffled_batches, EpochLoss, TrainStats};
+use ddbench_torch_shim::optim::{Algorithm, Optimizer};
 use std::f64::consts::PI;
-use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -45,24 +46,31 @@ pub fn kl_soft(student_logits: &Tensor, teacher_logits: &Tensor, temperature: f6
     (logp.exp() * (logp - logq)).sum(Kind::Float) / b
 }
 
-/// Trains `student` on `images` (float `[N, C, H, W]` in [0, 1]) relabelled online by `teacher`.
+/// Trains `student` on `images` (float `[N, C, H, W]` in [0, 1]) relabelled online by `teacher`,
+/// saving itself as `resume` says and starting from its file when there is one
+/// ([`crate::resume`]).
 pub fn train_with_teacher(
     student: &mut Model,
     teacher: &Model,
     images: &Tensor,
     cfg: &SoftLabelConfig,
     seed: u64,
+    resume: Option<&Resume>,
     on_epoch: &mut dyn FnMut(i64, i64),
-) -> Result<TrainStats, tch::TchError> {
+) -> Result<TrainStats, TrainError> {
     let n = images.size()[0];
     let dev = student.device();
-    let mut opt = nn::adamw(0.9, 0.999, cfg.weight_decay).build(&student.vs, cfg.lr)?;
+    let adamw = Algorithm::AdamW {
+        beta1: 0.9,
+        beta2: 0.999,
+        weight_decay: cfg.weight_decay,
+    };
+    let mut opt = Optimizer::new(student.vs.trainable_variables(), cfg.lr, adamw)?;
     let mut rng = HostRng::new(seed ^ 0x50F7_1ABE);
-    let mut stats = TrainStats::default();
-    let mut epoch_loss = EpochLoss::new(dev);
-    for epoch in 0..cfg.epochs {
+    let (mut ck, mut p) = Checkpoints::open(resume, &student.vs, &mut opt, Some(&mut rng))?;
+    for epoch in p.epoch..cfg.epochs {
         opt.set_lr(0.5 * cfg.lr * (1.0 + (PI * epoch as f64 / cfg.epochs as f64).cos()));
-        epoch_loss = EpochLoss::new(dev);
+        let mut epoch_loss = EpochLoss::new(dev);
         for idx in shuffled_batches(n, cfg.batch_size, dev) {
             let len = idx.size()[0];
             let mut x = crop_flip(&images.index_select(0, &idx), cfg.crop_pad, true);
@@ -73,15 +81,17 @@ pub fn train_with_teacher(
             }
             let t = tch::no_grad(|| teacher.forward_t(&x, false));
             let loss = kl_soft(&student.forward_t(&x, true), &t, cfg.temperature);
-            opt.backward_step(&loss);
+            opt.backward_step(&loss)?;
             epoch_loss.add(&loss);
-            stats.steps += 1;
-            stats.images_seen += len;
+            p.stats.steps += 1;
+            p.stats.images_seen += len;
         }
+        p.epoch = epoch + 1;
+        let vs = &student.vs;
+        ck.epoch_done(&mut p, cfg.epochs, &epoch_loss, vs, &opt, Some(&rng))?;
         on_epoch(epoch + 1, cfg.epochs);
     }
-    stats.final_loss = epoch_loss.mean();
-    Ok(stats)
+    Ok(p.stats)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use crate::augment::Augment;
 use crate::model::Model;
-use tch::nn::{self, OptimizerConfig};
+use crate::resume::{Checkpoints, Resume, TrainError};
+use ddbench_torch_shim::optim::{Algorithm, Optimizer};
 use tch::{Device, Kind, Tensor};
 
 /// The DD evaluation protocol's student training (SGD, momentum 0.9, weight decay 5e-4,
@@ -46,6 +47,9 @@ pub struct TrainStats {
     pub images_seen: i64,
     /// Mean training loss over the last epoch (read once at the end).
     pub final_loss: f64,
+    /// Seconds spent training, earlier sessions of a resumed training included (set at the end
+    /// by the resumable loops).
+    pub seconds: f64,
 }
 
 /// Trains `model` on `images` (float `[N, C, H, W]` in [0, 1], on the model's device) with hard
@@ -57,22 +61,42 @@ pub fn train_classifier(
     labels: &Tensor,
     cfg: &TrainConfig,
     on_epoch: &mut dyn FnMut(i64, i64),
-) -> Result<TrainStats, tch::TchError> {
+) -> Result<TrainStats, TrainError> {
+    train_resumable(model, images, labels, cfg, None, on_epoch)
+}
+
+/// [`train_classifier`], saving itself as `resume` says and starting from its file when there is
+/// one ([`crate::resume`]): the weights it ends with are those of an uninterrupted training.
+pub fn train_resumable(
+    model: &mut Model,
+    images: &Tensor,
+    labels: &Tensor,
+    cfg: &TrainConfig,
+    resume: Option<&Resume>,
+    on_epoch: &mut dyn FnMut(i64, i64),
+) -> Result<TrainStats, TrainError> {
     let n = images.size()[0];
     let dev = model.device();
-    let mut opt = nn::sgd(cfg.momentum, 0.0, cfg.weight_decay, false).build(&model.vs, cfg.lr)?;
+    let sgd = Algorithm::Sgd {
+        momentum: cfg.momentum,
+        dampening: 0.0,
+        weight_decay: cfg.weight_decay,
+        nesterov: false,
+    };
+    let mut opt = Optimizer::new(model.vs.trainable_variables(), cfg.lr, sgd)?;
+    let (mut ck, mut p) = Checkpoints::open(resume, &model.vs, &mut opt, None)?;
     let soft = labels.dim() == 2;
-    let mut stats = TrainStats::default();
     // The ×0.1 decay comes at half of the steps (= half of the epochs, as in the DD code, when
     // there are two or more; mid-epoch for a one-epoch run instead of before the first step).
     let steps_per_epoch = (n + cfg.batch_size - 1) / cfg.batch_size;
     let decay_step = steps_per_epoch * cfg.epochs / 2;
-    opt.set_lr(cfg.lr);
-    let mut epoch_loss = EpochLoss::new(dev);
-    for epoch in 0..cfg.epochs {
-        epoch_loss = EpochLoss::new(dev);
+    if p.stats.steps > decay_step {
+        opt.set_lr(cfg.lr * 0.1);
+    }
+    for epoch in p.epoch..cfg.epochs {
+        let mut epoch_loss = EpochLoss::new(dev);
         for idx in shuffled_batches(n, cfg.batch_size, dev) {
-            if stats.steps == decay_step {
+            if p.stats.steps == decay_step {
                 opt.set_lr(cfg.lr * 0.1);
             }
             let x = cfg
@@ -87,15 +111,16 @@ pub fn train_classifier(
             } else {
                 logits.log_softmax(-1, Kind::Float).nll_loss(&y)
             };
-            opt.backward_step(&loss);
+            opt.backward_step(&loss)?;
             epoch_loss.add(&loss);
-            stats.steps += 1;
-            stats.images_seen += idx.size()[0];
+            p.stats.steps += 1;
+            p.stats.images_seen += idx.size()[0];
         }
+        p.epoch = epoch + 1;
+        ck.epoch_done(&mut p, cfg.epochs, &epoch_loss, &model.vs, &opt, None)?;
         on_epoch(epoch + 1, cfg.epochs);
     }
-    stats.final_loss = epoch_loss.mean();
-    Ok(stats)
+    Ok(p.stats)
 }
 
 /// Index tensors of one shuffled epoch over `n` samples, in batches of `batch_size` (the last

@@ -87,10 +87,7 @@ impl Optimizer {
     /// An optimiser over `params` in this order (a VarStore's `trainable_variables()`, as tch's
     /// `build` adds them).
     pub fn new(params: Vec<Tensor>, lr: f64, alg: Algorithm) -> Result<Optimizer, String> {
-        let mut ptrs: Vec<*mut c_void> = params
-            .iter()
-            .map(|t| t.as_ptr() as *mut c_void)
-            .collect();
+        let mut ptrs: Vec<*mut c_void> = params.iter().map(|t| t.as_ptr() as *mut c_void).collect();
         let mut err = ErrBuf::new();
         let (p, n) = (ptrs.as_mut_ptr(), ptrs.len());
         // SAFETY: `ptrs` are live `at::Tensor*` (tch's C_tensor) for the call; the shim copies
@@ -156,8 +153,7 @@ impl Optimizer {
         let mut err = ErrBuf::new();
         // SAFETY: as in `zero_grad`.
         let rc = unsafe { ddbench_optim_step(self.raw, err.ptr(), err.len()) };
-        err.check(rc)
-            .map_err(|e| format!("optimiser step: {e}"))
+        err.check(rc).map_err(|e| format!("optimiser step: {e}"))
     }
 
     /// Zeroes the gradients, back-propagates `loss` and steps (tch's `backward_step`).

@@ -35,7 +35,10 @@ pub fn state(device: Device) -> Result<Tensor, String> {
     // SAFETY: the buffer outlives the call; a non-null result is a heap `at::Tensor*` handed over.
     let raw = unsafe { ddbench_rng_get_state(cuda, index, err.ptr(), err.len()) };
     if raw.is_null() {
-        return Err(format!("reading the generator of {device:?}: {}", err.message()));
+        return Err(format!(
+            "reading the generator of {device:?}: {}",
+            err.message()
+        ));
     }
     // SAFETY: see above; tch's C_tensor is an `at::Tensor*`.
     Ok(unsafe { Tensor::from_ptr(raw as *mut torch_sys::C_tensor) })

@@ -119,7 +119,10 @@ fn a_saved_state_resumes_to_the_uninterrupted_weights() {
             }
         };
         resume(true);
-        assert!(same(&weights(&vs2), &straight), "{alg:?}: resumed = straight");
+        assert!(
+            same(&weights(&vs2), &straight),
+            "{alg:?}: resumed = straight"
+        );
         // without the state (fresh momentum / moments) the run differs: the test can fail
         tch::no_grad(|| {
             for (mut v, w) in vs2.trainable_variables().into_iter().zip(&saved) {
@@ -127,7 +130,10 @@ fn a_saved_state_resumes_to_the_uninterrupted_weights() {
             }
         });
         resume(false);
-        assert!(!same(&weights(&vs2), &straight), "{alg:?}: the state matters");
+        assert!(
+            !same(&weights(&vs2), &straight),
+            "{alg:?}: the state matters"
+        );
     }
 }
 

@@ -56,6 +56,10 @@ pub struct BenchArgs {
     pub plugin_dirs: Vec<PathBuf>,
     #[command(flatten)]
     pub save: crate::run::SaveOptions,
+    /// Seconds between two saves of a cell's student in training or attack under way, for a
+    /// rerun or a requeued task (0: after every epoch / batch); SIGUSR1 saves at once.
+    #[arg(long, default_value_t = 300.0)]
+    pub checkpoint_every: f64,
     /// No progress bars or log lines (a failed cell's line, with its reason, is still printed).
     #[arg(long)]
     pub quiet: bool,
@@ -199,6 +203,8 @@ pub(crate) fn child_flags(args: &BenchArgs) -> Vec<String> {
         format!("{:?}", args.device).to_lowercase(),
         "--cache-dir".into(),
         args.cache_dir.display().to_string(),
+        "--checkpoint-every".into(),
+        args.checkpoint_every.to_string(),
     ];
     for d in &args.plugin_dirs {
         common.extend(["--plugin-dir".into(), d.display().to_string()]);

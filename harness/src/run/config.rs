@@ -61,6 +61,9 @@ pub struct RunConfig {
     /// Where progress events go (`events.rs`): a pipe `ddbench bench` opened for this run.
     #[serde(skip)]
     pub events_fd: Option<i32>,
+    /// Seconds between two saves of a student in training or an attack under way (at an epoch's
+    /// or a batch's end; 0: every one); SIGUSR1 saves at once. Results do not depend on it.
+    pub checkpoint_every: f64,
 }
 
 fn ser_norm<S: serde::Serializer>(n: &Norm, s: S) -> Result<S::Ok, S::Error> {

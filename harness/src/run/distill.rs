@@ -1,7 +1,9 @@
 //! The distillation stage: a method plugin makes a cell's distilled set; its typed hints give
 //! the student's DD settings and, for SRe2L-style methods, the teacher.
 
+use super::checkpoints::CellFiles;
 use super::grid::Cell;
+use super::kept_set as kept;
 use super::teacher::Teacher;
 use super::Ctx;
 use crate::plugin::{self, DistillOutcome};
@@ -18,8 +20,51 @@ pub struct Distilled {
     pub seconds: f64,
 }
 
-/// Runs the cell's method; a failure is the cell's (reported, the run goes on).
+/// Runs the cell's method — or takes the set a stopped run of the same cell kept — then the
+/// hints' settings and teacher; a failure is the cell's (reported, the run goes on).
 pub fn distill(ctx: &Ctx, cell: &Cell) -> Result<Distilled, String> {
+    let label = cell.label();
+    let method = cell.method;
+    let file = CellFiles::of(&ctx.cfg.out, cell).distilled;
+    let (set, seconds) = match kept::load(&file, ctx.device)? {
+        Some(kept) => {
+            ctx.ui.log(&format!(
+                "{label}: distilled set from {} (the method's run took {:.1}s)",
+                file.display(),
+                kept.1
+            ));
+            kept
+        }
+        None => {
+            let (set, seconds) = run_method(ctx, cell)?;
+            // a long distillation is kept until the cell's rows are recorded (not `full`'s copy)
+            if seconds >= ctx.cfg.checkpoint_every && cell.method_ipc() > 0 {
+                if let Err(e) = kept::save(&file, &set, seconds) {
+                    ctx.ui.warn(&format!("{label}: {e}"));
+                }
+            }
+            (set, seconds)
+        }
+    };
+    let dd = dd_settings(&ctx.cfg.train, &set.hints)
+        .map_err(|e| format!("{label}: method '{}' hints: {e}", method.name))?;
+    let teacher = set
+        .hints
+        .teacher
+        .as_ref()
+        .map(|h| Teacher::load(h, ctx.device))
+        .transpose()
+        .map_err(|e| format!("{label}: method '{}': {e}", method.name))?;
+    Ok(Distilled {
+        set,
+        dd,
+        teacher,
+        seconds,
+    })
+}
+
+/// The method's run: its set and seconds.
+fn run_method(ctx: &Ctx, cell: &Cell) -> Result<(DistillOutcome, f64), String> {
     let label = cell.label();
     let method = cell.method;
     let t = Instant::now();
@@ -42,21 +87,7 @@ pub fn distill(ctx: &Ctx, cell: &Cell) -> Result<Distilled, String> {
     bar.finish_and_clear();
     let seconds = t.elapsed().as_secs_f64();
     let set = set.map_err(|e| format!("{label}: {e}"))?;
-    let dd = dd_settings(&ctx.cfg.train, &set.hints)
-        .map_err(|e| format!("{label}: method '{}' hints: {e}", method.name))?;
-    let teacher = set
-        .hints
-        .teacher
-        .as_ref()
-        .map(|h| Teacher::load(h, ctx.device))
-        .transpose()
-        .map_err(|e| format!("{label}: method '{}': {e}", method.name))?;
-    Ok(Distilled {
-        set,
-        dd,
-        teacher,
-        seconds,
-    })
+    Ok((set, seconds))
 }
 
 /// The DD protocol's settings for one distilled set: the run's, overridden by the hints.

@@ -1,11 +1,13 @@
 //! The evaluation stage: clean accuracy of a student (whole test set and attacked subset), then
 //! each attack at each ε on the attacked subset, batch by batch, with per-sample outcomes.
 
+use super::attack_resume::AttackSaver;
 use super::subset::AttackSubset;
 use super::train::Student;
 use super::Ctx;
 use crate::plugin::{self, Plugin};
 use crate::sanity::Sample;
+use std::path::PathBuf;
 use std::time::Instant;
 use tch::{Kind, Tensor};
 
@@ -60,29 +62,40 @@ pub struct AttackRun {
     pub adversarial: Option<Tensor>,
 }
 
-/// Everything one batch of an attack gave.
-struct Batches {
-    robust: Vec<Tensor>,
-    adv_pred: Vec<Tensor>,
-    pert: Vec<Tensor>,
+/// Everything the batches of an attack gave so far.
+#[derive(Default)]
+pub(super) struct Batches {
+    pub robust: Vec<Tensor>,
+    pub adv_pred: Vec<Tensor>,
+    pub pert: Vec<Tensor>,
     /// The adversarial images, when they are to be saved.
-    adversarial: Vec<Tensor>,
-    forward: u64,
-    backward: u64,
+    pub adversarial: Vec<Tensor>,
+    pub forward: u64,
+    pub backward: u64,
+    /// Seconds spent by earlier sessions (a resumed attack).
+    pub earlier_seconds: f64,
 }
 
-/// Runs `attack` at `eps` on the subset; an attack error is the row's failure.
+/// One attack row to compute: the attack at `eps`, the cell's seed and label, and where its
+/// finished batches are kept for a rerun (none: nothing kept).
+pub struct AttackJob<'a> {
+    pub attack: &'a Plugin,
+    pub eps: f64,
+    pub seed: u64,
+    pub label: &'a str,
+    pub resume: Option<PathBuf>,
+}
+
+/// Runs the job's attack on the subset; an attack error is the row's failure, and so is a stop
+/// (SIGUSR1), once the batches done are saved.
 pub fn attack(
     ctx: &Ctx,
     student: &Student,
     clean: &CleanEval,
-    attack: &Plugin,
-    eps: f64,
-    seed: u64,
-    label: &str,
+    job: &AttackJob,
 ) -> Result<AttackRun, String> {
     let t = Instant::now();
-    let b = run_batches(ctx, student, attack, eps, seed, label)?;
+    let b = run_batches(ctx, student, job)?;
     let correct = Tensor::cat(&b.robust, 0).logical_and(&clean.subset_correct);
     let host = |t: Tensor, k: Kind| t.to_kind(k).to_device(tch::Device::Cpu);
     let adv_pred = Vec::<i64>::try_from(host(Tensor::cat(&b.adv_pred, 0), Kind::Int64))
@@ -91,7 +104,7 @@ pub fn attack(
         .map_err(|e| e.to_string())?;
     Ok(AttackRun {
         robust_acc: pct(&correct),
-        seconds: t.elapsed().as_secs_f64(),
+        seconds: b.earlier_seconds + t.elapsed().as_secs_f64(),
         forward_calls: b.forward,
         backward_calls: b.backward,
         samples: samples(ctx.subset, clean, &adv_pred),
@@ -100,29 +113,27 @@ pub fn attack(
     })
 }
 
-fn run_batches(
-    ctx: &Ctx,
-    student: &Student,
-    attack: &Plugin,
-    eps: f64,
-    seed: u64,
-    label: &str,
-) -> Result<Batches, String> {
-    let (cfg, sub) = (ctx.cfg, ctx.subset);
+fn run_batches(ctx: &Ctx, student: &Student, job: &AttackJob) -> Result<Batches, String> {
+    let (cfg, sub, attack, eps) = (ctx.cfg, ctx.subset, job.attack, job.eps);
     let conf = super::RunConfig::config_of(&cfg.attack_config, &attack.name);
     let n = sub.len() as i64;
     let nb = (n + cfg.attack_batch - 1) / cfg.attack_batch;
-    let bar = ctx.ui.bar(nb as u64, "attack");
-    bar.set_message(format!("{} eps {eps:.4} on {label}", attack.name));
-    let mut out = Batches {
-        robust: Vec::new(),
-        adv_pred: Vec::new(),
-        pert: Vec::new(),
-        adversarial: Vec::new(),
-        forward: 0,
-        backward: 0,
+    let started = Instant::now();
+    let mut saver = job.resume.as_ref().map(|f| AttackSaver::new(f, ctx));
+    let (mut out, first) = match &saver {
+        Some(s) => s.load(cfg.save.adversarial, nb)?,
+        None => (Batches::default(), 0),
     };
-    for i in 0..nb {
+    if first > 0 {
+        ctx.ui.log(&format!(
+            "{}: {} eps {eps:.4}: resuming after batch {first}/{nb}",
+            job.label, attack.name
+        ));
+    }
+    let bar = ctx.ui.bar(nb as u64, "attack");
+    bar.set_message(format!("{} eps {eps:.4} on {}", attack.name, job.label));
+    bar.set_position(first as u64);
+    for i in first..nb {
         let start = i * cfg.attack_batch;
         let len = cfg.attack_batch.min(n - start);
         let (x, y) = (sub.x.narrow(0, start, len), sub.y.narrow(0, start, len));
@@ -133,7 +144,7 @@ fn run_batches(
             &y,
             cfg.norm,
             eps,
-            seed * 1_000_003 + i as u64,
+            job.seed * 1_000_003 + i as u64,
             &conf,
             &|m| ctx.ui.log(&format!("[{}] {m}", attack.name)),
         );
@@ -153,8 +164,18 @@ fn run_batches(
             out.adversarial.push(o.adversarial);
         }
         bar.inc(1);
+        if let Some(s) = saver.as_mut() {
+            let seconds = out.earlier_seconds + started.elapsed().as_secs_f64();
+            if let Err(e) = s.after_batch(&out, i + 1, nb, seconds) {
+                bar.finish_and_clear();
+                return Err(e);
+            }
+        }
     }
     bar.finish_and_clear();
+    if let Some(s) = saver {
+        s.remove();
+    }
     Ok(out)
 }
 

@@ -140,6 +140,7 @@ pub fn run(args: &AttackArgs) -> Result<i32> {
         subset: &subset,
         memory: &setup.memory,
         zca: None,
+        stop: &|| false,
     };
     let student = Student {
         model,
@@ -185,7 +186,14 @@ fn attack_rows(
                 base.method_config, attack.name
             );
             let key_hash = hex::encode(Sha256::digest(key))[..16].to_string();
-            match evaluate::attack(ctx, student, clean, attack, eps, 0, "external model") {
+            let job = evaluate::AttackJob {
+                attack,
+                eps,
+                seed: 0,
+                label: "external model",
+                resume: None,
+            };
+            match evaluate::attack(ctx, student, clean, &job) {
                 Ok(run) => {
                     rows.push(super::rows::attack_row(ctx, base, attack, eps, run, key_hash).row)
                 }

@@ -3,6 +3,8 @@
 //! to the recorder (the only writer) as soon as it exists. A failing cell is reported and the
 //! run goes on; errors before the first cell are fatal. See ARCHITECTURE.md.
 
+mod attack_resume;
+pub mod checkpoints;
 mod config;
 mod distill;
 mod evaluate;
@@ -11,6 +13,7 @@ pub mod export;
 pub mod external;
 pub mod external_model;
 pub mod grid;
+mod kept_set;
 pub mod manifest;
 mod recorder;
 pub mod reuse;
@@ -44,12 +47,15 @@ pub struct Ctx<'a> {
     pub memory: &'a PeakMemory,
     /// The students' ZCA layer, when the run whitens (`--whitening zca`).
     pub zca: Option<&'a ddbench_nn::Zca>,
+    /// Whether the run has been asked to stop (SIGUSR1): trainings and attacks save and stop.
+    pub stop: &'a dyn Fn() -> bool,
 }
 
 /// Runs the whole grid; progress goes to `events` as well as to the log.
 pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<RunSummary> {
     let ui = Ui::new(cfg.quiet);
     let _lock = FolderLock::acquire(&cfg.out)?;
+    let usr1 = ddbench_nn::StopOnUsr1::install();
     let setup = setup::prepare(cfg, &ui)?;
     // from here on every plugin's config is the resolved one: what is run, keyed and recorded
     let cfg = &RunConfig {
@@ -80,6 +86,7 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
         subset: &subset,
         memory: &setup.memory,
         zca: setup.zca.as_ref(),
+        stop: &|| usr1.asked(),
     };
     let mut teachers = TeacherEvals::new(setup.pgd.as_ref(), cfg.eval_batch);
     let cells = grid.cells();
@@ -101,16 +108,37 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
     if cfg.batch_students {
         // cells run methods, then IPCs, then seeds: a method and IPC's seeds are neighbours
         for group in todo.chunk_by(|a, b| a.method.name == b.method.name && a.ipc == b.ipc) {
+            if stopped(&ctx) {
+                break;
+            }
             run_group(&ctx, group, &mut rec, &mut teachers)?;
         }
     } else {
         for cell in todo {
+            if stopped(&ctx) {
+                break;
+            }
             if let Err(reason) = run_cell(&ctx, cell, &mut rec, &mut teachers)? {
                 rec.fail(cell, reason)?;
+            }
+            if rec.has_all(cell) {
+                checkpoints::CellFiles::of(&cfg.out, cell).remove(&|m| ui.warn(m));
             }
         }
     }
     rec.finish()
+}
+
+/// Whether SIGUSR1 asked the run to stop (then the cells not yet started are left for a rerun).
+fn stopped(ctx: &Ctx) -> bool {
+    let stop = (ctx.stop)();
+    if stop {
+        ctx.ui.log(&format!(
+            "{}: the cells not started are left for a rerun",
+            ddbench_nn::resume::STOPPED
+        ));
+    }
+    stop
 }
 
 /// The cell's rows not yet recorded: the clean one, then each attack at its ε (an attack's
@@ -124,6 +152,7 @@ fn cell_rows(
     base: &crate::record::ResultRow,
 ) -> Result<()> {
     let pending: Vec<_> = cell.rows.iter().filter(|r| !rec.has(&r.id())).collect();
+    let files = checkpoints::CellFiles::of(&ctx.cfg.out, cell);
     for wanted in pending {
         let key_hash = wanted.key.hash();
         let Some(attack) = wanted.attack else {
@@ -137,7 +166,14 @@ fn cell_rows(
             continue;
         };
         let label = cell.label();
-        match evaluate::attack(ctx, student, clean, attack, wanted.eps, cell.seed, &label) {
+        let job = evaluate::AttackJob {
+            attack,
+            eps: wanted.eps,
+            seed: cell.seed,
+            label: &label,
+            resume: Some(files.attack(&key_hash)),
+        };
+        match evaluate::attack(ctx, student, clean, &job) {
             Ok(mut run) => {
                 if let Some(adv) = run.adversarial.take() {
                     saved(rec, cell, true, "--save-adversarial", || {
@@ -154,6 +190,9 @@ fn cell_rows(
             Err(e) => {
                 let why = format!("{label}, attack {} eps {}: {e}", attack.name, wanted.eps);
                 rec.fail(cell, why)?;
+                if (ctx.stop)() {
+                    break; // the other rows are left for a rerun
+                }
             }
         }
     }

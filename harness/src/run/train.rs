@@ -1,12 +1,13 @@
 //! The training stage: a fresh student (the run's model spec, seeded by the cell's seed)
 //! trained on the distilled set under the run's protocol.
 
+use super::checkpoints::{interval, CellFiles};
 use super::distill::Distilled;
 use super::grid::Cell;
 use super::Ctx;
 use crate::student::{self, Protocol, Settings};
 use ddbench_nn::batched::MemberSet;
-use ddbench_nn::{Model, ModelSpec};
+use ddbench_nn::{Model, ModelSpec, Resume, TrainError};
 use std::time::Instant;
 
 /// A trained student.
@@ -41,16 +42,29 @@ fn fresh_student(ctx: &Ctx, seed: u64) -> Model {
     model
 }
 
-/// Trains the cell's student; a failure is the cell's.
+/// Trains the cell's student (from its checkpoint, when a stopped run left one); a failure is
+/// the cell's, and so is a stop (SIGUSR1), once the student is saved.
 pub fn train(ctx: &Ctx, cell: &Cell, d: &Distilled) -> Result<Student, String> {
     let cfg = ctx.cfg;
     let mut model = fresh_student(ctx, cell.seed);
-    let t = Instant::now();
+    let resume = Resume {
+        file: CellFiles::of(&cfg.out, cell).student,
+        every: interval(cfg),
+        stop: ctx.stop,
+    };
+    if resume.file.exists() {
+        ctx.ui.log(&format!(
+            "{}: student resumes from {}",
+            cell.label(),
+            resume.file.display()
+        ));
+    }
     let settings = Settings {
         protocol: cfg.protocol,
         dd: &d.dd,
         soft: &cfg.soft,
         seed: cell.seed,
+        resume: Some(&resume),
     };
     let bar = ctx.ui.bar(d.dd.epochs as u64, "train");
     bar.set_message(format!(
@@ -69,12 +83,15 @@ pub fn train(ctx: &Ctx, cell: &Cell, d: &Distilled) -> Result<Student, String> {
         },
     );
     bar.finish_and_clear();
-    let trained = trained.map_err(|e| format!("{}: training failed: {e}", cell.label()))?;
+    let trained = trained.map_err(|e| match e {
+        TrainError::Stopped { .. } => format!("{}: {e}", cell.label()),
+        TrainError::Failed(e) => format!("{}: training failed: {e}", cell.label()),
+    })?;
     Ok(Student {
         model,
         protocol: trained.protocol,
         epochs: trained.epochs,
-        seconds: t.elapsed().as_secs_f64(),
+        seconds: trained.seconds,
     })
 }
 

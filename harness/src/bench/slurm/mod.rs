@@ -163,6 +163,8 @@ fn bench_command(args: &BenchArgs) -> Result<String> {
         format!("{:?}", args.device).to_lowercase(),
         "--cache-dir".into(),
         absolute(&args.cache_dir),
+        "--checkpoint-every".into(),
+        args.checkpoint_every.to_string(),
         "--quiet".into(),
     ];
     if let Some(d) = &args.data_dir {

@@ -8,7 +8,6 @@
 use crate::squeeze::SqueezeStats;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use tch::{Kind, Tensor};
 
 /// Where a teacher in training keeps its checkpoint.
@@ -123,40 +122,4 @@ pub fn load(
         }
     }
     Ok(p)
-}
-
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_usr1(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// While this lives, SIGUSR1 asks training to stop at the next saved epoch.
-pub struct StopOnUsr1 {
-    old: libc::sighandler_t,
-}
-
-impl StopOnUsr1 {
-    pub fn install() -> StopOnUsr1 {
-        STOP.store(false, Ordering::SeqCst);
-        // SAFETY: the handler only stores into an atomic.
-        let old = unsafe {
-            libc::signal(
-                libc::SIGUSR1,
-                on_usr1 as extern "C" fn(libc::c_int) as libc::sighandler_t,
-            )
-        };
-        StopOnUsr1 { old }
-    }
-
-    pub fn asked(&self) -> bool {
-        STOP.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for StopOnUsr1 {
-    fn drop(&mut self) {
-        // SAFETY: puts back the handler found at install.
-        unsafe { libc::signal(libc::SIGUSR1, self.old) };
-    }
 }

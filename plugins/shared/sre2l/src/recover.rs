@@ -4,10 +4,9 @@
 //! first BN layer ×10, a random roll of 0..=jitter pixels each iteration — no flip unless `flip`
 //! is set, as the official non-CDA path — inputs clipped to the valid pixel range).
 
-use crate::checkpoint::StopOnUsr1;
-use crate::squeeze::STOPPED;
 use crate::Sre2lConfig;
 use ddbench_nn::bn_capture::capture;
+use ddbench_nn::resume::{StopOnUsr1, STOPPED};
 use ddbench_nn::rng::HostRng;
 use ddbench_nn::Model;
 use std::f64::consts::PI;

@@ -3,12 +3,13 @@
 //! flavour's regularizer added to the cross-entropy; then (by default, a ddbench addition) the
 //! BatchNorm running statistics are recomputed on the final weights.
 
-use crate::checkpoint::{self, Progress, StopOnUsr1};
+use crate::checkpoint::{self, Progress};
 use crate::regularizer::{
     ce_input_grad, curvature, guard_step, passes_per_step, pgd_examples, Regularizer,
 };
 use crate::Sre2lConfig;
 use ddbench_nn::augment::crop_flip;
+use ddbench_nn::resume::StopOnUsr1;
 use ddbench_nn::train::{shuffled_batches, EpochLoss};
 use ddbench_nn::Model;
 use ddbench_plugin_api::{per_sample_norm, Norm};
@@ -43,8 +44,8 @@ pub fn train_teacher(
     train_teacher_resumable(model, images, labels, cfg, reg, None, progress).map(|(s, _)| s)
 }
 
-/// Why a resumable training ended early.
-pub const STOPPED: &str = "stopped by SIGUSR1";
+/// Why a resumable training ended early (the words every stop begins with).
+pub use ddbench_nn::resume::STOPPED;
 
 /// [`train_teacher`], saving a checkpoint to `ckpt` after every epoch and starting from the one
 /// there; with the sessions (`[from, to)` epochs of each process that trained it). SIGUSR1 stops

@@ -1,0 +1,80 @@
+//! A cell's unfinished work, kept in the run's folder for a rerun (a requeued Slurm task, a run
+//! stopped by SIGUSR1, killed, or out of time): its distilled set, its student in training and
+//! each attack's finished batches (`OUT/checkpoints/{distilled,students,attacks}/`), named by
+//! the hash of every input that made them — the student's cell key for the first two, the row's
+//! key for an attack — so a rerun with other inputs never picks them up. They go once the cell's
+//! rows are all recorded.
+
+use super::grid::Cell;
+use super::RunConfig;
+use crate::cell_key::CellKey;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where one cell's checkpoints are.
+pub struct CellFiles {
+    pub distilled: PathBuf,
+    pub student: PathBuf,
+    attacks: PathBuf,
+    /// The hashes of the cell's row keys (its attack checkpoints).
+    rows: Vec<String>,
+}
+
+/// The key of a cell's student: every input of its rows but the attack.
+pub fn student_key(cell: &Cell) -> Option<CellKey> {
+    let first = &cell.rows.first()?.key;
+    Some(CellKey {
+        attack: None,
+        ..first.clone()
+    })
+}
+
+impl CellFiles {
+    pub fn of(out: &Path, cell: &Cell) -> CellFiles {
+        let dir = out.join("checkpoints");
+        let hash = student_key(cell).map_or_else(|| cell.label().replace(' ', "-"), |k| k.hash());
+        CellFiles {
+            distilled: dir.join("distilled").join(format!("{hash}.pt")),
+            student: dir.join("students").join(format!("{hash}.ckpt.pt")),
+            attacks: dir.join("attacks"),
+            rows: cell.rows.iter().map(|r| r.key.hash()).collect(),
+        }
+    }
+
+    /// The checkpoint of the attack row whose key hashes to `row_hash`.
+    pub fn attack(&self, row_hash: &str) -> PathBuf {
+        self.attacks.join(format!("{row_hash}.ckpt.pt"))
+    }
+
+    /// Removes every checkpoint of the cell (those that exist); what cannot be removed is said.
+    pub fn remove(&self, warn: &dyn Fn(&str)) {
+        let attacks = self.rows.iter().map(|h| self.attack(h));
+        for f in [self.distilled.clone(), self.student.clone()]
+            .into_iter()
+            .chain(attacks)
+        {
+            match std::fs::remove_file(&f) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    warn(&format!("could not remove checkpoint {}: {e}", f.display()))
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// How often a training or an attack saves itself (at an epoch's or a batch's end).
+pub fn interval(cfg: &RunConfig) -> Duration {
+    Duration::from_secs_f64(cfg.checkpoint_every.max(0.0))
+}
+
+/// Writes `named` to `file` whole: to a temporary name, then renamed (the folder is made).
+pub fn write_whole(file: &Path, named: &[(String, tch::Tensor)]) -> Result<(), String> {
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    }
+    let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
+    tch::Tensor::save_multi(named, &tmp)
+        .map_err(|e| format!("writing checkpoint {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, file).map_err(|e| format!("renaming to {}: {e}", file.display()))
+}

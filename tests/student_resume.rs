@@ -1,0 +1,265 @@
+//! A cell stopped by SIGUSR1 (what Slurm sends before a time limit or a preemption) while its
+//! student trains — DD protocol (libtorch's SGD) or soft-label protocol (AdamW, mixup draws, the
+//! teacher relabelling online) — or while an attack runs, saves and exits 3; the rerun resumes
+//! from the student's checkpoint or after the attack's saved batches (the distilled set is taken
+//! from its checkpoint, not distilled again), the checkpoints go once the cell is recorded, and
+//! the cell's rows equal those of an uninterrupted `--jobs 1` run (measured columns aside).
+
+use ddbench_tests::{comparable_results, ddbench_bin, ddbench_in, text, write_tiny_idx};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tch::Tensor;
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+const SIGUSR1: i32 = 10;
+
+fn leaderboard(ipc: i64, student: &str, method: &str, attack: &str) -> String {
+    format!(
+        r#"
+ipc = [{ipc}]
+seeds = 1
+[student]
+{student}
+[[datasets]]
+name = "fashion-mnist"
+data_dir = "data"
+[[methods]]
+{method}
+[[attacks]]
+{attack}
+"#
+    )
+}
+
+fn args(out: &str) -> Vec<String> {
+    let cache = format!("{out}-cache");
+    [
+        "bench",
+        "lb.toml",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--cache-dir",
+        &cache,
+        "--quiet",
+        "--no-report",
+        "--checkpoint-every",
+        "0",
+        "--save-student",
+        "--save-adversarial",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The checkpoints of `kind` (`students`, `attacks`, `distilled`) in the cell folders of `out`.
+fn checkpoints(d: &Path, out: &str, kind: &str) -> Vec<PathBuf> {
+    let Ok(cells) = std::fs::read_dir(d.join(out).join("cells")) else {
+        return Vec::new();
+    };
+    cells
+        .filter_map(|c| std::fs::read_dir(c.ok()?.path().join("checkpoints").join(kind)).ok())
+        .flatten()
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().contains(".tmp"))
+        })
+        .collect()
+}
+
+fn logs(d: &Path, out: &str) -> String {
+    std::fs::read_dir(d.join(out).join("cells"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path().join("log.txt")).unwrap_or_default())
+        .collect()
+}
+
+/// Runs cell 0 until its first `kind` checkpoint exists, sends SIGUSR1, and returns the reason
+/// the stopped run gave (after checking it exited 3).
+fn stop_at_first_checkpoint(d: &Path, kind: &str) -> String {
+    let mut a = args("cut");
+    a.extend(["--cell".into(), "0".into()]);
+    let mut c = Command::new(ddbench_bin())
+        .current_dir(d)
+        .args(&a)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while checkpoints(d, "cut", kind).is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(240),
+            "no {kind} checkpoint"
+        );
+        if c.try_wait().unwrap().is_some() {
+            panic!("the cell ended early: {}", logs(d, "cut"));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // SAFETY: signals our own child.
+    unsafe { libc_kill(c.id() as i32, SIGUSR1) };
+    assert_eq!(
+        c.wait().unwrap().code(),
+        Some(3),
+        "SIGUSR1: exit 3 (requeue me)"
+    );
+    let shards = d.join("cut/shards");
+    let json = std::fs::read_dir(&shards)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    assert_eq!(info["interrupted"], true, "{info}");
+    info["last_run"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Stops cell 0 at its first `kind` checkpoint, checks the reason, reruns it to its end
+/// (checking the log says it resumed), and compares with an uninterrupted run.
+fn stopped_resumed_equals_whole(d: &Path, kind: &str, stopped: &str, resumed: &str) {
+    let reason = stop_at_first_checkpoint(d, kind);
+    assert!(reason.contains(stopped), "{reason}");
+    assert!(
+        !checkpoints(d, "cut", kind).is_empty(),
+        "the checkpoint stays"
+    );
+    let mut a = args("cut");
+    a.extend(["--cell".into(), "0".into()]);
+    let r = ddbench_in(d, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let log = logs(d, "cut");
+    assert!(log.contains(resumed), "{log}");
+    assert!(log.contains("distilled set from"), "{log}");
+    for k in ["students", "attacks", "distilled"] {
+        assert!(
+            checkpoints(d, "cut", k).is_empty(),
+            "{k} checkpoints go at the end"
+        );
+    }
+    let mut a = args("cut");
+    a.push("--collect".into());
+    let r = ddbench_in(d, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let mut a = args("whole");
+    a.extend(["--jobs".into(), "1".into()]);
+    let r = ddbench_in(d, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let (cut, whole) = (
+        comparable_results(&d.join("cut/results.csv")),
+        comparable_results(&d.join("whole/results.csv")),
+    );
+    assert_eq!(cut.len(), 2, "header and one row: {cut:?}");
+    assert_eq!(cut, whole, "a resumed cell gives other numbers");
+    // bit for bit: the student's weights and the adversarial images
+    let (cut, whole) = (artifacts(d, "cut"), artifacts(d, "whole"));
+    assert_eq!(cut.len(), 2, "a student and adversarial images: {cut:?}");
+    assert_eq!(
+        cut.keys().collect::<Vec<_>>(),
+        whole.keys().collect::<Vec<_>>()
+    );
+    for (file, tensors) in &cut {
+        let other = &whole[file];
+        assert_eq!(tensors.len(), other.len(), "{file}");
+        for ((name, a), (_, b)) in tensors.iter().zip(other) {
+            assert!(
+                a.equal(b),
+                "{file}: {name} differs from the uninterrupted run's"
+            );
+        }
+    }
+}
+
+/// The student and adversarial safetensors under `out`'s cell folders, by file name, each
+/// with its tensors sorted by name.
+fn artifacts(d: &Path, out: &str) -> BTreeMap<String, Vec<(String, Tensor)>> {
+    let mut found = BTreeMap::new();
+    let mut stack = vec![d.join(out).join("cells")];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if p.is_dir() {
+                stack.push(p);
+            } else if name.ends_with(".safetensors") && !name.starts_with("distilled") {
+                let mut t = Tensor::read_safetensors(&p).unwrap();
+                t.sort_by(|a, b| a.0.cmp(&b.0));
+                found.insert(name, t);
+            }
+        }
+    }
+    found
+}
+
+fn folder(lb: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    write_tiny_idx(&dir.path().join("data"), 1000, 60);
+    std::fs::write(dir.path().join("lb.toml"), lb).unwrap();
+    dir
+}
+
+#[test]
+fn a_dd_protocol_student_stopped_mid_training_resumes_to_the_same_row() {
+    let lb = leaderboard(
+        50,
+        "width = 16\nepochs = 150\nprotocol = \"dd\"\nn_attack = 20",
+        "name = \"random\"",
+        "name = \"fgsm\"\neps = [\"8/255\"]",
+    );
+    let dir = folder(&lb);
+    let d = dir.path();
+    stopped_resumed_equals_whole(
+        d,
+        "students",
+        "stopped by SIGUSR1 after epoch",
+        "student resumes from",
+    );
+    assert!(!logs(d, "cut").contains("after epoch 150/150"));
+}
+
+#[test]
+fn a_soft_label_student_stopped_mid_training_resumes_to_the_same_row() {
+    let lb = leaderboard(
+        10,
+        "width = 8\nsoft_epochs = 150\nprotocol = \"soft-label\"\nn_attack = 20",
+        "name = \"sre2l\"\nconfig = { teacher_arch = \"convnet\", teacher_width = 16, teacher_epochs = 2, iterations = 5, ipc_per_batch = 10 }",
+        "name = \"fgsm\"\neps = [\"8/255\"]",
+    );
+    let dir = folder(&lb);
+    stopped_resumed_equals_whole(
+        dir.path(),
+        "students",
+        "stopped by SIGUSR1 after epoch",
+        "student resumes from",
+    );
+}
+
+#[test]
+fn an_attack_stopped_between_batches_resumes_after_its_saved_batches() {
+    let lb = leaderboard(
+        2,
+        "width = 16\nepochs = 20\nn_attack = 60\nattack_batch = 5",
+        "name = \"random\"",
+        "name = \"pgd\"\neps = [\"8/255\"]\nconfig = { steps = 100 }",
+    );
+    let dir = folder(&lb);
+    stopped_resumed_equals_whole(
+        dir.path(),
+        "attacks",
+        "stopped by SIGUSR1 after batch",
+        "resuming after batch",
+    );
+}
