@@ -164,7 +164,7 @@ fn stopped_resumed_equals_whole(d: &Path, kind: &str, stopped: &str, resumed: &s
     assert_eq!(cut.len(), 2, "header and one row: {cut:?}");
     assert_eq!(cut, whole, "a resumed cell gives other numbers");
     // bit for bit: the student's weights and the adversarial images
-    let (cut, whole) = (artifacts(d, "cut"), artifacts(d, "whole"));
+    let (cut, whole) = (artifacts(&d.join("cut")), artifacts(&d.join("whole")));
     assert_eq!(cut.len(), 2, "a student and adversarial images: {cut:?}");
     assert_eq!(
         cut.keys().collect::<Vec<_>>(),
@@ -182,11 +182,11 @@ fn stopped_resumed_equals_whole(d: &Path, kind: &str, stopped: &str, resumed: &s
     }
 }
 
-/// The student and adversarial safetensors under `out`'s cell folders, by file name, each
-/// with its tensors sorted by name.
-fn artifacts(d: &Path, out: &str) -> BTreeMap<String, Vec<(String, Tensor)>> {
+/// The student and adversarial safetensors under `out`, by path from `out` without the cell
+/// folder's hash, each with its tensors sorted by name.
+fn artifacts(out: &Path) -> BTreeMap<String, Vec<(String, Tensor)>> {
     let mut found = BTreeMap::new();
-    let mut stack = vec![d.join(out).join("cells")];
+    let mut stack = vec![out.to_path_buf()];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).unwrap() {
             let p = e.unwrap().path();
@@ -196,7 +196,8 @@ fn artifacts(d: &Path, out: &str) -> BTreeMap<String, Vec<(String, Tensor)>> {
             } else if name.ends_with(".safetensors") && !name.starts_with("distilled") {
                 let mut t = Tensor::read_safetensors(&p).unwrap();
                 t.sort_by(|a, b| a.0.cmp(&b.0));
-                found.insert(name, t);
+                let parent = p.parent().unwrap().file_name().unwrap().to_string_lossy();
+                found.insert(format!("{parent}/{name}"), t);
             }
         }
     }
@@ -262,4 +263,102 @@ fn an_attack_stopped_between_batches_resumes_after_its_saved_batches() {
         "stopped by SIGUSR1 after batch",
         "resuming after batch",
     );
+}
+
+/// `ddbench run --seeds 2 --batch-students` stopped by SIGUSR1 while its two students train
+/// together: the run stops (no rows), the rerun resumes the grouped model from its checkpoint,
+/// and rows and students equal an uninterrupted batched run's.
+#[test]
+fn batched_students_stopped_mid_training_resume_to_the_same_rows() {
+    let dir = folder("");
+    let d = dir.path();
+    let run = |out: &str| -> Command {
+        let mut c = Command::new(ddbench_bin());
+        c.current_dir(d).args([
+            "run",
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            "data",
+            "--method",
+            "random",
+            "--ipc",
+            "50",
+            "--seeds",
+            "2",
+            "--batch-students",
+            "--epochs",
+            "150",
+            "--width",
+            "16",
+            "--attacks",
+            "fgsm",
+            "--eps",
+            "8/255",
+            "--n-attack",
+            "20",
+            "--device",
+            "cpu",
+            "--checkpoint-every",
+            "0",
+            "--save-student",
+            "--out",
+            out,
+        ]);
+        c
+    };
+    let group = || {
+        std::fs::read_dir(d.join("cut/checkpoints/students"))
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .any(|e| e.file_name().to_string_lossy().starts_with("group-"))
+            })
+            .unwrap_or(false)
+    };
+    let mut c = run("cut")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !group() {
+        assert!(
+            t.elapsed() < Duration::from_secs(240),
+            "no group checkpoint"
+        );
+        assert!(c.try_wait().unwrap().is_none(), "the run ended early");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // SAFETY: signals our own child.
+    unsafe { libc_kill(c.id() as i32, SIGUSR1) };
+    let status = c.wait().unwrap();
+    assert_ne!(status.code(), Some(0), "a stopped run has failed cells");
+    let rows = std::fs::read_to_string(d.join("cut/results.csv")).unwrap_or_default();
+    assert!(
+        rows.lines().count() <= 1,
+        "no rows from stopped students: {rows}"
+    );
+    let r = run("cut").output().unwrap();
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert!(text(&r).contains("2 students resume from"), "{}", text(&r));
+    assert!(
+        !group(),
+        "the group checkpoint goes once both cells are recorded"
+    );
+    let r = run("whole").output().unwrap();
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert_eq!(
+        comparable_results(&d.join("cut/results.csv")),
+        comparable_results(&d.join("whole/results.csv"))
+    );
+    let (cut, whole) = (artifacts(&d.join("cut")), artifacts(&d.join("whole")));
+    assert_eq!(cut.len(), 2, "two students: {cut:?}");
+    for (file, tensors) in &cut {
+        for ((name, a), (_, b)) in tensors.iter().zip(&whole[file]) {
+            assert!(
+                a.equal(b),
+                "{file}: {name} differs from the uninterrupted run's"
+            );
+        }
+    }
 }

@@ -11,8 +11,10 @@
 //! the classifier is a batched matmul over `[S, K, F]` weights.
 
 use crate::model::{Arch, Model, NormKind};
+use crate::resume::{Checkpoints, Resume, TrainError};
 use crate::train::{EpochLoss, TrainConfig, TrainStats};
-use tch::nn::{self, OptimizerConfig};
+use ddbench_torch_shim::optim::{Algorithm, Optimizer};
+use tch::nn;
 use tch::{Kind, Tensor};
 
 /// Why a set of models cannot be trained batched (the caller trains them one by one instead).
@@ -198,23 +200,41 @@ pub fn train_batched(
     cfg: &TrainConfig,
     on_epoch: &mut dyn FnMut(i64, i64),
 ) -> Result<TrainStats, String> {
+    train_batched_resumable(models, sets, cfg, None, on_epoch).map_err(|e| e.to_string())
+}
+
+/// [`train_batched`], saving the grouped model as `resume` says and starting from its file when
+/// there is one ([`crate::resume`]).
+pub fn train_batched_resumable(
+    models: &mut [Model],
+    sets: &[MemberSet],
+    cfg: &TrainConfig,
+    resume: Option<&Resume>,
+    on_epoch: &mut dyn FnMut(i64, i64),
+) -> Result<TrainStats, TrainError> {
     if let Some(why) = unsupported(models) {
-        return Err(format!("cannot train these students batched: {why}"));
+        return Err(format!("cannot train these students batched: {why}").into());
     }
     check_sets(models.len(), sets)?;
     let members = models.len() as i64;
     let g = Grouped::new(models);
-    let mut opt = nn::sgd(cfg.momentum, 0.0, cfg.weight_decay, false)
-        .build(&g.vs, cfg.lr)
-        .map_err(|e| e.to_string())?;
+    let sgd = Algorithm::Sgd {
+        momentum: cfg.momentum,
+        dampening: 0.0,
+        weight_decay: cfg.weight_decay,
+        nesterov: false,
+    };
+    let mut opt = Optimizer::new(g.vs.trainable_variables(), cfg.lr, sgd)?;
+    let (mut ck, mut p) = Checkpoints::open(resume, &g.vs, &mut opt, None)?;
     let n = sets[0].images.size()[0];
     let steps_per_epoch = (n + cfg.batch_size - 1) / cfg.batch_size;
     let decay_step = steps_per_epoch * cfg.epochs / 2;
+    if p.stats.steps > decay_step {
+        opt.set_lr(cfg.lr * 0.1);
+    }
     let dev = models[0].device();
-    let mut stats = TrainStats::default();
-    let mut epoch_loss = EpochLoss::new(dev);
-    for epoch in 0..cfg.epochs {
-        epoch_loss = EpochLoss::new(dev);
+    for epoch in p.epoch..cfg.epochs {
+        let mut epoch_loss = EpochLoss::new(dev);
         let perms: Vec<Tensor> = sets
             .iter()
             .map(|s| {
@@ -223,25 +243,26 @@ pub fn train_batched(
             })
             .collect();
         for (step, start) in (0..n).step_by(cfg.batch_size.max(1) as usize).enumerate() {
-            if stats.steps == decay_step {
+            if p.stats.steps == decay_step {
                 opt.set_lr(cfg.lr * 0.1);
             }
             let len = cfg.batch_size.min(n - start);
             let idx: Vec<Tensor> = perms.iter().map(|p| p.narrow(0, start, len)).collect();
             let draw = |k: usize| stream(sets[k].seed, epoch, step as i64 + 1);
             let loss = step_loss(&g, models, sets, &idx, cfg, &draw);
-            opt.backward_step(&loss);
+            opt.backward_step(&loss)?;
             epoch_loss.add(&(&loss / members as f64));
-            stats.steps += 1;
-            stats.images_seen += len * members;
+            p.stats.steps += 1;
+            p.stats.images_seen += len * members;
         }
+        p.epoch = epoch + 1;
+        ck.epoch_done(&mut p, cfg.epochs, &epoch_loss, &g.vs, &opt, None)?;
         on_epoch(epoch + 1, cfg.epochs);
     }
-    stats.final_loss = epoch_loss.mean();
     for (k, m) in models.iter().enumerate() {
         g.write_back(k as i64, members, m);
     }
-    Ok(stats)
+    Ok(p.stats)
 }
 
 /// Trains every student on its set: batched when [`unsupported`] finds nothing against it, else

@@ -63,6 +63,35 @@ impl CellFiles {
     }
 }
 
+/// Where the students of `cells` (a method and IPC's seeds, `--batch-students`) keep their
+/// checkpoint while they train together.
+pub fn group_student(out: &Path, cells: &[&Cell]) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let keys: Vec<String> = cells
+        .iter()
+        .map(|c| student_key(c).map_or_else(|| c.label(), |k| k.hash()))
+        .collect();
+    let key = &hex::encode(Sha256::digest(keys.join(",")))[..16];
+    out.join("checkpoints")
+        .join("students")
+        .join(format!("group-{key}.ckpt.pt"))
+}
+
+/// Removes the cells' checkpoints once every one of them is `done` (recorded).
+pub fn remove_when_done(
+    out: &Path,
+    cells: &[&Cell],
+    done: &dyn Fn(&Cell) -> bool,
+    warn: &dyn Fn(&str),
+) {
+    for c in cells.iter().filter(|c| done(c)) {
+        CellFiles::of(out, c).remove(warn);
+    }
+    if cells.iter().all(|c| done(c)) {
+        let _ = std::fs::remove_file(group_student(out, cells));
+    }
+}
+
 /// How often a training or an attack saves itself (at an epoch's or a batch's end).
 pub fn interval(cfg: &RunConfig) -> Duration {
     Duration::from_secs_f64(cfg.checkpoint_every.max(0.0))

@@ -112,6 +112,8 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
                 break;
             }
             run_group(&ctx, group, &mut rec, &mut teachers)?;
+            let done = |c: &Cell| rec.has_all(c);
+            checkpoints::remove_when_done(&cfg.out, group, &done, &|m| ui.warn(m));
         }
     } else {
         for cell in todo {
@@ -121,9 +123,8 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
             if let Err(reason) = run_cell(&ctx, cell, &mut rec, &mut teachers)? {
                 rec.fail(cell, reason)?;
             }
-            if rec.has_all(cell) {
-                checkpoints::CellFiles::of(&cfg.out, cell).remove(&|m| ui.warn(m));
-            }
+            let done = |c: &Cell| rec.has_all(c);
+            checkpoints::remove_when_done(&cfg.out, &[cell], &done, &|m| ui.warn(m));
         }
     }
     rec.finish()

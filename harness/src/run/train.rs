@@ -1,14 +1,13 @@
 //! The training stage: a fresh student (the run's model spec, seeded by the cell's seed)
 //! trained on the distilled set under the run's protocol.
 
-use super::checkpoints::{interval, CellFiles};
+use super::checkpoints::{group_student, interval, CellFiles};
 use super::distill::Distilled;
 use super::grid::Cell;
 use super::Ctx;
 use crate::student::{self, Protocol, Settings};
 use ddbench_nn::batched::MemberSet;
 use ddbench_nn::{Model, ModelSpec, Resume, TrainError};
-use std::time::Instant;
 
 /// A trained student.
 pub struct Student {
@@ -144,16 +143,30 @@ pub fn train_together(ctx: &Ctx, sets: &[(&Cell, &Distilled)]) -> Vec<Result<Stu
         })
         .collect();
     let dd = &sets[0].1.dd;
-    let t = Instant::now();
+    let cells: Vec<&Cell> = sets.iter().map(|(c, _)| *c).collect();
+    let resume = Resume {
+        file: group_student(&ctx.cfg.out, &cells),
+        every: interval(ctx.cfg),
+        stop: ctx.stop,
+    };
+    if resume.file.exists() {
+        let file = resume.file.display();
+        ctx.ui
+            .log(&format!("{} students resume from {file}", sets.len()));
+    }
     let bar = ctx.ui.bar(dd.epochs as u64, "train");
     bar.set_message(format!("{} students together", sets.len()));
-    let r = ddbench_nn::batched::train_batched(&mut models, &member, dd, &mut |e, _| {
-        bar.set_position(e as u64)
-    });
+    let r = ddbench_nn::batched::train_batched_resumable(
+        &mut models,
+        &member,
+        dd,
+        Some(&resume),
+        &mut |e, _| bar.set_position(e as u64),
+    );
     bar.finish_and_clear();
-    let seconds = t.elapsed().as_secs_f64() / sets.len() as f64;
     match r {
-        Ok(_) => {
+        Ok(stats) => {
+            let seconds = stats.seconds / sets.len() as f64;
             ctx.ui.log(&format!(
                 "{} students of {} ipc {} trained together ({:.1}s each)",
                 sets.len(),
@@ -173,9 +186,15 @@ pub fn train_together(ctx: &Ctx, sets: &[(&Cell, &Distilled)]) -> Vec<Result<Stu
                 })
                 .collect()
         }
-        Err(e) => sets
-            .iter()
-            .map(|(c, _)| Err(format!("{}: training failed: {e}", c.label())))
-            .collect(),
+        Err(e) => {
+            let failed = if matches!(e, TrainError::Stopped { .. }) {
+                ""
+            } else {
+                "training failed: "
+            };
+            sets.iter()
+                .map(|(c, _)| Err(format!("{}: {failed}{e}", c.label())))
+                .collect()
+        }
     }
 }
