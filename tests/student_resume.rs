@@ -52,6 +52,7 @@ fn args(out: &str) -> Vec<String> {
         "--no-report",
         "--checkpoint-every",
         "0",
+        "--save-distilled",
         "--save-student",
         "--save-adversarial",
     ]
@@ -83,9 +84,9 @@ fn logs(d: &Path, out: &str) -> String {
         .collect()
 }
 
-/// Runs cell 0 until its first `kind` checkpoint exists, sends SIGUSR1, and returns the reason
+/// Runs cell 0 until `ready` says its checkpoint exists, sends SIGUSR1, and returns the reason
 /// the stopped run gave (after checking it exited 3).
-fn stop_at_first_checkpoint(d: &Path, kind: &str) -> String {
+fn stop_when(d: &Path, ready: &dyn Fn() -> bool) -> String {
     let mut a = args("cut");
     a.extend(["--cell".into(), "0".into()]);
     let mut c = Command::new(ddbench_bin())
@@ -96,11 +97,8 @@ fn stop_at_first_checkpoint(d: &Path, kind: &str) -> String {
         .spawn()
         .unwrap();
     let t = Instant::now();
-    while checkpoints(d, "cut", kind).is_empty() {
-        assert!(
-            t.elapsed() < Duration::from_secs(240),
-            "no {kind} checkpoint"
-        );
+    while !ready() {
+        assert!(t.elapsed() < Duration::from_secs(240), "no checkpoint");
         if c.try_wait().unwrap().is_some() {
             panic!("the cell ended early: {}", logs(d, "cut"));
         }
@@ -130,25 +128,38 @@ fn stop_at_first_checkpoint(d: &Path, kind: &str) -> String {
 /// Stops cell 0 at its first `kind` checkpoint, checks the reason, reruns it to its end
 /// (checking the log says it resumed), and compares with an uninterrupted run.
 fn stopped_resumed_equals_whole(d: &Path, kind: &str, stopped: &str, resumed: &str) {
-    let reason = stop_at_first_checkpoint(d, kind);
+    let ready = || !checkpoints(d, "cut", kind).is_empty();
+    stopped_at_resumed_equals_whole(d, &ready, stopped, resumed);
+    assert!(log_has(d, "distilled set from"), "{}", logs(d, "cut"));
+}
+
+fn log_has(d: &Path, what: &str) -> bool {
+    logs(d, "cut").contains(what)
+}
+
+/// Stops cell 0 once `ready`, checks the reason, reruns it to its end (checking the log says it
+/// resumed and the checkpoints went), and compares rows and artefacts with an uninterrupted run.
+fn stopped_at_resumed_equals_whole(
+    d: &Path,
+    ready: &dyn Fn() -> bool,
+    stopped: &str,
+    resumed: &str,
+) {
+    let reason = stop_when(d, ready);
     assert!(reason.contains(stopped), "{reason}");
-    assert!(
-        !checkpoints(d, "cut", kind).is_empty(),
-        "the checkpoint stays"
-    );
+    assert!(ready(), "the checkpoint stays");
     let mut a = args("cut");
     a.extend(["--cell".into(), "0".into()]);
     let r = ddbench_in(d, &a.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
-    let log = logs(d, "cut");
-    assert!(log.contains(resumed), "{log}");
-    assert!(log.contains("distilled set from"), "{log}");
+    assert!(log_has(d, resumed), "{}", logs(d, "cut"));
     for k in ["students", "attacks", "distilled"] {
         assert!(
             checkpoints(d, "cut", k).is_empty(),
             "{k} checkpoints go at the end"
         );
     }
+    assert!(!ready(), "the checkpoint goes at the end");
     let mut a = args("cut");
     a.push("--collect".into());
     let r = ddbench_in(d, &a.iter().map(String::as_str).collect::<Vec<_>>());
@@ -163,9 +174,13 @@ fn stopped_resumed_equals_whole(d: &Path, kind: &str, stopped: &str, resumed: &s
     );
     assert_eq!(cut.len(), 2, "header and one row: {cut:?}");
     assert_eq!(cut, whole, "a resumed cell gives other numbers");
-    // bit for bit: the student's weights and the adversarial images
+    // bit for bit: the distilled set, the student's weights and the adversarial images
     let (cut, whole) = (artifacts(&d.join("cut")), artifacts(&d.join("whole")));
-    assert_eq!(cut.len(), 2, "a student and adversarial images: {cut:?}");
+    assert_eq!(
+        cut.len(),
+        3,
+        "a set, a student and adversarial images: {cut:?}"
+    );
     assert_eq!(
         cut.keys().collect::<Vec<_>>(),
         whole.keys().collect::<Vec<_>>()
@@ -193,7 +208,7 @@ fn artifacts(out: &Path) -> BTreeMap<String, Vec<(String, Tensor)>> {
             let name = p.file_name().unwrap().to_string_lossy().to_string();
             if p.is_dir() {
                 stack.push(p);
-            } else if name.ends_with(".safetensors") && !name.starts_with("distilled") {
+            } else if name.ends_with(".safetensors") {
                 let mut t = Tensor::read_safetensors(&p).unwrap();
                 t.sort_by(|a, b| a.0.cmp(&b.0));
                 let parent = p.parent().unwrap().file_name().unwrap().to_string_lossy();
@@ -361,4 +376,33 @@ fn batched_students_stopped_mid_training_resume_to_the_same_rows() {
             );
         }
     }
+}
+
+/// DM (a matching method: hours on CIFAR) stopped by SIGUSR1 between outer iterations saves
+/// its state in the cache (`distilling/`) and exits 3; the rerun goes on after the saved
+/// iteration and ends with the very set, student and row of an uninterrupted run.
+#[test]
+fn a_dm_distillation_stopped_between_iterations_resumes_to_the_same_set() {
+    let lb = leaderboard(
+        2,
+        "width = 8\nepochs = 20\nn_attack = 20",
+        "name = \"dm\"\nconfig = { iterations = 100, batch_real = 16, net_width = 16 }",
+        "name = \"fgsm\"\neps = [\"8/255\"]",
+    );
+    let dir = folder(&lb);
+    let d = dir.path();
+    let ready = || {
+        std::fs::read_dir(d.join("cut-cache/distilling"))
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".ckpt.pt"))
+            })
+            .unwrap_or(false)
+    };
+    stopped_at_resumed_equals_whole(
+        d,
+        &ready,
+        "stopped by SIGUSR1 after outer iteration",
+        "DM: resuming after iteration",
+    );
 }

@@ -56,6 +56,8 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
     let ui = Ui::new(cfg.quiet);
     let _lock = FolderLock::acquire(&cfg.out)?;
     let usr1 = ddbench_nn::StopOnUsr1::install();
+    // the plugins' long loops (matching distillation) save at the run's interval too
+    std::env::set_var("DDBENCH_CHECKPOINT_EVERY", cfg.checkpoint_every.to_string());
     let setup = setup::prepare(cfg, &ui)?;
     // from here on every plugin's config is the resolved one: what is run, keyed and recorded
     let cfg = &RunConfig {

@@ -23,9 +23,10 @@
 pub mod config;
 pub mod step;
 
-pub use config::DmConfig;
+use config::DmConfig;
 use ddbench_coreset::class_members;
 use ddbench_matching::common::initial_images;
+use ddbench_matching::resume::{Saver, State};
 use ddbench_matching::{class_labels, draw_batches, Normalised};
 use ddbench_nn::dsa::{self, parse_strategy, DsaParams};
 use ddbench_nn::rng::HostRng;
@@ -56,7 +57,20 @@ impl Method for Dm {
             "DM: {} iterations, {} real images per class",
             cfg.iterations, cfg.batch_real
         ));
-        for it in 0..cfg.iterations {
+        let mut passes = ddbench_matching::gm::Passes::default();
+        let mut saver = Saver::new(input, "DM", &format!("{cfg:?}"));
+        let total = cfg.iterations as u64;
+        let first = saver.resume(&mut State {
+            syn: &syn,
+            opt: &mut opt,
+            rng: &mut rng,
+            members: &mut members,
+            passes: &mut passes,
+        })?;
+        if first > 0 {
+            host.log(&format!("DM: resuming after iteration {first}/{total}"));
+        }
+        for it in first as i64..cfg.iterations {
             let net = random_net(
                 input.image_shape,
                 classes,
@@ -71,8 +85,17 @@ impl Method for Dm {
                 .map(|r| dsa::sample(&p, &r.size(), true, (Kind::Float, dev)))
                 .collect();
             last = outer_step(&net, &syn, ipc, &real, &draws, &p, &mut opt);
-            host.progress(it as u64 + 1, cfg.iterations as u64);
+            host.progress(it as u64 + 1, total);
+            let st = State {
+                syn: &syn,
+                opt: &mut opt,
+                rng: &mut rng,
+                members: &mut members,
+                passes: &mut passes,
+            };
+            saver.after(&st, it as u64 + 1, total)?;
         }
+        saver.finish();
         if cfg.iterations > 0 {
             host.log(&format!(
                 "DM: final loss {:.4}",

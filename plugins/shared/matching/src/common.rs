@@ -56,6 +56,16 @@ impl ImageSgd {
         }
     }
 
+    /// The momentum buffer (none before the first step).
+    pub fn buffer(&self) -> Option<&Tensor> {
+        self.buf.as_ref()
+    }
+
+    /// Puts back a momentum buffer [`ImageSgd::buffer`] gave.
+    pub fn set_buffer(&mut self, buf: Tensor) {
+        self.buf = Some(buf);
+    }
+
     /// One step on `x` (a leaf with its gradient filled in), then its gradient zeroed.
     pub fn step(&mut self, x: &Tensor) {
         let grad = x.grad();

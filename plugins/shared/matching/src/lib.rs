@@ -8,12 +8,14 @@
 //!   `match_loss`, the inner-loop `epoch`), one outer iteration driven by a [`gm::GmSource`] of
 //!   random numbers;
 //! - [`config`]: the `dc` and `dsa` settings with their official defaults;
-//! - [`method`]: the whole `dc` / `dsa` distillation ([`distill_gm`]).
+//! - [`method`]: the whole `dc` / `dsa` distillation ([`distill_gm`]);
+//! - [`resume`]: the state of a distillation saved between outer iterations, for a rerun.
 
 pub mod common;
 pub mod config;
 pub mod gm;
 pub mod method;
+pub mod resume;
 
 pub use common::{class_labels, draw_batches, random_net, ImageSgd, Normalised};
 pub use config::{DcConfig, DsaConfig, GmSettings};

@@ -4,6 +4,7 @@
 use crate::common::{class_labels, draw_batches, initial_images, random_net, ImageSgd, Normalised};
 use crate::config::GmSettings;
 use crate::gm::{gm_iteration, GmLoop, GmSource, Passes};
+use crate::resume::{Saver, State};
 use ddbench_coreset::class_members;
 use ddbench_nn::dsa::{self, parse_strategy, DsaDraw, DsaParams};
 use ddbench_nn::rng::HostRng;
@@ -94,8 +95,21 @@ pub fn distill_gm(
         lp.outer_loop, lp.inner_loop
     ));
     let (start, mut passes) = (Instant::now(), Passes::default());
+    let mut saver = Saver::new(input, name, &format!("{s:?}"));
+    let first = saver.resume(&mut State {
+        syn: &syn,
+        opt: &mut opt,
+        rng: &mut src.rng,
+        members: &mut src.members,
+        passes: &mut passes,
+    })?;
+    if first > 0 {
+        host.log(&format!(
+            "{name}: resuming after outer iteration {first}/{total}"
+        ));
+    }
     let mut last = Tensor::zeros([], (Kind::Float, dev));
-    for it in 0..total {
+    for it in first..total {
         let [c, h, w] = input.image_shape;
         let net = random_net([c, h, w], input.num_classes, s.net_width, s.net_depth, dev);
         last = gm_iteration(
@@ -108,7 +122,16 @@ pub fn distill_gm(
             &mut passes,
         );
         host.progress(it + 1, total);
+        let st = State {
+            syn: &syn,
+            opt: &mut opt,
+            rng: &mut src.rng,
+            members: &mut src.members,
+            passes: &mut passes,
+        };
+        saver.after(&st, it + 1, total)?;
     }
+    saver.finish();
     let loss_avg = last.double_value(&[]) / (input.num_classes * lp.outer_loop) as f64;
     host.log(&format!(
         "{name}: {:.1} s, {} forward and {} backward network passes, last loss {loss_avg:.4}",
