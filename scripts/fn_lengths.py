@@ -13,12 +13,23 @@ def code_lines(text):
             return lines[:i]
     return lines
 
+def declaration(lines, i):
+    """A signature that ends with `;` before any `{`: a declaration (an `extern` block's)."""
+    for l in lines[i:]:
+        if '{' in l:
+            return False
+        if l.rstrip().endswith(';'):
+            return True
+    return False
+
 def functions(lines):
     for i, l in enumerate(lines):
         m = FN.match(l)
         if not m:
             continue
         indent = m.group(1)
+        if declaration(lines, i):
+            continue
         for j in range(i, len(lines)):
             if lines[j].rstrip() == indent + '}' or (j == i and l.rstrip().endswith(';')):
                 yield m.group(8), i + 1, j - i + 1

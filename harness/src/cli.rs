@@ -198,12 +198,10 @@ pub struct RunArgs {
     /// No progress bars or log lines (the final table is still printed).
     #[arg(long)]
     pub quiet: bool,
-    /// Write progress events as JSON lines to this inherited file descriptor (`ddbench bench`
-    /// opens a pipe for each cell's run).
+    /// Write progress events as JSON lines to this inherited file descriptor (bench's pipe).
     #[arg(long, hide = true)]
     pub events_fd: Option<i32>,
-    /// Seconds between two saves of a student in training or an attack under way, kept in
-    /// OUT/checkpoints/ for a rerun (0: after every epoch / batch). SIGUSR1 saves and stops.
+    /// Seconds between saves of a training or attack under way, for a rerun (0: every step).
     #[arg(long, default_value_t = 300.0)]
     pub checkpoint_every: f64,
 }

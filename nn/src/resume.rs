@@ -162,8 +162,9 @@ impl<'a> Checkpoints<'a> {
     }
 }
 
-/// The generators a training on `device` draws from.
-fn generators(device: Device) -> Vec<(&'static str, Device)> {
+/// The generators a training on `device` draws from, with the names checkpoints give their
+/// state (`rng.cpu`, `rng.cuda`).
+pub fn generators(device: Device) -> Vec<(&'static str, Device)> {
     match device {
         Device::Cuda(_) => vec![("rng.cpu", Device::Cpu), ("rng.cuda", device)],
         _ => vec![("rng.cpu", Device::Cpu)],
@@ -192,13 +193,19 @@ fn save(r: &Resume, vs: &VarStore, s: &Saved) -> Result<(), String> {
     for (k, v) in vs.variables() {
         named.push((format!("var.{k}"), v.to_device(Device::Cpu)));
     }
-    if let Some(dir) = r.file.parent() {
+    write_whole(&r.file, &named)
+}
+
+/// Writes `named` to `file` whole: to a temporary name, then renamed over it (the folder is
+/// made), so a checkpoint is never half written. Every checkpoint of ddbench goes through here.
+pub fn write_whole(file: &std::path::Path, named: &[(String, Tensor)]) -> Result<(), String> {
+    if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     }
-    let tmp = r.file.with_extension(format!("{}.tmp", std::process::id()));
-    Tensor::save_multi(&named, &tmp)
+    let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
+    Tensor::save_multi(named, &tmp)
         .map_err(|e| format!("writing checkpoint {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &r.file).map_err(|e| format!("renaming to {}: {e}", r.file.display()))
+    std::fs::rename(&tmp, file).map_err(|e| format!("renaming to {}: {e}", file.display()))
 }
 
 fn load(

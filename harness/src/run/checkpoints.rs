@@ -97,13 +97,4 @@ pub fn interval(cfg: &RunConfig) -> Duration {
     Duration::from_secs_f64(cfg.checkpoint_every.max(0.0))
 }
 
-/// Writes `named` to `file` whole: to a temporary name, then renamed (the folder is made).
-pub fn write_whole(file: &Path, named: &[(String, tch::Tensor)]) -> Result<(), String> {
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    }
-    let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
-    tch::Tensor::save_multi(named, &tmp)
-        .map_err(|e| format!("writing checkpoint {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, file).map_err(|e| format!("renaming to {}: {e}", file.display()))
-}
+pub use ddbench_nn::resume::write_whole;

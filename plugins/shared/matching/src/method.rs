@@ -62,6 +62,22 @@ pub fn gm_loop(s: &GmSettings, ipc: i64) -> PluginResult<GmLoop> {
     })
 }
 
+/// The loop's state as the saver reads and restores it.
+fn state<'a>(
+    syn: &'a Tensor,
+    opt: &'a mut ImageSgd,
+    src: &'a mut SeededSource,
+    passes: &'a mut Passes,
+) -> State<'a> {
+    State {
+        syn,
+        opt,
+        rng: &mut src.rng,
+        members: &mut src.members,
+        passes,
+    }
+}
+
 /// Distils `input` by gradient matching (`name`: `DC` or `DSA`, for the log): `iterations + 1`
 /// outer iterations as the official `range(args.Iteration+1)` (`main.py:105`), each on a fresh
 /// random ConvNet; the synthetic set in the normalised space, returned as pixels (unclipped).
@@ -96,13 +112,7 @@ pub fn distill_gm(
     ));
     let (start, mut passes) = (Instant::now(), Passes::default());
     let mut saver = Saver::new(input, name, &format!("{s:?}"));
-    let first = saver.resume(&mut State {
-        syn: &syn,
-        opt: &mut opt,
-        rng: &mut src.rng,
-        members: &mut src.members,
-        passes: &mut passes,
-    })?;
+    let first = saver.resume(&mut state(&syn, &mut opt, &mut src, &mut passes))?;
     if first > 0 {
         host.log(&format!(
             "{name}: resuming after outer iteration {first}/{total}"
@@ -122,14 +132,7 @@ pub fn distill_gm(
             &mut passes,
         );
         host.progress(it + 1, total);
-        let st = State {
-            syn: &syn,
-            opt: &mut opt,
-            rng: &mut src.rng,
-            members: &mut src.members,
-            passes: &mut passes,
-        };
-        saver.after(&st, it + 1, total)?;
+        saver.after(&state(&syn, &mut opt, &mut src, &mut passes), it + 1, total)?;
     }
     saver.finish();
     let loss_avg = last.double_value(&[]) / (input.num_classes * lp.outer_loop) as f64;

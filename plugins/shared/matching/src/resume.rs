@@ -9,7 +9,7 @@
 
 use crate::common::ImageSgd;
 use crate::gm::Passes;
-use ddbench_nn::resume::{StopOnUsr1, STOPPED};
+use ddbench_nn::resume::{generators, StopOnUsr1, STOPPED};
 use ddbench_nn::rng::HostRng;
 use ddbench_plugin_api::DistillInput;
 use std::collections::HashMap;
@@ -41,13 +41,6 @@ pub fn interval() -> Duration {
         .filter(|s| s.is_finite() && *s >= 0.0)
         .unwrap_or(300.0);
     Duration::from_secs_f64(secs)
-}
-
-fn generators(dev: Device) -> Vec<(&'static str, Device)> {
-    match dev {
-        Device::Cuda(_) => vec![("rng.cpu", Device::Cpu), ("rng.cuda", dev)],
-        _ => vec![("rng.cpu", Device::Cpu)],
-    }
 }
 
 impl Saver {
@@ -172,15 +165,7 @@ impl Saver {
         for (name, d) in generators(st.syn.device()) {
             named.push((name.into(), ddbench_torch_shim::rng::state(d)?));
         }
-        let dir = self.file.parent().expect("a folder");
-        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let tmp = self
-            .file
-            .with_extension(format!("{}.tmp", std::process::id()));
-        Tensor::save_multi(&named, &tmp)
-            .map_err(|e| format!("writing checkpoint {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &self.file)
-            .map_err(|e| format!("renaming to {}: {e}", self.file.display()))
+        ddbench_nn::resume::write_whole(&self.file, &named)
     }
 
     /// The distillation is done: its checkpoint goes.

@@ -81,10 +81,7 @@ pub fn save(
     for (k, v) in momentum {
         named.push((format!("momentum.{k}"), v.to_device(tch::Device::Cpu)));
     }
-    let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
-    Tensor::save_multi(&named, &tmp)
-        .map_err(|e| format!("writing checkpoint {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, file).map_err(|e| format!("renaming to {}: {e}", file.display()))
+    ddbench_nn::resume::write_whole(file, &named)
 }
 
 /// Loads a checkpoint into `vars` (copied in place) and `momentum` (on `vars`' devices).

@@ -177,9 +177,7 @@ fn save(file: &Path, batches: &[(Tensor, Tensor)]) -> Result<(), String> {
         named.push((format!("images.{i}"), x.to_device(tch::Device::Cpu)));
         named.push((format!("labels.{i}"), y.to_device(tch::Device::Cpu)));
     }
-    let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
-    Tensor::save_multi(&named, &tmp).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, file).map_err(|e| format!("renaming to {}: {e}", file.display()))
+    ddbench_nn::resume::write_whole(file, &named)
 }
 
 /// The batches a checkpoint holds, in order.
