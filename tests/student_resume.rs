@@ -231,7 +231,7 @@ fn folder(lb: &str) -> tempfile::TempDir {
 fn a_dd_protocol_student_stopped_mid_training_resumes_to_the_same_row() {
     let lb = leaderboard(
         50,
-        "width = 16\nepochs = 150\nprotocol = \"dd\"\nn_attack = 20",
+        "width = 16\nepochs = 80\nprotocol = \"dd\"\nn_attack = 20",
         "name = \"random\"",
         "name = \"fgsm\"\neps = [\"8/255\"]",
     );
@@ -243,14 +243,14 @@ fn a_dd_protocol_student_stopped_mid_training_resumes_to_the_same_row() {
         "stopped by SIGUSR1 after epoch",
         "student resumes from",
     );
-    assert!(!logs(d, "cut").contains("after epoch 150/150"));
+    assert!(!logs(d, "cut").contains("after epoch 80/80"));
 }
 
 #[test]
 fn a_soft_label_student_stopped_mid_training_resumes_to_the_same_row() {
     let lb = leaderboard(
         10,
-        "width = 8\nsoft_epochs = 150\nprotocol = \"soft-label\"\nn_attack = 20",
+        "width = 8\nsoft_epochs = 80\nprotocol = \"soft-label\"\nn_attack = 20",
         "name = \"sre2l\"\nconfig = { teacher_arch = \"convnet\", teacher_width = 16, teacher_epochs = 2, iterations = 5, ipc_per_batch = 10 }",
         "name = \"fgsm\"\neps = [\"8/255\"]",
     );
@@ -303,7 +303,7 @@ fn batched_students_stopped_mid_training_resume_to_the_same_rows() {
             "2",
             "--batch-students",
             "--epochs",
-            "150",
+            "80",
             "--width",
             "16",
             "--attacks",
