@@ -58,7 +58,8 @@ impl Method for Dm {
             cfg.iterations, cfg.batch_real
         ));
         let mut passes = ddbench_matching::gm::Passes::default();
-        let mut saver = Saver::new(input, "DM", &format!("{cfg:?}"));
+        let code = concat!("DM ", env!("CARGO_PKG_VERSION"));
+        let mut saver = Saver::new(input, code, &format!("{cfg:?}"));
         let total = cfg.iterations as u64;
         let first = saver.resume(&mut State {
             syn: &syn,

@@ -111,7 +111,8 @@ pub fn distill_gm(
         lp.outer_loop, lp.inner_loop
     ));
     let (start, mut passes) = (Instant::now(), Passes::default());
-    let mut saver = Saver::new(input, name, &format!("{s:?}"));
+    let code = format!("{name} {}", env!("CARGO_PKG_VERSION"));
+    let mut saver = Saver::new(input, &code, &format!("{s:?}"));
     let first = saver.resume(&mut state(&syn, &mut opt, &mut src, &mut passes))?;
     if first > 0 {
         host.log(&format!(

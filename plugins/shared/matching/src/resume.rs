@@ -44,8 +44,9 @@ pub fn interval() -> Duration {
 }
 
 impl Saver {
-    /// The saver of `method` on `input`; `config`: every setting of the method (its `Debug`
-    /// text: floats in full).
+    /// The saver of `method` on `input`; `method` names the code too (with its crate's
+    /// version: a new version never resumes an old one's state); `config`: every setting of the
+    /// method (its `Debug` text: floats in full).
     pub fn new(input: &DistillInput, method: &str, config: &str) -> Saver {
         use sha2::{Digest, Sha256};
         let text = serde_json::json!({
