@@ -77,13 +77,7 @@ pub fn train_resumable(
 ) -> Result<TrainStats, TrainError> {
     let n = images.size()[0];
     let dev = model.device();
-    let sgd = Algorithm::Sgd {
-        momentum: cfg.momentum,
-        dampening: 0.0,
-        weight_decay: cfg.weight_decay,
-        nesterov: false,
-    };
-    let mut opt = Optimizer::new(model.vs.trainable_variables(), cfg.lr, sgd)?;
+    let mut opt = Optimizer::new(model.vs.trainable_variables(), cfg.lr, sgd(cfg))?;
     let (mut ck, mut p) = Checkpoints::open(resume, &model.vs, &mut opt, None)?;
     let soft = labels.dim() == 2;
     // The ×0.1 decay comes at half of the steps (= half of the epochs, as in the DD code, when
@@ -121,6 +115,17 @@ pub fn train_resumable(
         on_epoch(epoch + 1, cfg.epochs);
     }
     Ok(p.stats)
+}
+
+/// The protocol's optimiser: SGD with the config's momentum and weight decay (as tch's
+/// `nn::sgd(momentum, 0, weight_decay, false)`).
+pub(crate) fn sgd(cfg: &TrainConfig) -> Algorithm {
+    Algorithm::Sgd {
+        momentum: cfg.momentum,
+        dampening: 0.0,
+        weight_decay: cfg.weight_decay,
+        nesterov: false,
+    }
 }
 
 /// Index tensors of one shuffled epoch over `n` samples, in batches of `batch_size` (the last
