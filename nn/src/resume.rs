@@ -208,30 +208,68 @@ pub fn write_whole(file: &std::path::Path, named: &[(String, Tensor)]) -> Result
     std::fs::rename(&tmp, file).map_err(|e| format!("renaming to {}: {e}", file.display()))
 }
 
+/// A checkpoint read back: its tensors by name, and errors that name the file and say what to
+/// do (`remedy`). Every checkpoint reader of ddbench goes through here.
+pub struct SavedFile {
+    file: PathBuf,
+    tensors: std::collections::HashMap<String, Tensor>,
+    remedy: &'static str,
+}
+
+impl SavedFile {
+    pub fn read(file: &std::path::Path, remedy: &'static str) -> Result<SavedFile, String> {
+        let mut s = SavedFile {
+            file: file.to_path_buf(),
+            tensors: Default::default(),
+            remedy,
+        };
+        s.tensors = Tensor::load_multi(file)
+            .map_err(|e| s.bad(e))?
+            .into_iter()
+            .collect();
+        Ok(s)
+    }
+
+    /// `checkpoint FILE: what (remedy)`.
+    pub fn bad(&self, what: impl std::fmt::Display) -> String {
+        format!(
+            "checkpoint {}: {what} ({})",
+            self.file.display(),
+            self.remedy
+        )
+    }
+
+    pub fn has(&self, k: &str) -> bool {
+        self.tensors.contains_key(k)
+    }
+
+    pub fn get(&self, k: &str) -> Result<&Tensor, String> {
+        self.tensors
+            .get(k)
+            .ok_or_else(|| self.bad(format!("no '{k}'")))
+    }
+
+    pub fn take(&mut self, k: &str) -> Result<Tensor, String> {
+        let t = self.tensors.remove(k);
+        t.ok_or_else(|| self.bad(format!("no '{k}'")))
+    }
+}
+
 fn load(
     r: &Resume,
     vs: &VarStore,
     opt: &mut Optimizer,
     host: Option<&mut HostRng>,
 ) -> Result<Progress, TrainError> {
-    let file = &r.file;
-    let bad = |what: String| {
-        TrainError::Failed(format!(
-            "checkpoint {}: {what} (delete it to start over)",
-            file.display()
-        ))
-    };
-    let all: std::collections::HashMap<String, Tensor> = Tensor::load_multi(file)
-        .map_err(|e| bad(e.to_string()))?
-        .into_iter()
-        .collect();
-    let get = |k: &str| all.get(k).ok_or_else(|| bad(format!("no '{k}'")));
+    let saved = SavedFile::read(&r.file, "delete it to start over")?;
+    let bad = |what: String| TrainError::Failed(saved.bad(what));
+    let get = |k: &str| saved.get(k).map_err(TrainError::Failed);
     let vars = vs.variables();
-    if let Some(k) = vars.keys().find(|k| !all.contains_key(&format!("var.{k}"))) {
+    if let Some(k) = vars.keys().find(|k| !saved.has(&format!("var.{k}"))) {
         return Err(bad(format!("no variable '{k}': saved by another model")));
     }
     for (k, dst) in &vars {
-        let src = &all[&format!("var.{k}")];
+        let src = get(&format!("var.{k}"))?;
         if src.size() != dst.size() {
             return Err(bad(format!(
                 "variable '{k}' is {:?}, the model's {:?}",

@@ -8,6 +8,7 @@
 use super::checkpoints::{interval, write_whole};
 use super::evaluate::Batches;
 use super::Ctx;
+use ddbench_nn::resume::SavedFile;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
@@ -41,22 +42,10 @@ impl<'a> AttackSaver<'a> {
         if !self.file.exists() {
             return Ok((Batches::default(), 0));
         }
-        let bad = |what: String| {
-            format!(
-                "checkpoint {}: {what} (delete it to start the attack over)",
-                self.file.display()
-            )
-        };
-        let all: std::collections::HashMap<String, Tensor> = Tensor::load_multi(&self.file)
-            .map_err(|e| bad(e.to_string()))?
-            .into_iter()
-            .collect();
-        let get = |k: &str| {
-            all.get(k)
-                .map(|t| t.to_device(self.device))
-                .ok_or_else(|| bad(format!("no '{k}'")))
-        };
-        if adversarial && !all.contains_key("adversarial") {
+        let saved = SavedFile::read(&self.file, "delete it to start the attack over")?;
+        let bad = |what: String| saved.bad(what);
+        let get = |k: &str| saved.get(k).map(|t| t.to_device(self.device));
+        if adversarial && !saved.has("adversarial") {
             return Ok((Batches::default(), 0));
         }
         let done = get("done")?.int64_value(&[0]);

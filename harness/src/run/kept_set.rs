@@ -3,9 +3,9 @@
 
 use super::checkpoints::write_whole;
 use crate::plugin::DistillOutcome;
+use ddbench_nn::resume::SavedFile;
 use ddbench_plugin_api::Hints;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
@@ -41,21 +41,15 @@ pub fn load(file: &Path, device: Device) -> Result<Option<(DistillOutcome, f64)>
     if !file.exists() {
         return Ok(None);
     }
-    let bad = |what: String| {
-        format!(
-            "checkpoint {}: {what} (delete it to distil anew)",
-            file.display()
-        )
-    };
-    let mut all: HashMap<String, Tensor> = Tensor::load_multi(file)
-        .map_err(|e| bad(e.to_string()))?
-        .into_iter()
-        .collect();
-    let mut take = |k: &str| all.remove(k).ok_or_else(|| bad(format!("no '{k}'")));
-    let json =
-        Vec::<u8>::try_from(take("meta")?.to_kind(Kind::Uint8)).map_err(|e| bad(e.to_string()))?;
+    let mut saved = SavedFile::read(file, "delete it to distil anew")?;
+    let meta = saved.take("meta")?;
+    let numbers = saved.take("numbers")?;
+    let (images, labels) = (saved.take("images")?, saved.take("labels")?);
+    let soft_labels = saved.take("soft_labels").ok();
+    let bad = |what: String| saved.bad(what);
+    let json = Vec::<u8>::try_from(meta.to_kind(Kind::Uint8)).map_err(|e| bad(e.to_string()))?;
     let meta: Meta = serde_json::from_slice(&json).map_err(|e| bad(e.to_string()))?;
-    let numbers = Vec::<f64>::try_from(take("numbers")?).map_err(|e| bad(e.to_string()))?;
+    let numbers = Vec::<f64>::try_from(numbers).map_err(|e| bad(e.to_string()))?;
     let [lo, hi, seconds] = numbers[..] else {
         return Err(bad(format!(
             "'numbers' has {} values, expected 3",
@@ -63,9 +57,9 @@ pub fn load(file: &Path, device: Device) -> Result<Option<(DistillOutcome, f64)>
         )));
     };
     let set = DistillOutcome {
-        images: take("images")?.to_device(device),
-        labels: take("labels")?.to_device(device),
-        soft_labels: all.remove("soft_labels").map(|t| t.to_device(device)),
+        images: images.to_device(device),
+        labels: labels.to_device(device),
+        soft_labels: soft_labels.map(|t| t.to_device(device)),
         hints: meta.hints,
         range: (lo, hi),
     };

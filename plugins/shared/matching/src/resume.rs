@@ -9,10 +9,9 @@
 
 use crate::common::ImageSgd;
 use crate::gm::Passes;
-use ddbench_nn::resume::{generators, StopOnUsr1, STOPPED};
+use ddbench_nn::resume::{generators, SavedFile, StopOnUsr1, STOPPED};
 use ddbench_nn::rng::HostRng;
 use ddbench_plugin_api::DistillInput;
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
@@ -71,17 +70,9 @@ impl Saver {
         if !self.file.exists() {
             return Ok(0);
         }
-        let bad = |what: String| {
-            format!(
-                "checkpoint {}: {what} (delete it to start over)",
-                self.file.display()
-            )
-        };
-        let all: HashMap<String, Tensor> = Tensor::load_multi(&self.file)
-            .map_err(|e| bad(e.to_string()))?
-            .into_iter()
-            .collect();
-        let get = |k: &str| all.get(k).ok_or_else(|| bad(format!("no '{k}'")));
+        let saved = SavedFile::read(&self.file, "delete it to start over")?;
+        let bad = |what: String| saved.bad(what);
+        let get = |k: &str| saved.get(k);
         let dev = st.syn.device();
         let syn = get("syn")?;
         if syn.size() != st.syn.size() {
@@ -92,7 +83,7 @@ impl Saver {
             )));
         }
         tch::no_grad(|| st.syn.shallow_clone().copy_(syn));
-        if let Some(b) = all.get("momentum") {
+        if let Ok(b) = saved.get("momentum") {
             st.opt.set_buffer(b.to_device(dev));
         }
         let v = Vec::<i64>::try_from(get("counters")?).map_err(|e| bad(e.to_string()))?;
