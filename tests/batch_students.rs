@@ -1,7 +1,9 @@
 //! `ddbench run --batch-students`: the seeds' students of a method and IPC train together as one
 //! grouped model. A seed's student does not depend on its group (seed 1 trained with seeds 0
 //! and 2, or alone, scores the same), the rows are keyed apart from one-by-one students (a
-//! folder of one-by-one rows refuses them), and students that cannot be grouped (batch norm) train one by one, saying why.
+//! folder of one-by-one rows refuses them), and students that cannot be grouped (batch norm)
+//! train one by one, saying why. In a leaderboard (`[student] batch_students = true`) `ddbench
+//! bench` runs a cell's seed-mates as one child run and each cell keeps its own rows.
 
 use ddbench_tests::{ddbench_in, read_rows, text, tiny_run, with_flag, write_tiny_idx};
 
@@ -78,4 +80,107 @@ fn batched_students_score_as_alone_and_are_keyed_apart() {
         2,
         "a row per seed"
     );
+}
+
+const LEADERBOARD: &str = r#"
+ipc = [2]
+seeds = 3
+[student]
+width = 8
+epochs = 30
+n_attack = 40
+batch_students = true
+[[datasets]]
+name = "fashion-mnist"
+data_dir = "data"
+[[methods]]
+name = "random"
+[[attacks]]
+name = "fgsm"
+eps = ["8/255"]
+"#;
+
+fn bench(d: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut a = vec![
+        "bench",
+        "lb.toml",
+        "--out",
+        "lb",
+        "--device",
+        "cpu",
+        "--no-report",
+    ];
+    a.extend_from_slice(extra);
+    ddbench_in(d, &a)
+}
+
+/// The rows of `lb/results.csv` by seed: (cell folder, clean accuracy).
+fn by_seed(d: &std::path::Path) -> std::collections::BTreeMap<String, (String, f64)> {
+    read_rows(&d.join("lb/results.csv"))
+        .into_iter()
+        .map(|r| {
+            let acc = r["clean_acc"].parse().unwrap();
+            (r["seed"].clone(), (r["cell"].clone(), acc))
+        })
+        .collect()
+}
+
+#[test]
+fn a_leaderboard_runs_seed_mates_together_and_each_cell_keeps_its_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("data")).unwrap();
+    write_tiny_idx(&d.join("data"), 600, 60);
+    std::fs::write(d.join("lb.toml"), LEADERBOARD).unwrap();
+
+    let r = bench(d, &["--save-student"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let rows = by_seed(d);
+    assert_eq!(rows.len(), 3, "one row per seed: {rows:?}");
+    // one child run trained the three students together
+    let groups: Vec<_> = std::fs::read_dir(d.join("lb/groups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert!(groups[0].to_string_lossy().ends_with("+3"), "{groups:?}");
+    let log = std::fs::read_to_string(groups[0].join("log.txt")).unwrap();
+    assert!(
+        log.contains("3 students of random ipc 2 trained together"),
+        "{log}"
+    );
+    for (seed, (cell, _)) in &rows {
+        let c = d.join("lb/cells").join(cell);
+        assert!(cell.contains(&format!("seed{seed}-")), "{cell}");
+        let note = std::fs::read_to_string(c.join("log.txt")).unwrap();
+        assert!(note.contains("seed-mates"), "{note}");
+        let art = c.join(format!(
+            "artifacts/fashion-mnist_random_ipc2_convnet_seed{seed}/student.safetensors"
+        ));
+        assert!(art.exists(), "{} missing", art.display());
+    }
+
+    // a recorded leaderboard runs nothing
+    let r = bench(d, &[]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert!(
+        text(&r).contains("3 already recorded, 0 to run"),
+        "{}",
+        text(&r)
+    );
+
+    // seed 1 rerun alone scores as it did with its seed-mates; the others' rows stay
+    let forced = rows["1"].0.clone();
+    let r = bench(d, &["--force", &forced]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let log = std::fs::read_to_string(d.join("lb/cells").join(&forced).join("log.txt")).unwrap();
+    assert!(
+        log.contains("1 students of random ipc 2 trained together"),
+        "{log}"
+    );
+    let again = by_seed(d);
+    let (t, a) = (rows["1"].1, again["1"].1);
+    eprintln!("seed 1 clean accuracy: with seed-mates {t}, alone {a}");
+    assert!((t - a).abs() <= 100.0 * 2.0 / 60.0 + 1e-9, "{t} vs {a}");
+    assert_eq!((again["0"].1, again["2"].1), (rows["0"].1, rows["2"].1));
 }

@@ -6,6 +6,7 @@ use crate::leaderboard::Cell;
 use crate::run::events::{self, Event};
 use anyhow::{Context, Result};
 use indicatif::ProgressBar;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::Path;
@@ -28,6 +29,8 @@ pub struct Ended {
     pub rss_mib: f64,
     /// The reason of the child's last `Failed` or `Fatal` event.
     pub reason: Option<String>,
+    /// The reason of the last `Failed` event of each seed that had one (seed-mates run together).
+    pub seed_reasons: BTreeMap<u64, String>,
 }
 
 impl Ended {
@@ -37,6 +40,23 @@ impl Ended {
             (Some(r), _) => r.clone(),
             (None, Some(c)) => format!("exit code {c}, no error reported (see log.txt)"),
             (None, None) => "killed by a signal, no error reported (see log.txt)".into(),
+        }
+    }
+
+    /// How the run ended for its student of `seed`, one of `n` seed-mates run together: a 1/n
+    /// share of the wall clock, the same exit and peak memory, its own failure reason when the
+    /// run gave one (else the run's).
+    pub fn of_member(&self, seed: u64, n: usize) -> Ended {
+        Ended {
+            code: self.code,
+            wall_s: self.wall_s / n.max(1) as f64,
+            rss_mib: self.rss_mib,
+            reason: self
+                .seed_reasons
+                .get(&seed)
+                .or(self.reason.as_ref())
+                .cloned(),
+            seed_reasons: BTreeMap::new(),
         }
     }
 }
@@ -51,11 +71,24 @@ pub fn run_cell(
     gpu: Option<&str>,
     bar: &ProgressBar,
 ) -> Result<Ended> {
+    run_args(exe, &cell.args, dir, common, gpu, bar)
+}
+
+/// Runs `ddbench` with `args` (the `run` arguments of a cell or of seed-mates) in `dir`, with
+/// the `common` flags, on `gpu` when given; its events move `bar`.
+pub fn run_args(
+    exe: &Path,
+    args: &[String],
+    dir: &Path,
+    common: &[String],
+    gpu: Option<&str>,
+    bar: &ProgressBar,
+) -> Result<Ended> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut log = std::fs::File::create(dir.join("log.txt"))?;
-    writeln!(log, "{} {}", exe.display(), cell.args.join(" "))?;
+    writeln!(log, "{} {}", exe.display(), args.join(" "))?;
     let mut cmd = Command::new(exe);
-    cmd.args(&cell.args)
+    cmd.args(args)
         .arg("--out")
         .arg(dir)
         .args(common)
@@ -126,11 +159,20 @@ pub fn supervise(mut cmd: Command, mut on_event: impl FnMut(&Event)) -> Result<E
     drop(writer); // the child holds the only write end: its exit is the pipe's end
     CURRENT_CHILD.store(child.id() as i32, std::sync::atomic::Ordering::SeqCst);
     let mut reason = None;
+    let mut seed_reasons = BTreeMap::new();
     events::read(
         reader,
         |e| {
             if let Event::Failed { reason: r, .. } | Event::Fatal { reason: r } = &e {
                 reason = Some(r.clone());
+            }
+            if let Event::Failed {
+                seed: Some(s),
+                reason: r,
+                ..
+            } = &e
+            {
+                seed_reasons.insert(*s, r.clone());
             }
             on_event(&e);
         },
@@ -142,6 +184,7 @@ pub fn supervise(mut cmd: Command, mut on_event: impl FnMut(&Event)) -> Result<E
         wall_s: t.elapsed().as_secs_f64(),
         rss_mib,
         reason,
+        seed_reasons,
     })
 }
 
@@ -172,7 +215,7 @@ mod tests {
         let script = r#"echo '{"event":"cell_started","cell":"m ipc 1 seed 0"}' >&3
 echo 'not an event' >&3
 echo '{"event":"trained","cell":"m ipc 1 seed 0","clean_acc":50.5}' >&3
-echo '{"event":"failed","cell":"m ipc 1 seed 0","reason":"first"}' >&3
+echo '{"event":"failed","cell":"m ipc 1 seed 1","seed":1,"reason":"first"}' >&3
 echo '{"event":"failed","cell":"m ipc 1 seed 0","reason":"training failed: nan loss"}' >&3
 echo '{"event":"finished","failures":2}' >&3
 exit 2"#;
@@ -181,6 +224,10 @@ exit 2"#;
         assert_eq!(ended.code, Some(2));
         assert_eq!(ended.reason.as_deref(), Some("training failed: nan loss"));
         assert_eq!(ended.why(), "training failed: nan loss");
+        // seed-mates: seed 1 gets its own reason, the others the run's last
+        assert_eq!(ended.of_member(1, 2).why(), "first");
+        assert_eq!(ended.of_member(0, 2).why(), "training failed: nan loss");
+        assert_eq!(ended.of_member(0, 2).wall_s, ended.wall_s / 2.0);
         assert_eq!(seen.len(), 5, "{seen:?}");
         assert_eq!(
             seen[1],

@@ -8,6 +8,7 @@
 //! events), `records` (results.csv), `manifest` (manifest.json).
 
 pub mod child;
+pub mod group;
 pub mod manifest;
 pub mod plan;
 pub mod records;
@@ -158,7 +159,8 @@ pub(crate) fn writer_of<'a>(args: &'a BenchArgs, plan: &'a Plan) -> manifest::Wr
     }
 }
 
-/// Runs the `pending` cells, recording each as it ends; how many fell short.
+/// Runs the `pending` cells (seed-mates together, `group`), recording each as it ends; how many
+/// fell short.
 fn run_cells(
     args: &BenchArgs,
     plan: &Plan,
@@ -175,25 +177,58 @@ fn run_cells(
     overall.set_position((cells.len() - pending.len()) as u64);
     overall.reset_eta();
     let mut failed = 0;
-    let work = |i: usize, gpu: Option<&str>| {
-        let c = &cells[i];
-        let bar = ui.bar(2 + c.wanted.len() as u64, "cell");
-        bar.set_position(1);
-        bar.set_message(c.id.clone());
-        let r = child::run_cell(&exe, c, &cell_dir(&args.out, c), &common, gpu, &bar);
-        bar.finish_and_clear();
-        r
-    };
+    let jobs = group::jobs(cells, pending);
+    let work =
+        |j: usize, gpu: Option<&str>| run_job(&exe, &args.out, cells, &jobs[j], &common, gpu, ui);
     let gpus = scheduler::visible_gpus();
-    scheduler::run_all(pending, args.jobs, &gpus, work, |i, ended| {
-        let last = take(&args.out, &cells[i], &plan.data, ended?, records, ui)?;
-        failed += usize::from(last.reason.is_some());
-        runs.insert(i, last);
-        overall.inc(1);
+    let order: Vec<usize> = (0..jobs.len()).collect();
+    scheduler::run_all(&order, args.jobs, &gpus, work, |_, ended| {
+        for (i, ended) in ended? {
+            let last = take(&args.out, &cells[i], &plan.data, ended, records, ui)?;
+            failed += usize::from(last.reason.is_some());
+            runs.insert(i, last);
+            overall.inc(1);
+        }
         writer.write(records, runs, State::Running)
     })?;
     overall.finish_and_clear();
     Ok(failed)
+}
+
+/// Runs one job — a cell, or seed-mates together — to its end: how it ended for each cell.
+fn run_job(
+    exe: &Path,
+    out: &Path,
+    cells: &[Cell],
+    job: &group::Job,
+    common: &[String],
+    gpu: Option<&str>,
+    ui: &Ui,
+) -> Result<Vec<(usize, Ended)>> {
+    let first = &cells[job[0]];
+    let rows: usize = job.iter().map(|&i| 2 + cells[i].wanted.len()).sum();
+    let bar = ui.bar(rows as u64, "cell");
+    bar.set_position(1);
+    if let [i] = job[..] {
+        bar.set_message(first.id.clone());
+        let r = child::run_cell(exe, first, &cell_dir(out, first), common, gpu, &bar);
+        bar.finish_and_clear();
+        return Ok(vec![(i, r?)]);
+    }
+    bar.set_message(format!("{} and {} seed-mates", first.id, job.len() - 1));
+    let dir = group::dir(out, cells, job);
+    let r = child::run_args(exe, &group::args(cells, job), &dir, common, gpu, &bar);
+    bar.finish_and_clear();
+    let ended = r?;
+    let members: Vec<(u64, PathBuf)> = job
+        .iter()
+        .map(|&i| (cells[i].seed, cell_dir(out, &cells[i])))
+        .collect();
+    group::hand_out(&dir, &members)?;
+    Ok(job
+        .iter()
+        .map(|&i| (i, ended.of_member(cells[i].seed, job.len())))
+        .collect())
 }
 
 /// The flags every child gets beyond its cell's own.

@@ -129,9 +129,12 @@ impl Records {
     }
 }
 
-/// `row` with its attack's label, if it is one `cell` asks for (a `none` row when it asks for no
-/// attack). A cell runs each attack plugin once, so (plugin, norm, ε) finds its label.
+/// `row` with its attack's label, if it is one `cell` asks for (its seed; a `none` row when it
+/// asks for no attack). A cell runs each attack plugin once, so (plugin, norm, ε) finds its label.
 fn labelled(cell: &Cell, mut row: ResultRow) -> Option<ResultRow> {
+    if row.seed != cell.seed {
+        return None; // a seed-mate's row (`group`)
+    }
     if cell.wanted.is_empty() {
         return (row.attack == "none").then_some(row);
     }

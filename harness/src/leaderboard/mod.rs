@@ -94,6 +94,24 @@ eps = ["4/255", 0.0313725490196]
             cells(&BASE.replace("[[datasets]]", "[[dataset]]")).unwrap_err()
         );
         assert!(e.contains("dataset"), "{e}");
+        let e = cells(&BASE.replace("width = 16", "batch_students = 1"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`student.batch_students`: expected true or false"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn batch_students_is_a_switch_that_keys_cells_apart() {
+        let on = cells(&BASE.replace("width = 16", "width = 16\nbatch_students = true")).unwrap();
+        let off = cells(&BASE.replace("width = 16", "width = 16\nbatch_students = false")).unwrap();
+        let plain = cells(BASE).unwrap();
+        assert!(on[0].args.contains(&"--batch-students".to_string()));
+        assert!(!off[0].args.iter().any(|a| a.contains("batch")));
+        assert_eq!(off[0].hash, plain[0].hash);
+        assert_ne!(on[0].hash, plain[0].hash);
     }
 
     /// `BASE` with a second PGD under linf (steps 1 vs 2) and `extra` lines in its table.

@@ -108,7 +108,11 @@ pub const STUDENT_KEYS: &[&str] = &[
     "normalization",
     "eval_batch",
     "attack_batch",
+    "batch_students",
 ];
+
+/// The `[student]` keys that are switches: `true` passes `--key`, `false` nothing.
+const STUDENT_SWITCHES: &[&str] = &["batch_students"];
 
 /// A leaderboard file read and checked, with its text (for the manifest).
 pub struct Loaded {
@@ -261,7 +265,16 @@ impl Loaded {
                     STUDENT_KEYS.join(", ")
                 );
             }
-            student.push(format!("--{}", k.replace('_', "-")));
+            let flag = format!("--{}", k.replace('_', "-"));
+            if STUDENT_SWITCHES.contains(&k.as_str()) {
+                match v {
+                    toml::Value::Boolean(true) => student.push(flag),
+                    toml::Value::Boolean(false) => {}
+                    _ => bail!("{f}: `student.{k}`: expected true or false, found {v}"),
+                }
+                continue;
+            }
+            student.push(flag);
             student.push(scalar(v, &format!("{f}: `student.{k}`"))?);
         }
         Ok(student)

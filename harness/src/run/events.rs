@@ -20,8 +20,14 @@ pub enum Event {
         eps: f64,
         robust_acc: f64,
     },
-    /// A cell (or one of its attack rows) failed; the run goes on.
-    Failed { cell: String, reason: String },
+    /// A cell (or one of its attack rows) failed; the run goes on. `seed` tells seed-mates run
+    /// together (`--seeds N`) apart; absent when the sender did not say.
+    Failed {
+        cell: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seed: Option<u64>,
+        reason: String,
+    },
     /// The run stopped before its cells (bad flags, data, plugins): nothing was recorded.
     Fatal { reason: String },
     /// The run is over: how many failures it had.
@@ -88,6 +94,7 @@ mod tests {
             },
             Event::Failed {
                 cell: "random ipc 1 seed 0".into(),
+                seed: Some(0),
                 reason: "training failed: \"nan\"\nsecond line".into(),
             },
             Event::Finished { failures: 1 },

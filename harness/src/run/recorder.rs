@@ -169,6 +169,7 @@ impl<'a> Recorder<'a> {
         self.ui.log(&format!("error: {reason}"));
         self.events.emit(&Event::Failed {
             cell: cell.label(),
+            seed: Some(cell.seed),
             reason: reason.clone(),
         });
         self.manifest.body.failures.push(reason);
