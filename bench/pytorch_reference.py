@@ -18,7 +18,7 @@ ddbench's do:
   square100              torchattacks' Square at 8/255, 100 queries
   convnet3.student_ipc10 a fresh ConvNet-3 trained 30 epochs on 100 images (batch 256)
   convnet3.students5_ipc10  five such students (five sets), trained one after another
---compile adds *_compiled figures (torch.compile), --bf16 *_bf16 (autocast), CUDA only.
+--compile adds *_compiled figures (torch.compile, CUDA only), --bf16 *_bf16 (autocast).
 --e2e [--e2e-scale S] runs the end-to-end workloads instead (e2e.dd_cell, e2e.guard_cifar_epoch,
 e2e.guard_simplified_epoch, e2e.pgd_at_epoch, e2e.autoattack_standard), each once.
 """
@@ -198,9 +198,9 @@ def arch_figures(name, make, x, y):
         cnet = torch.compile(net)
         opt = sgd(cnet, 0.01)
         emit(f"{name}.train_step_compiled", b, timeit(lambda: train_step(cnet, opt, x, y), it, 5), "compiled")
-    if DEV.type == "cuda" and ARGS.bf16:
+    if ARGS.bf16:
         opt = sgd(net, 0.01)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(DEV.type, dtype=torch.bfloat16):
             emit(f"{name}.train_step_bf16", b, timeit(lambda: train_step(net, opt, x, y), it), "bf16", "bfloat16")
 
 

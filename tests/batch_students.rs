@@ -3,7 +3,8 @@
 //! and 2, or alone, scores the same), the rows are keyed apart from one-by-one students (a
 //! folder of one-by-one rows refuses them), and students that cannot be grouped (batch norm)
 //! train one by one, saying why. In a leaderboard (`[student] batch_students = true`) `ddbench
-//! bench` runs a cell's seed-mates as one child run and each cell keeps its own rows.
+//! bench` runs a cell's seed-mates as one child run and each cell keeps its own rows. Students
+//! trained under bf16 autocast (`--bf16-students`) score as float32 ones and are keyed apart.
 
 use ddbench_tests::{ddbench_in, read_rows, text, tiny_run, with_flag, write_tiny_idx};
 
@@ -183,4 +184,79 @@ fn a_leaderboard_runs_seed_mates_together_and_each_cell_keeps_its_own_rows() {
     eprintln!("seed 1 clean accuracy: with seed-mates {t}, alone {a}");
     assert!((t - a).abs() <= 100.0 * 2.0 / 60.0 + 1e-9, "{t} vs {a}");
     assert_eq!((again["0"].1, again["2"].1), (rows["0"].1, rows["2"].1));
+}
+
+/// Whether this CPU computes bf16 natively (what `--bf16-students` needs on a CPU).
+fn native_bf16() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|f| f == "avx512_bf16" || f == "amx_bf16")
+}
+
+/// Mean clean accuracy of the seeds of `out`.
+fn mean_clean_acc(d: &std::path::Path, out: &str) -> f64 {
+    let rows = read_rows(&d.join(out).join("results.csv"));
+    rows.iter()
+        .map(|r| r["clean_acc"].parse::<f64>().unwrap())
+        .sum::<f64>()
+        / rows.len() as f64
+}
+
+#[test]
+fn bf16_students_train_under_autocast_score_as_float32_and_are_keyed_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("data")).unwrap();
+    write_tiny_idx(&d.join("data"), 600, 60);
+    let students = |out: &str, extra: &[&str]| {
+        let mut a = with_flag(&tiny_run("data", out, "random", "60"), "--ipc", "10");
+        a = with_flag(&a, "--attacks", "fgsm");
+        a = with_flag(&a, "--seeds", "3");
+        a.retain(|x| *x != "--quiet");
+        a.extend_from_slice(extra);
+        a.push("--save-student");
+        ddbench_in(d, &a)
+    };
+    let r = students("fp32", &[]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let r = students("bf16", &["--bf16-students"]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    let student = |out: &str| {
+        std::fs::read(
+            d.join(out)
+                .join("artifacts/fashion-mnist_random_ipc10_convnet_seed0/student.safetensors"),
+        )
+        .unwrap()
+    };
+    if !native_bf16() {
+        // no native bf16 here: float32 with a line, the very student of float32
+        assert!(
+            text(&r).contains("this CPU has no native bf16"),
+            "{}",
+            text(&r)
+        );
+        assert_eq!(student("fp32"), student("bf16"));
+        return;
+    }
+    assert!(
+        text(&r).contains("students train under bf16 autocast"),
+        "{}",
+        text(&r)
+    );
+    // autocast changed the training (other weights), not what the students learn: 3 seeds of
+    // 60 test images each (float32 reaches about 77 %, chance is 10 %; with the autocast cache
+    // kept across steps the students learned from stale weights and scored far lower)
+    assert_ne!(
+        student("fp32"),
+        student("bf16"),
+        "bf16 training left no trace"
+    );
+    let (f, b) = (mean_clean_acc(d, "fp32"), mean_clean_acc(d, "bf16"));
+    eprintln!("mean clean accuracy of 3 seeds: float32 {f:.1}, bf16 {b:.1}");
+    assert!(f > 50.0 && b > f - 8.0, "float32 {f} vs bf16 {b}");
+    // bf16 students are other rows: the float32 folder refuses them
+    let r = students("fp32", &["--bf16-students"]);
+    assert_ne!(r.status.code(), Some(0), "{}", text(&r));
+    assert!(text(&r).contains("other inputs"), "{}", text(&r));
 }

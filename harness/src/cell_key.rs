@@ -62,6 +62,10 @@ pub struct StudentKey {
     /// than one-by-one students, so other rows. Absent from keys when false (as before it).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub batched: bool,
+    /// Students trained under bfloat16 autocast (`--bf16-students`, where the device computes
+    /// bf16): other numbers than float32 students. Absent from keys when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bf16: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -126,6 +130,7 @@ impl SharedKey {
                 dd: dd.clone(),
                 soft_label: soft_label.clone(),
                 batched: false,
+                bf16: false,
             },
             evaluation,
         }
@@ -226,6 +231,7 @@ mod tests {
                     dd: TrainConfig::default(),
                     soft_label: SoftLabelConfig::default(),
                     batched: false,
+                    bf16: false,
                 },
                 evaluation: EvalKey {
                     n_attack: 50,

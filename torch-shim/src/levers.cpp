@@ -2,6 +2,7 @@
 // `autocast` can only pick float16 on CUDA) and the channels-last memory format.
 #include <ATen/ATen.h>
 #include <ATen/autocast_mode.h>
+#include <ATen/cpu/Utils.h>
 
 static at::DeviceType device_type(int cuda) { return cuda ? at::kCUDA : at::kCPU; }
 
@@ -37,4 +38,19 @@ extern "C" int ddbench_channels_last_(void *t) {
 extern "C" int ddbench_is_channels_last(void *t) {
   auto *x = static_cast<at::Tensor *>(t);
   return x->dim() == 4 && x->is_contiguous(at::MemoryFormat::ChannelsLast) ? 1 : 0;
+}
+
+// Whether this CPU computes bfloat16 dot products natively (AVX512-BF16 or AMX-BF16, as libtorch's
+// cpuinfo sees it): where oneDNN's bf16 convolutions beat float32 instead of emulating bf16.
+extern "C" int ddbench_cpu_has_native_bf16() {
+  try {
+    auto caps = at::cpu::get_cpu_capabilities();
+    for (const char *k : {"avx512_bf16", "amx_bf16"}) {
+      auto it = caps.find(k);
+      if (it != caps.end() && it->second.isBool() && it->second.toBool()) return 1;
+    }
+    return 0;
+  } catch (...) {
+    return 0;
+  }
 }

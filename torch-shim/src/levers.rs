@@ -14,6 +14,14 @@ extern "C" {
     ) -> c_int;
     fn ddbench_channels_last_(t: *mut c_void) -> c_int;
     fn ddbench_is_channels_last(t: *mut c_void) -> c_int;
+    fn ddbench_cpu_has_native_bf16() -> c_int;
+}
+
+/// Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16): where bf16 autocast on
+/// the CPU is faster than float32 rather than an emulation.
+pub fn cpu_has_native_bf16() -> bool {
+    // SAFETY: no arguments; the C++ side catches everything.
+    unsafe { ddbench_cpu_has_native_bf16() != 0 }
 }
 
 /// Autocast on `device` to bfloat16 while this lives (then the previous state comes back and
@@ -101,6 +109,15 @@ mod tests {
             );
         }
         assert_eq!(a.matmul(&a).kind(), Kind::Float, "restored on drop");
+    }
+
+    #[test]
+    fn native_bf16_is_what_the_cpu_flags_say() {
+        let flags = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let has = flags
+            .split_whitespace()
+            .any(|f| f == "avx512_bf16" || f == "amx_bf16");
+        assert_eq!(cpu_has_native_bf16(), has);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 // written out and read back (`Optimizer::save` / `load` through a serialize archive), which tch
 // does not expose. Parameters are given in tch's order (the VarStore's trainable variables), so a
 // state saved by one process is put back on the same parameters by the next.
+#include <ATen/autocast_mode.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
 #include <torch/serialize/archive.h>
@@ -76,9 +77,12 @@ extern "C" int ddbench_optim_zero_grad(void *o, char *err, size_t err_len) {
   }
 }
 
+// One step. The parameters changed, so autocast's cached low-precision copies of them (kept while
+// an autocast region lasts, and ddbench's spans a whole training) are stale: they are dropped.
 extern "C" int ddbench_optim_step(void *o, char *err, size_t err_len) {
   try {
     opt(o)->step();
+    at::autocast::clear_cache();
     return 0;
   } catch (const std::exception &e) {
     message(e, err, err_len);

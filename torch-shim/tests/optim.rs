@@ -159,3 +159,28 @@ fn the_generator_state_repeats_the_draws() {
     let e = rng::set_state(Device::Cpu, &Tensor::zeros([3], (Kind::Uint8, Device::Cpu)));
     assert!(e.is_err(), "a state of the wrong size is refused");
 }
+
+#[test]
+fn a_step_inside_a_long_autocast_region_is_seen_by_the_next_forward() {
+    // autocast caches its bf16 copies of the weights while its region lasts; ddbench's region
+    // spans a whole training, so a step must drop them or every forward reuses the first weights
+    let (vs, net) = model();
+    let (x, y) = data();
+    let mut opt = Optimizer::new(vs.trainable_variables(), 0.5, SGD).unwrap();
+    let bf16 = ddbench_torch_shim::levers::AutocastBf16::new(Device::Cpu).unwrap();
+    let before = net.forward(&x);
+    assert_eq!(before.kind(), Kind::BFloat16, "autocast is on");
+    opt.backward_step(&loss(&net, &x, &y)).unwrap();
+    let after = net.forward(&x);
+    assert!(
+        !before.equal(&after),
+        "the forward after a step used the cached bf16 copies of the old weights"
+    );
+    drop(bf16); // leaving the region clears autocast's cache
+    let _bf16 = ddbench_torch_shim::levers::AutocastBf16::new(Device::Cpu).unwrap();
+    let fresh = net.forward(&x);
+    assert!(
+        after.equal(&fresh),
+        "after a step, the forward uses the new weights"
+    );
+}

@@ -109,10 +109,11 @@ pub const STUDENT_KEYS: &[&str] = &[
     "eval_batch",
     "attack_batch",
     "batch_students",
+    "bf16_students",
 ];
 
 /// The `[student]` keys that are switches: `true` passes `--key`, `false` nothing.
-const STUDENT_SWITCHES: &[&str] = &["batch_students"];
+const STUDENT_SWITCHES: &[&str] = &["batch_students", "bf16_students"];
 
 /// A leaderboard file read and checked, with its text (for the manifest).
 pub struct Loaded {

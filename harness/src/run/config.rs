@@ -33,6 +33,10 @@ pub struct RunConfig {
     /// The seeds' students of a method and IPC trained together (`ddbench_nn::batched`).
     #[serde(default)]
     pub batch_students: bool,
+    /// The students trained under bf16 autocast (`--bf16-students`; after setup: whether the
+    /// device can, `setup::bf16_students`).
+    #[serde(default)]
+    pub bf16_students: bool,
     pub attacks: Vec<String>,
     /// ε values; `None` means each norm's default (8/255 for L∞, 0.5 for L2).
     pub eps: Option<Vec<f64>>,

@@ -87,6 +87,7 @@ impl<'a> Grid<'a> {
             },
         );
         shared.student.batched = cfg.batch_students;
+        shared.student.bf16 = cfg.bf16_students;
         Grid {
             cfg,
             data,

@@ -63,6 +63,7 @@ pub fn run(cfg: &RunConfig, command_line: &str, events: &EventSink) -> Result<Ru
     let cfg = &RunConfig {
         method_config: setup.method_config.clone(),
         attack_config: setup.attack_config.clone(),
+        bf16_students: setup.bf16_students,
         ..cfg.clone()
     };
     let subset = AttackSubset::take(&setup.data, cfg.n_attack, &ui)?;

@@ -26,6 +26,8 @@ pub struct Setup {
     pub data: DeviceDataset,
     /// The students' ZCA layer (`--whitening zca`), fitted once on the training split.
     pub zca: Option<ddbench_nn::Zca>,
+    /// The students train under bf16 autocast (asked for, and the device can).
+    pub bf16_students: bool,
 }
 
 /// Checks the flags, loads the plugins and the data, creates the output folders.
@@ -55,6 +57,7 @@ pub fn prepare(cfg: &RunConfig, ui: &Ui) -> Result<Setup> {
     check_grid(cfg)?;
     let method_config = resolve_configs(&methods, &cfg.method_config, "--method-config")?;
     let attack_config = resolve_configs(&attacks, &cfg.attack_config, "--attack-config")?;
+    let bf16_students = bf16_students(cfg, dev, ui);
     let data = load_data(cfg, dev, ui)?;
     let zca = fit_whitening(cfg, &data, ui);
     for dir in [&cfg.out, &cfg.cache_dir] {
@@ -71,7 +74,24 @@ pub fn prepare(cfg: &RunConfig, ui: &Ui) -> Result<Setup> {
         pgd: reg.get(Kind::Attack, "pgd").ok().cloned(),
         data,
         zca,
+        bf16_students,
     })
+}
+
+/// Whether the students train under bf16 autocast: asked for (`--bf16-students`) and the device
+/// computes bf16 (CUDA, or a CPU with native bf16); a CPU without falls back with a line.
+fn bf16_students(cfg: &RunConfig, dev: tch::Device, ui: &Ui) -> bool {
+    if !cfg.bf16_students {
+        return false;
+    }
+    if dev.is_cuda() || ddbench_torch_shim::levers::cpu_has_native_bf16() {
+        ui.log(
+            "students train under bf16 autocast (distillation, evaluation and attacks: float32)",
+        );
+        return true;
+    }
+    ui.log("--bf16-students: this CPU has no native bf16 (AVX512-BF16 or AMX); students train in float32");
+    false
 }
 
 /// The students' whitening layer, fitted and logged (with the hash every row records).

@@ -8,6 +8,7 @@ use super::Ctx;
 use crate::student::{self, Protocol, Settings};
 use ddbench_nn::batched::MemberSet;
 use ddbench_nn::{Model, ModelSpec, Resume, TrainError};
+use ddbench_torch_shim::levers::AutocastBf16;
 
 /// A trained student.
 pub struct Student {
@@ -16,6 +17,15 @@ pub struct Student {
     pub protocol: &'static str,
     pub epochs: i64,
     pub seconds: f64,
+}
+
+/// bf16 autocast while the students train, when the run asks for it (`--bf16-students`, kept
+/// by setup only where the device computes bf16); evaluation after it runs in float32.
+fn autocast(ctx: &Ctx) -> Result<Option<AutocastBf16>, String> {
+    if !ctx.cfg.bf16_students {
+        return Ok(None);
+    }
+    AutocastBf16::new(ctx.device).map(Some)
 }
 
 /// The fresh student of seed `seed`: the run's model spec, initialised from the seed.
@@ -65,6 +75,7 @@ pub fn train(ctx: &Ctx, cell: &Cell, d: &Distilled) -> Result<Student, String> {
         seed: cell.seed,
         resume: Some(&resume),
     };
+    let bf16 = autocast(ctx)?;
     let bar = ctx.ui.bar(d.dd.epochs as u64, "train");
     bar.set_message(format!(
         "{}, {} images",
@@ -82,6 +93,7 @@ pub fn train(ctx: &Ctx, cell: &Cell, d: &Distilled) -> Result<Student, String> {
         },
     );
     bar.finish_and_clear();
+    drop(bf16);
     let trained = trained.map_err(|e| match e {
         TrainError::Stopped { .. } => format!("{}: {e}", cell.label()),
         TrainError::Failed(e) => format!("{}: training failed: {e}", cell.label()),
@@ -154,6 +166,10 @@ pub fn train_together(ctx: &Ctx, sets: &[(&Cell, &Distilled)]) -> Vec<Result<Stu
         ctx.ui
             .log(&format!("{} students resume from {file}", sets.len()));
     }
+    let bf16 = match autocast(ctx) {
+        Ok(g) => g,
+        Err(e) => return sets.iter().map(|_| Err(e.clone())).collect(),
+    };
     let bar = ctx.ui.bar(dd.epochs as u64, "train");
     bar.set_message(format!("{} students together", sets.len()));
     let r = ddbench_nn::batched::train_batched_resumable(
@@ -164,6 +180,7 @@ pub fn train_together(ctx: &Ctx, sets: &[(&Cell, &Distilled)]) -> Vec<Result<Stu
         &mut |e, _| bar.set_position(e as u64),
     );
     bar.finish_and_clear();
+    drop(bf16);
     match r {
         Ok(stats) => {
             let seconds = stats.seconds / sets.len() as f64;

@@ -35,7 +35,12 @@ fn python(args: &SpeedArgs, script: &Path) -> PathBuf {
 }
 
 /// The reference's figures, run with this call's device, batch, calls and filter.
-pub fn reference(args: &SpeedArgs, dev: tch::Device, batch: i64) -> Result<Vec<Figure>> {
+pub fn reference(
+    args: &SpeedArgs,
+    dev: tch::Device,
+    batch: i64,
+    levers: super::levers::Levers,
+) -> Result<Vec<Figure>> {
     let script = script()?;
     let py = python(args, &script);
     let mut cmd = std::process::Command::new(&py);
@@ -56,6 +61,9 @@ pub fn reference(args: &SpeedArgs, dev: tch::Device, batch: i64) -> Result<Vec<F
     if dev.is_cuda() {
         // the figures a CUDA user would reach for beyond eager: torch.compile and bf16 autocast
         cmd.args(["--compile", "--bf16"]);
+    } else if levers.bf16 {
+        // ddbench's figures use bf16 autocast on this CPU: the reference's bf16 figure beside them
+        cmd.arg("--bf16");
     }
     let out = cmd
         .output()

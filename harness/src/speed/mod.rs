@@ -39,7 +39,8 @@ pub struct SpeedArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Speed levers for ddbench's figures, comma-separated: bf16 (autocast), channels-last,
-    /// cudnn-benchmark, cuda-graphs; CUDA levers asked for on a CPU fall back with a line each.
+    /// cudnn-benchmark, cuda-graphs; a lever the device cannot use falls back with a line (bf16 runs
+    /// on CUDA and on CPUs with native bf16, the others on CUDA only).
     #[arg(long, default_value = "eager")]
     pub levers: levers::Levers,
     /// The end-to-end workloads instead of the hot loops, each run once: a DD cell (five IPC 10
@@ -90,11 +91,14 @@ pub fn time_it(dev: tch::Device, iters: u32, warm: u32, f: &mut dyn FnMut()) -> 
 }
 
 /// ddbench's figures on `dev`.
-fn measure(dev: tch::Device, desc: &str, b: i64, args: &SpeedArgs) -> Result<Vec<Figure>> {
+fn measure(
+    dev: tch::Device,
+    desc: &str,
+    b: i64,
+    args: &SpeedArgs,
+    l: levers::Levers,
+) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
-    let l = args
-        .levers
-        .resolve(dev, &|m| eprintln!("ddbench speed: {m}"));
     let list = if args.e2e {
         end_to_end::all(dev, b, l, args.e2e_scale)?
     } else {
@@ -137,9 +141,12 @@ fn measure(dev: tch::Device, desc: &str, b: i64, args: &SpeedArgs) -> Result<Vec
 pub fn run(args: &SpeedArgs) -> Result<()> {
     let (dev, desc) = device::select(args.device)?;
     let b = args.batch.unwrap_or(if dev.is_cuda() { 256 } else { 32 });
-    let mut figures = measure(dev, &desc, b, args)?;
+    let l = args
+        .levers
+        .resolve(dev, &|m| eprintln!("ddbench speed: {m}"));
+    let mut figures = measure(dev, &desc, b, args, l)?;
     if args.compare {
-        let theirs = compare::reference(args, dev, b)?;
+        let theirs = compare::reference(args, dev, b, l)?;
         for f in &theirs {
             println!("{}", serde_json::to_string(f)?);
         }
