@@ -127,9 +127,8 @@ pub struct RunArgs {
     /// rows keyed apart from one-by-one students. Pays on a GPU.
     #[arg(long)]
     pub batch_students: bool,
-    /// Train the students under bfloat16 autocast (a speed lever: on CUDA, and on a CPU with
-    /// native bf16 — AVX512-BF16 or AMX; elsewhere float32, with a line). Distillation,
-    /// evaluation and attacks stay float32; rows keyed apart from float32 students.
+    /// Students train under bf16 autocast (CUDA, CPUs with native bf16; else float32 with a
+    /// line); distillation, evaluation, attacks stay float32; rows keyed apart.
     #[arg(long)]
     pub bf16_students: bool,
     /// First seed (seeds first..first+N).
@@ -364,25 +363,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(crate::plugin::selftest::run(&check, &config))
         }
         Command::Plugins { dirs, .. } => {
-            let reg = crate::plugin::discover(&dirs);
-            println!(
-                "{:<8} {:<16} {:<10} {:<4} path",
-                "kind", "name", "version", "abi"
-            );
-            for p in &reg.plugins {
-                println!(
-                    "{:<8} {:<16} {:<10} v{:<3} {}  — {}",
-                    p.kind.to_string(),
-                    p.name,
-                    p.version,
-                    ddbench_plugin_api::abi::ABI_VERSION,
-                    p.path.display(),
-                    p.description
-                );
-            }
-            for (path, why) in &reg.refused {
-                println!("refused  {}: {why}", path.display());
-            }
+            crate::plugin::print_found(&dirs);
             Ok(0)
         }
         Command::Data {

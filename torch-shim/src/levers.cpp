@@ -22,6 +22,9 @@ extern "C" int ddbench_autocast_set(int cuda, int enabled, int bf16, int *was_en
   }
 }
 
+// Drops autocast's cached low-precision copies of the weights (after the weights changed).
+extern "C" void ddbench_autocast_clear_cache() { at::autocast::clear_cache(); }
+
 // `t` (a tch tensor: an at::Tensor*) rewritten in place in channels-last layout when 4-D
 // (parameters keep their identity, as Python's `model.to(memory_format=...)`). 0, or 1 on error.
 extern "C" int ddbench_channels_last_(void *t) {

@@ -15,6 +15,15 @@ extern "C" {
     fn ddbench_channels_last_(t: *mut c_void) -> c_int;
     fn ddbench_is_channels_last(t: *mut c_void) -> c_int;
     fn ddbench_cpu_has_native_bf16() -> c_int;
+    fn ddbench_autocast_clear_cache();
+}
+
+/// Tells autocast the weights changed: its cached low-precision copies of them, kept while an
+/// autocast region lasts, are dropped. Call after an update made outside `optim::Optimizer`
+/// (whose steps do it) when training may run inside a long region.
+pub fn weights_changed() {
+    // SAFETY: no arguments; clearing a thread-local cache.
+    unsafe { ddbench_autocast_clear_cache() }
 }
 
 /// Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16): where bf16 autocast on

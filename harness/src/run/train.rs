@@ -19,6 +19,21 @@ pub struct Student {
     pub seconds: f64,
 }
 
+/// Where the students of `cells`, trained together, save and resume (said when they resume).
+fn group_resume<'a>(ctx: &Ctx<'a>, cells: &[&Cell]) -> Resume<'a> {
+    let resume = Resume {
+        file: group_student(&ctx.cfg.out, cells),
+        every: interval(ctx.cfg),
+        stop: ctx.stop,
+    };
+    if resume.file.exists() {
+        let file = resume.file.display();
+        ctx.ui
+            .log(&format!("{} students resume from {file}", cells.len()));
+    }
+    resume
+}
+
 /// bf16 autocast while the students train, when the run asks for it (`--bf16-students`, kept
 /// by setup only where the device computes bf16); evaluation after it runs in float32.
 fn autocast(ctx: &Ctx) -> Result<Option<AutocastBf16>, String> {
@@ -156,16 +171,7 @@ pub fn train_together(ctx: &Ctx, sets: &[(&Cell, &Distilled)]) -> Vec<Result<Stu
         .collect();
     let dd = &sets[0].1.dd;
     let cells: Vec<&Cell> = sets.iter().map(|(c, _)| *c).collect();
-    let resume = Resume {
-        file: group_student(&ctx.cfg.out, &cells),
-        every: interval(ctx.cfg),
-        stop: ctx.stop,
-    };
-    if resume.file.exists() {
-        let file = resume.file.display();
-        ctx.ui
-            .log(&format!("{} students resume from {file}", sets.len()));
-    }
+    let resume = group_resume(ctx, &cells);
     let bf16 = match autocast(ctx) {
         Ok(g) => g,
         Err(e) => return sets.iter().map(|_| Err(e.clone())).collect(),

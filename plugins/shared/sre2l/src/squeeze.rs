@@ -229,6 +229,7 @@ fn sgd_step(
             let _ = p.shallow_clone().g_sub_(&(buf * lr));
         }
     });
+    ddbench_torch_shim::levers::weights_changed();
 }
 
 /// Mean per-sample L2 norm of ∇ₓ CE for `images` (float, [0, 1]) in eval mode: how sharp the
