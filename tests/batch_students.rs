@@ -6,7 +6,9 @@
 //! bench` runs a cell's seed-mates as one child run and each cell keeps its own rows. Students
 //! trained under bf16 autocast (`--bf16-students`) score as float32 ones and are keyed apart.
 
-use ddbench_tests::{ddbench_in, read_rows, text, tiny_run, with_flag, write_tiny_idx};
+use ddbench_tests::{
+    cpu_has_native_bf16, ddbench_in, read_rows, text, tiny_run, with_flag, write_tiny_idx,
+};
 
 fn run(d: &std::path::Path, out: &str, extra: &[&str]) -> std::process::Output {
     let mut a = with_flag(&tiny_run("data", out, "random", "30"), "--ipc", "2");
@@ -186,14 +188,6 @@ fn a_leaderboard_runs_seed_mates_together_and_each_cell_keeps_its_own_rows() {
     assert_eq!((again["0"].1, again["2"].1), (rows["0"].1, rows["2"].1));
 }
 
-/// Whether this CPU computes bf16 natively (what `--bf16-students` needs on a CPU).
-fn native_bf16() -> bool {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .split_whitespace()
-        .any(|f| f == "avx512_bf16" || f == "amx_bf16")
-}
-
 /// Mean clean accuracy of the seeds of `out`.
 fn mean_clean_acc(d: &std::path::Path, out: &str) -> f64 {
     let rows = read_rows(&d.join(out).join("results.csv"));
@@ -229,7 +223,7 @@ fn bf16_students_train_under_autocast_score_as_float32_and_are_keyed_apart() {
         )
         .unwrap()
     };
-    if !native_bf16() {
+    if !cpu_has_native_bf16() {
         // no native bf16 here: float32 with a line, the very student of float32
         assert!(
             text(&r).contains("this CPU has no native bf16"),

@@ -1,9 +1,10 @@
 //! `ddbench speed --compare` end to end: ddbench's figure and the repository's PyTorch
 //! reference (`bench/pytorch_reference.py`, run by the virtualenv's Python) in one call, with the
-//! ratio table; CUDA levers asked for on a CPU fall back with a line; the end-to-end DD cell runs
+//! ratio table; levers the CPU cannot use fall back with a line (bf16 stays where the CPU computes
+//! it natively); the end-to-end DD cell runs
 //! on both sides at a tiny scale. (Figures are not asserted: timings belong in benchmarks.)
 
-use ddbench_tests::{ddbench, text};
+use ddbench_tests::{cpu_has_native_bf16, ddbench, text};
 
 fn table_row<'a>(out: &'a str, figure: &str) -> Option<&'a str> {
     out.lines()
@@ -26,8 +27,11 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
     ]);
     let t = text(&r);
     assert_eq!(r.status.code(), Some(0), "{t}");
-    assert!(
-        t.contains("lever bf16 autocast: CUDA only here; float32 on the CPU"),
+    // bf16 stays on a CPU that computes it natively (then the reference adds its own bf16 step)
+    let native = cpu_has_native_bf16();
+    assert_eq!(
+        t.contains("lever bf16 autocast: this CPU has no native bf16"),
+        !native,
         "{t}"
     );
     assert!(t.contains("lever channels-last: CUDA only here"), "{t}");
@@ -40,8 +44,19 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let sides: Vec<&str> = lines.iter().map(|v| v["impl"].as_str().unwrap()).collect();
-    assert_eq!(sides, ["ddbench", "pytorch"], "{t}");
-    assert_eq!(lines[0]["levers"], "eager", "the levers fell back: {t}");
+    let figures: Vec<&str> = lines
+        .iter()
+        .map(|v| v["figure"].as_str().unwrap())
+        .collect();
+    if native {
+        assert_eq!(sides, ["ddbench", "pytorch", "pytorch"], "{t}");
+        assert_eq!(figures[2], "convnet3.train_step_bf16", "{t}");
+        assert_eq!(lines[0]["levers"], "bf16", "channels-last fell back: {t}");
+        assert_eq!(lines[0]["dtype"], "bfloat16 (autocast)", "{t}");
+    } else {
+        assert_eq!(sides, ["ddbench", "pytorch"], "{t}");
+        assert_eq!(lines[0]["levers"], "eager", "the levers fell back: {t}");
+    }
     assert_eq!(lines[0]["batch"], 32);
 
     let r = ddbench(&[

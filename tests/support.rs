@@ -111,6 +111,15 @@ pub fn read_rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> 
         .collect()
 }
 
+/// Whether this CPU computes bf16 natively (AVX512-BF16 or AMX-BF16 in /proc/cpuinfo): where
+/// ddbench keeps bf16 autocast on the CPU.
+pub fn cpu_has_native_bf16() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .split_whitespace()
+        .any(|f| f == "avx512_bf16" || f == "amx_bf16")
+}
+
 /// Fashion-MNIST from Debian's package, if installed (the setup installs it).
 pub fn fashion_mnist_dir() -> Option<PathBuf> {
     let d = PathBuf::from("/usr/share/datasets/fashion-mnist");
