@@ -18,6 +18,12 @@ extern "C" {
     fn ddbench_autocast_clear_cache();
 }
 
+/// Whether `device` computes bf16 natively: CUDA, or a CPU with native bf16 — where bf16
+/// autocast is a speed lever rather than an emulation.
+pub fn computes_bf16(device: Device) -> bool {
+    device.is_cuda() || cpu_has_native_bf16()
+}
+
 /// Tells autocast the weights changed: its cached low-precision copies of them, kept while an
 /// autocast region lasts, are dropped. Call after an update made outside `optim::Optimizer`
 /// (whose steps do it) when training may run inside a long region.

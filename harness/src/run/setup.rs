@@ -84,7 +84,7 @@ fn bf16_students(cfg: &RunConfig, dev: tch::Device, ui: &Ui) -> bool {
     if !cfg.bf16_students {
         return false;
     }
-    if dev.is_cuda() || ddbench_torch_shim::levers::cpu_has_native_bf16() {
+    if ddbench_torch_shim::levers::computes_bf16(dev) {
         ui.log(
             "students train under bf16 autocast (distillation, evaluation and attacks: float32)",
         );

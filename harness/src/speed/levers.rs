@@ -7,7 +7,7 @@
 //! asked for, they say so and run eager.
 
 use ddbench_nn::Model;
-use ddbench_torch_shim::levers::{channels_last_, cpu_has_native_bf16, AutocastBf16};
+use ddbench_torch_shim::levers::{channels_last_, computes_bf16, AutocastBf16};
 use tch::{Device, Tensor};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl Levers {
     /// What `dev` can use of these, each dropped one said through `log`.
     pub fn resolve(self, dev: Device, log: &dyn Fn(&str)) -> Levers {
         let mut l = self;
-        if !dev.is_cuda() && l.bf16 && !cpu_has_native_bf16() {
+        if l.bf16 && !computes_bf16(dev) {
             log("lever bf16 autocast: this CPU has no native bf16 (AVX512-BF16 or AMX); float32");
             l.bf16 = false;
         }
@@ -157,7 +157,7 @@ mod tests {
         let r = l.resolve(Device::Cpu, &|m| said.borrow_mut().push(m.into()));
         let said = said.into_inner();
         // bf16 stays on a CPU with native bf16 (this one's flags decide), the rest fall back
-        let native = cpu_has_native_bf16();
+        let native = computes_bf16(Device::Cpu);
         let bf16 = Levers {
             bf16: true,
             ..Levers::default()
