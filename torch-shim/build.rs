@@ -6,6 +6,8 @@ fn main() {
     println!("cargo:rerun-if-changed=src/pickle.cpp");
     println!("cargo:rerun-if-changed=src/levers.cpp");
     println!("cargo:rerun-if-changed=src/optim.cpp");
+    println!("cargo:rerun-if-changed=src/fused_optim.cpp");
+    println!("cargo:rerun-if-changed=src/fused_optim.h");
     println!("cargo:rerun-if-changed=src/rng.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
@@ -19,6 +21,7 @@ fn main() {
         .file("src/pickle.cpp")
         .file("src/levers.cpp")
         .file("src/optim.cpp")
+        .file("src/fused_optim.cpp")
         .file("src/rng.cpp")
         .include(&include)
         .include(include.join("torch/csrc/api/include"))

@@ -3,6 +3,8 @@
 // written out and read back (`Optimizer::save` / `load` through a serialize archive), which tch
 // does not expose. Parameters are given in tch's order (the VarStore's trainable variables), so a
 // state saved by one process is put back on the same parameters by the next.
+#include "fused_optim.h"
+
 #include <ATen/autocast_mode.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
@@ -29,14 +31,15 @@ static std::vector<at::Tensor> tensors(void **params, size_t n) {
 static torch::optim::Optimizer *opt(void *o) { return static_cast<torch::optim::Optimizer *>(o); }
 
 extern "C" void *ddbench_optim_sgd(void **params, size_t n, double lr, double momentum,
-                                   double dampening, double weight_decay, int nesterov, char *err,
-                                   size_t err_len) {
+                                   double dampening, double weight_decay, int nesterov, int fused,
+                                   char *err, size_t err_len) {
   try {
     auto o = torch::optim::SGDOptions(lr)
                  .momentum(momentum)
                  .dampening(dampening)
                  .weight_decay(weight_decay)
                  .nesterov(nesterov != 0);
+    if (fused) return new FusedSGD(tensors(params, n), o);
     return new torch::optim::SGD(tensors(params, n), o);
   } catch (const std::exception &e) {
     message(e, err, err_len);
@@ -45,18 +48,42 @@ extern "C" void *ddbench_optim_sgd(void **params, size_t n, double lr, double mo
 }
 
 extern "C" void *ddbench_optim_adamw(void **params, size_t n, double lr, double beta1,
-                                     double beta2, double weight_decay, double eps, char *err,
-                                     size_t err_len) {
+                                     double beta2, double weight_decay, double eps, int fused,
+                                     char *err, size_t err_len) {
   try {
     auto o = torch::optim::AdamWOptions(lr)
                  .betas(std::make_tuple(beta1, beta2))
                  .weight_decay(weight_decay)
                  .eps(eps)
                  .amsgrad(false);
+    if (fused) return new FusedAdamW(tensors(params, n), o);
     return new torch::optim::AdamW(tensors(params, n), o);
   } catch (const std::exception &e) {
     message(e, err, err_len);
     return nullptr;
+  }
+}
+
+// One fused SGD step over `n` parameters, their gradients and (momentum not 0) their momentum
+// buffers, written as a first step's when `first` (an update made outside an optimiser, such as the
+// teacher's, whose buffers live by name in its checkpoints). 0, or 1 with the message.
+extern "C" int ddbench_fused_sgd_(void **params, void **grads, void **bufs, size_t n, double lr,
+                                  double momentum, double dampening, double weight_decay,
+                                  int nesterov, int first, char *err, size_t err_len) {
+  try {
+    auto o = torch::optim::SGDOptions(lr)
+                 .momentum(momentum)
+                 .dampening(dampening)
+                 .weight_decay(weight_decay)
+                 .nesterov(nesterov != 0);
+    at::NoGradGuard no_grad;
+    fused_sgd(tensors(params, n), tensors(grads, n),
+              momentum == 0 ? std::vector<at::Tensor>{} : tensors(bufs, n), o, first != 0);
+    at::autocast::clear_cache();
+    return 0;
+  } catch (const std::exception &e) {
+    message(e, err, err_len);
+    return 1;
   }
 }
 

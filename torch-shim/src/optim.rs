@@ -1,7 +1,8 @@
 //! libtorch's SGD and AdamW — the very classes tch's `nn::sgd(..).build(..)` and
 //! `nn::adamw(..).build(..)` make, stepping the same way — whose state can be saved and loaded
 //! ([`Optimizer::state`], [`Optimizer::load_state`]): what a training stopped between epochs
-//! needs to go on exactly as if it had not stopped.
+//! needs to go on exactly as if it had not stopped. Each steps either as libtorch does (a few
+//! kernels per parameter) or with ATen's fused multi-tensor kernel ([`Kernels::Fused`]).
 
 use crate::err::ErrBuf;
 use std::ffi::{c_char, c_int, c_void};
@@ -19,6 +20,7 @@ extern "C" {
         dampening: f64,
         weight_decay: f64,
         nesterov: c_int,
+        fused: c_int,
         err: *mut c_char,
         err_len: usize,
     ) -> *mut c_void;
@@ -31,9 +33,25 @@ extern "C" {
         beta2: f64,
         weight_decay: f64,
         eps: f64,
+        fused: c_int,
         err: *mut c_char,
         err_len: usize,
     ) -> *mut c_void;
+    #[allow(clippy::too_many_arguments)]
+    fn ddbench_fused_sgd_(
+        params: *mut *mut c_void,
+        grads: *mut *mut c_void,
+        bufs: *mut *mut c_void,
+        n: usize,
+        lr: f64,
+        momentum: f64,
+        dampening: f64,
+        weight_decay: f64,
+        nesterov: c_int,
+        first: c_int,
+        err: *mut c_char,
+        err_len: usize,
+    ) -> c_int;
     fn ddbench_optim_free(o: *mut c_void);
     fn ddbench_optim_set_lr(o: *mut c_void, lr: f64);
     fn ddbench_optim_zero_grad(o: *mut c_void, err: *mut c_char, err_len: usize) -> c_int;
@@ -72,6 +90,84 @@ pub enum Algorithm {
     },
 }
 
+/// How a step runs: libtorch's loop over the parameters (a few kernels each), or ATen's fused
+/// multi-tensor kernel (`_fused_sgd_` / `_fused_adamw_`, as PyTorch's `fused=True`: one kernel
+/// for all parameters). The same update, rounded differently: numbers of one are not the other's.
+/// Either loads a state the other saved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Kernels {
+    #[default]
+    PerParameter,
+    Fused,
+}
+
+impl Kernels {
+    /// `Fused` when `fused`, else `PerParameter`.
+    pub fn fused_if(fused: bool) -> Kernels {
+        if fused {
+            Kernels::Fused
+        } else {
+            Kernels::PerParameter
+        }
+    }
+}
+
+fn ptrs(ts: &[Tensor]) -> Vec<*mut c_void> {
+    ts.iter().map(|t| t.as_ptr() as *mut c_void).collect()
+}
+
+/// One fused SGD step (`alg` must be [`Algorithm::Sgd`]) over `params` with their `grads` and,
+/// when the momentum is not 0, their momentum `bufs` (written as a first step's when `first`, else
+/// updated): the update libtorch's SGD makes, for code that keeps its own buffers (the teacher's,
+/// by name in its checkpoints). The autocast cache is dropped, as after an optimiser's step.
+pub fn fused_sgd_(
+    params: &[Tensor],
+    grads: &[Tensor],
+    bufs: &[Tensor],
+    lr: f64,
+    alg: Algorithm,
+    first: bool,
+) -> Result<(), String> {
+    let Algorithm::Sgd {
+        momentum,
+        dampening,
+        weight_decay,
+        nesterov,
+    } = alg
+    else {
+        return Err("a fused SGD step needs SGD's settings".into());
+    };
+    if grads.len() != params.len() || (momentum != 0.0 && bufs.len() != params.len()) {
+        return Err(format!(
+            "a fused SGD step over {} parameters got {} gradients and {} momentum buffers",
+            params.len(),
+            grads.len(),
+            bufs.len()
+        ));
+    }
+    let (mut p, mut g, mut b) = (ptrs(params), ptrs(grads), ptrs(bufs));
+    let mut err = ErrBuf::new();
+    // SAFETY: the pointers are live `at::Tensor*` for the call (the buffers' only read when the
+    // momentum is not 0, checked above to be as many as the parameters).
+    let rc = unsafe {
+        ddbench_fused_sgd_(
+            p.as_mut_ptr(),
+            g.as_mut_ptr(),
+            b.as_mut_ptr(),
+            params.len(),
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            nesterov as c_int,
+            first as c_int,
+            err.ptr(),
+            err.len(),
+        )
+    };
+    err.check(rc).map_err(|e| format!("fused SGD step: {e}"))
+}
+
 /// A libtorch optimiser over a fixed list of parameters.
 pub struct Optimizer {
     raw: *mut c_void,
@@ -86,8 +182,14 @@ unsafe impl Send for Optimizer {}
 impl Optimizer {
     /// An optimiser over `params` in this order (a VarStore's `trainable_variables()`, as tch's
     /// `build` adds them).
-    pub fn new(params: Vec<Tensor>, lr: f64, alg: Algorithm) -> Result<Optimizer, String> {
-        let mut ptrs: Vec<*mut c_void> = params.iter().map(|t| t.as_ptr() as *mut c_void).collect();
+    pub fn new(
+        params: Vec<Tensor>,
+        lr: f64,
+        alg: Algorithm,
+        kernels: Kernels,
+    ) -> Result<Optimizer, String> {
+        let mut ptrs = ptrs(&params);
+        let fused = (kernels == Kernels::Fused) as c_int;
         let mut err = ErrBuf::new();
         let (p, n) = (ptrs.as_mut_ptr(), ptrs.len());
         // SAFETY: `ptrs` are live `at::Tensor*` (tch's C_tensor) for the call; the shim copies
@@ -107,6 +209,7 @@ impl Optimizer {
                     dampening,
                     weight_decay,
                     nesterov as c_int,
+                    fused,
                     err.ptr(),
                     err.len(),
                 ),
@@ -122,6 +225,7 @@ impl Optimizer {
                     beta2,
                     weight_decay,
                     1e-8,
+                    fused,
                     err.ptr(),
                     err.len(),
                 ),
