@@ -292,4 +292,22 @@ mod tests {
         v.method.version = "0.2.0".into();
         assert_eq!(k.differences(&v), ["method.version: \"0.1.0\" → \"0.2.0\""]);
     }
+
+    #[test]
+    fn fused_optimiser_steps_are_other_rows_and_off_leaves_keys_as_before() {
+        let k = key();
+        let text = serde_json::to_string(&k).unwrap();
+        assert!(!text.contains("fused"), "{text}");
+        let mut f = key();
+        f.shared.student.dd.fused_optimizer = true;
+        f.shared.student.soft_label.fused_optimizer = true;
+        assert_ne!(k.hash(), f.hash());
+        assert_eq!(
+            k.differences(&f),
+            [
+                "shared.student.dd.fused_optimizer: (none) → true",
+                "shared.student.soft_label.fused_optimizer: (none) → true",
+            ]
+        );
+    }
 }

@@ -131,6 +131,10 @@ pub struct RunArgs {
     /// line); distillation, evaluation, attacks stay float32; rows keyed apart.
     #[arg(long)]
     pub bf16_students: bool,
+    /// Students' optimiser steps as one fused kernel for all parameters (as PyTorch's
+    /// `fused=True`) instead of libtorch's per-parameter loop; rows keyed apart.
+    #[arg(long)]
+    pub fused_optimizer: bool,
     /// First seed (seeds first..first+N).
     #[arg(long, default_value_t = 0)]
     pub first_seed: u64,
@@ -283,6 +287,7 @@ impl RunArgs {
                     .augment
                     .parse()
                     .map_err(|e| anyhow!("--augment: {e}"))?,
+                fused_optimizer: self.fused_optimizer,
                 ..TrainConfig::default()
             },
             protocol: self.protocol,
@@ -291,6 +296,7 @@ impl RunArgs {
                 batch_size: self.soft_batch,
                 lr: self.soft_lr,
                 mixup_alpha: self.mixup,
+                fused_optimizer: self.fused_optimizer,
                 ..Default::default()
             },
             method_config: parse_configs(&self.method_config, "--method-config")?,

@@ -13,7 +13,6 @@
 use crate::model::{Arch, Model, NormKind};
 use crate::resume::{Checkpoints, Resume, TrainError};
 use crate::train::{EpochLoss, TrainConfig, TrainStats};
-use ddbench_torch_shim::optim::Optimizer;
 use tch::nn;
 use tch::{Kind, Tensor};
 
@@ -218,7 +217,7 @@ pub fn train_batched_resumable(
     check_sets(models.len(), sets)?;
     let members = models.len() as i64;
     let g = Grouped::new(models);
-    let mut opt = Optimizer::new(g.vs.trainable_variables(), cfg.lr, crate::train::sgd(cfg))?;
+    let mut opt = crate::train::optimizer(g.vs.trainable_variables(), cfg)?;
     let (mut ck, mut p) = Checkpoints::open(resume, &g.vs, &mut opt, None)?;
     let n = sets[0].images.size()[0];
     let steps_per_epoch = (n + cfg.batch_size - 1) / cfg.batch_size;

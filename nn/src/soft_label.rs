@@ -8,7 +8,7 @@ use crate::model::Model;
 use crate::resume::{Checkpoints, Resume, TrainError};
 use crate::rng::HostRng;
 use crate::train::{shuffled_batches, EpochLoss, TrainStats};
-use ddbench_torch_shim::optim::{Algorithm, Optimizer};
+use ddbench_torch_shim::optim::{Algorithm, Kernels, Optimizer};
 use std::f64::consts::PI;
 use tch::{Kind, Tensor};
 
@@ -22,6 +22,9 @@ pub struct SoftLabelConfig {
     /// Mixup Beta(α, α); 0 disables mixup.
     pub mixup_alpha: f64,
     pub crop_pad: i64,
+    /// AdamW steps as one fused multi-tensor kernel (as `TrainConfig::fused_optimizer`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fused_optimizer: bool,
 }
 
 impl Default for SoftLabelConfig {
@@ -34,6 +37,7 @@ impl Default for SoftLabelConfig {
             temperature: 30.0,
             mixup_alpha: 0.8,
             crop_pad: 4,
+            fused_optimizer: false,
         }
     }
 }
@@ -65,7 +69,8 @@ pub fn train_with_teacher(
         beta2: 0.999,
         weight_decay: cfg.weight_decay,
     };
-    let mut opt = Optimizer::new(student.vs.trainable_variables(), cfg.lr, adamw)?;
+    let kernels = Kernels::fused_if(cfg.fused_optimizer);
+    let mut opt = Optimizer::new(student.vs.trainable_variables(), cfg.lr, adamw, kernels)?;
     let mut rng = HostRng::new(seed ^ 0x50F7_1ABE);
     let (mut ck, mut p) = Checkpoints::open(resume, &student.vs, &mut opt, Some(&mut rng))?;
     for epoch in p.epoch..cfg.epochs {

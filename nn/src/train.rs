@@ -4,7 +4,7 @@
 use crate::augment::Augment;
 use crate::model::Model;
 use crate::resume::{Checkpoints, Resume, TrainError};
-use ddbench_torch_shim::optim::{Algorithm, Optimizer};
+use ddbench_torch_shim::optim::{Algorithm, Kernels, Optimizer};
 use tch::{Device, Kind, Tensor};
 
 /// The DD evaluation protocol's student training (SGD, momentum 0.9, weight decay 5e-4,
@@ -23,6 +23,11 @@ pub struct TrainConfig {
     /// Which augmentation (`crop_pad` and `flip` apply to `crop-flip`).
     #[serde(default)]
     pub augment: Augment,
+    /// Optimiser steps as one fused multi-tensor kernel (`Kernels::Fused`) instead of libtorch's
+    /// per-parameter loop: the same update, rounded differently (other numbers, so keyed; absent
+    /// from keys when false, as before it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fused_optimizer: bool,
 }
 
 impl Default for TrainConfig {
@@ -36,6 +41,7 @@ impl Default for TrainConfig {
             crop_pad: 4,
             flip: true,
             augment: Augment::CropFlip,
+            fused_optimizer: false,
         }
     }
 }
@@ -77,7 +83,7 @@ pub fn train_resumable(
 ) -> Result<TrainStats, TrainError> {
     let n = images.size()[0];
     let dev = model.device();
-    let mut opt = Optimizer::new(model.vs.trainable_variables(), cfg.lr, sgd(cfg))?;
+    let mut opt = optimizer(model.vs.trainable_variables(), cfg)?;
     let (mut ck, mut p) = Checkpoints::open(resume, &model.vs, &mut opt, None)?;
     let soft = labels.dim() == 2;
     // The ×0.1 decay comes at half of the steps (= half of the epochs, as in the DD code, when
@@ -117,9 +123,15 @@ pub fn train_resumable(
     Ok(p.stats)
 }
 
-/// The protocol's optimiser: SGD with the config's momentum and weight decay (as tch's
+/// The protocol's optimiser over `params` (its kernels as `cfg` says).
+pub(crate) fn optimizer(params: Vec<Tensor>, cfg: &TrainConfig) -> Result<Optimizer, String> {
+    let kernels = Kernels::fused_if(cfg.fused_optimizer);
+    Optimizer::new(params, cfg.lr, sgd(cfg), kernels)
+}
+
+/// The protocol's optimiser settings: SGD with the config's momentum and weight decay (as tch's
 /// `nn::sgd(momentum, 0, weight_decay, false)`).
-pub(crate) fn sgd(cfg: &TrainConfig) -> Algorithm {
+fn sgd(cfg: &TrainConfig) -> Algorithm {
     Algorithm::Sgd {
         momentum: cfg.momentum,
         dampening: 0.0,

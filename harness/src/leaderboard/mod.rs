@@ -104,14 +104,21 @@ eps = ["4/255", 0.0313725490196]
     }
 
     #[test]
-    fn batch_students_is_a_switch_that_keys_cells_apart() {
-        let on = cells(&BASE.replace("width = 16", "width = 16\nbatch_students = true")).unwrap();
-        let off = cells(&BASE.replace("width = 16", "width = 16\nbatch_students = false")).unwrap();
-        let plain = cells(BASE).unwrap();
-        assert!(on[0].args.contains(&"--batch-students".to_string()));
-        assert!(!off[0].args.iter().any(|a| a.contains("batch")));
-        assert_eq!(off[0].hash, plain[0].hash);
-        assert_ne!(on[0].hash, plain[0].hash);
+    fn student_switches_key_cells_apart() {
+        for key in ["batch_students", "bf16_students", "fused_optimizer"] {
+            let with =
+                |v: &str| cells(&BASE.replace("width = 16", &format!("width = 16\n{key} = {v}")));
+            let (on, off, plain) = (
+                with("true").unwrap(),
+                with("false").unwrap(),
+                cells(BASE).unwrap(),
+            );
+            let flag = format!("--{}", key.replace('_', "-"));
+            assert!(on[0].args.contains(&flag), "{key}");
+            assert!(!off[0].args.contains(&flag), "{key}");
+            assert_eq!(off[0].hash, plain[0].hash, "{key}");
+            assert_ne!(on[0].hash, plain[0].hash, "{key}");
+        }
     }
 
     /// `BASE` with a second PGD under linf (steps 1 vs 2) and `extra` lines in its table.

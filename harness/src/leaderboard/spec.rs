@@ -110,10 +110,11 @@ pub const STUDENT_KEYS: &[&str] = &[
     "attack_batch",
     "batch_students",
     "bf16_students",
+    "fused_optimizer",
 ];
 
 /// The `[student]` keys that are switches: `true` passes `--key`, `false` nothing.
-const STUDENT_SWITCHES: &[&str] = &["batch_students", "bf16_students"];
+const STUDENT_SWITCHES: &[&str] = &["batch_students", "bf16_students", "fused_optimizer"];
 
 /// A leaderboard file read and checked, with its text (for the manifest).
 pub struct Loaded {
