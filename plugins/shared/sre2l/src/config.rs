@@ -18,6 +18,11 @@ pub struct Sre2lConfig {
     pub teacher_lr: f64,
     pub teacher_momentum: f64,
     pub teacher_weight_decay: f64,
+    /// The teacher's SGD steps as one fused multi-tensor kernel (as PyTorch's `fused=True`)
+    /// instead of a few kernels per variable: the same update, rounded differently, so another
+    /// teacher (in its cache key when true; absent from resolved configs when false, as before it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub teacher_fused_sgd: bool,
     /// After training, recompute the BatchNorm running statistics as the plain average over the
     /// (unaugmented) training set with the final weights (not in the official code: without it,
     /// short GUARD squeezes leave running statistics that no longer fit the weights).
@@ -64,6 +69,7 @@ impl Default for Sre2lConfig {
             teacher_lr: 0.1,
             teacher_momentum: 0.9,
             teacher_weight_decay: 5e-4,
+            teacher_fused_sgd: false,
             bn_recalibration: true,
             teacher_seed: 0,
             teacher_subset: None,
@@ -163,6 +169,9 @@ impl Sre2lConfig {
                 v["at_steps"] = self.at_steps.into();
             }
             _ => {}
+        }
+        if self.teacher_fused_sgd {
+            v["fused_sgd"] = true.into();
         }
         v
     }

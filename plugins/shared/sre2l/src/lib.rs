@@ -9,6 +9,7 @@ pub mod recover;
 pub mod regularizer;
 pub mod squeeze;
 pub mod teacher_cache;
+pub mod teacher_sgd;
 
 pub use config::Sre2lConfig;
 pub use method::{Flavour, Guard, Plain, Sre2l, Sre2lAt};

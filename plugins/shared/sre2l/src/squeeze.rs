@@ -7,7 +7,7 @@ use crate::checkpoint::{self, Progress};
 use crate::regularizer::{
     ce_input_grad, curvature, guard_step, passes_per_step, pgd_examples, Regularizer,
 };
-use crate::Sre2lConfig;
+use crate::{teacher_sgd, Sre2lConfig};
 use ddbench_nn::augment::crop_flip;
 use ddbench_nn::resume::StopOnUsr1;
 use ddbench_nn::train::{shuffled_batches, EpochLoss};
@@ -88,7 +88,7 @@ pub fn train_teacher_resumable(
             &vars,
             &mut momentum,
             &mut p.stats,
-        );
+        )?;
         (p.stats.final_ce, p.stats.final_reg) = (ce, r);
         p.epoch += 1;
         p.stats.seconds = seconds_before + t0.elapsed().as_secs_f64();
@@ -135,7 +135,7 @@ fn epoch(
     vars: &HashMap<String, Tensor>,
     momentum: &mut HashMap<String, Tensor>,
     stats: &mut SqueezeStats,
-) -> (f64, f64) {
+) -> Result<(f64, f64), String> {
     let dev = model.device();
     let (fw, bw) = passes_per_step(reg);
     let (mut ce_loss, mut reg_loss) = (EpochLoss::new(dev), EpochLoss::new(dev));
@@ -151,7 +151,7 @@ fn epoch(
             Some(r) => (&ce + r).backward(),
             None => ce.backward(),
         }
-        sgd_step(vars, momentum, lr, cfg);
+        teacher_sgd::step(vars, momentum, lr, cfg)?;
         ce_loss.add(&ce);
         if let Some(r) = r {
             reg_loss.add(&r);
@@ -161,7 +161,7 @@ fn epoch(
         stats.forward_passes += fw;
         stats.backward_passes += bw;
     }
-    (ce_loss.mean(), reg_loss.mean())
+    Ok((ce_loss.mean(), reg_loss.mean()))
 }
 
 /// The cross-entropy of a batch and the regularizer's term.
@@ -196,40 +196,6 @@ fn batch_loss(
             None,
         ),
     }
-}
-
-/// libtorch's SGD step (momentum, no dampening, weight decay on every trainable variable), its
-/// momentum buffers kept by variable name so that a checkpoint can hold them.
-fn sgd_step(
-    vars: &HashMap<String, Tensor>,
-    momentum: &mut HashMap<String, Tensor>,
-    lr: f64,
-    cfg: &Sre2lConfig,
-) {
-    tch::no_grad(|| {
-        for (name, p) in vars {
-            if !p.requires_grad() {
-                continue;
-            }
-            let g = p.grad();
-            if !g.defined() {
-                continue;
-            }
-            let d = g + p * cfg.teacher_weight_decay;
-            let buf = match momentum.get_mut(name) {
-                Some(b) => {
-                    let _ = b.g_mul_scalar_(cfg.teacher_momentum).g_add_(&d);
-                    b.shallow_clone()
-                }
-                None => {
-                    momentum.insert(name.clone(), d.copy());
-                    d
-                }
-            };
-            let _ = p.shallow_clone().g_sub_(&(buf * lr));
-        }
-    });
-    ddbench_torch_shim::levers::weights_changed();
 }
 
 /// Mean per-sample L2 norm of ∇ₓ CE for `images` (float, [0, 1]) in eval mode: how sharp the
