@@ -4,7 +4,8 @@ optimiser and augmentation, printed as JSON lines with the same figure names. `d
 --compare` runs it in the same call and prints the ratios.
 
 Usage: python bench/pytorch_reference.py [--device cpu|cuda] [--batch N] [--iters N]
-                                         [--only TEXT] [--compile] [--bf16] [--e2e [--e2e-scale S]]
+                                         [--only TEXT] [--compile] [--bf16] [--fused]
+                                         [--e2e [--e2e-scale S]]
 Figures (img/s), per architecture `resnet18` (CIFAR stem) and `convnet3` (width 128, instance
 norm), 3x32x32 inputs, 10 classes, the model normalising its input ((x - 0.5) / 0.25) as
 ddbench's do:
@@ -18,7 +19,9 @@ ddbench's do:
   square100              torchattacks' Square at 8/255, 100 queries
   convnet3.student_ipc10 a fresh ConvNet-3 trained 30 epochs on 100 images (batch 256)
   convnet3.students5_ipc10  five such students (five sets), trained one after another
---compile adds *_compiled figures (torch.compile, CUDA only), --bf16 *_bf16 (autocast).
+--compile adds *_compiled figures (torch.compile, CUDA only), --bf16 *_bf16 (autocast), --fused
+*_fused (train_step and student_ipc10 with torch.optim.SGD(fused=True); eager figures use
+PyTorch's default, which is foreach=True on CUDA and a per-parameter loop on the CPU).
 --e2e [--e2e-scale S] runs the end-to-end workloads instead (e2e.dd_cell, e2e.guard_cifar_epoch,
 e2e.guard_simplified_epoch, e2e.pgd_at_epoch, e2e.autoattack_standard), each once.
 """
@@ -83,8 +86,8 @@ def crop_flip(x, pad=4):
     return p.permute(0, 2, 3, 1)[bi, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()
 
 
-def sgd(net, lr):
-    return torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+def sgd(net, lr, fused=None):
+    return torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4, fused=fused)
 
 
 def step(net, opt, loss):
@@ -202,15 +205,18 @@ def arch_figures(name, make, x, y):
         opt = sgd(net, 0.01)
         with torch.autocast(DEV.type, dtype=torch.bfloat16):
             emit(f"{name}.train_step_bf16", b, timeit(lambda: train_step(net, opt, x, y), it), "bf16", "bfloat16")
+    if ARGS.fused and wanted(f"{name}.train_step_fused"):
+        opt = sgd(net, 0.01, fused=True)
+        emit(f"{name}.train_step_fused", b, timeit(lambda: train_step(net, opt, x, y), it), "fused")
 
 
 def student():
     x = torch.rand(100, 3, 32, 32, device=DEV)
     y = torch.arange(100, device=DEV) // 10
 
-    def train_one(xs, ys):
+    def train_one(xs, ys, fused=None):
         net = convnet3().to(DEV)
-        opt = sgd(net, 0.01)
+        opt = sgd(net, 0.01, fused)
         for _ in range(30):
             perm = torch.randperm(100, device=DEV)
             train_step(net, opt, xs[perm], ys[perm])
@@ -220,6 +226,9 @@ def student():
 
     if wanted("convnet3.student_ipc10"):
         emit("convnet3.student_ipc10", 100 * 30, timeit(train, max(1, ARGS.iters // 2), 1))
+    if ARGS.fused and wanted("convnet3.student_ipc10_fused"):
+        emit("convnet3.student_ipc10_fused", 100 * 30,
+             timeit(lambda: train_one(x, y, True), max(1, ARGS.iters // 2), 1), "fused")
 
     # the five seeds of a DD cell, each its own set, as a PyTorch script trains them: in turn
     sets = [(torch.rand(100, 3, 32, 32, device=DEV), y) for _ in range(5)]
@@ -330,6 +339,7 @@ if __name__ == "__main__":
     p.add_argument("--only", default=None)
     p.add_argument("--compile", action="store_true")
     p.add_argument("--bf16", action="store_true")
+    p.add_argument("--fused", action="store_true")
     p.add_argument("--e2e", action="store_true")
     p.add_argument("--e2e-scale", type=float, default=1.0)
     ARGS = p.parse_args()

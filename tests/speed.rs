@@ -1,7 +1,8 @@
 //! `ddbench speed --compare` end to end: ddbench's figure and the repository's PyTorch
 //! reference (`bench/pytorch_reference.py`, run by the virtualenv's Python) in one call, with the
 //! ratio table; levers the CPU cannot use fall back with a line (bf16 stays where the CPU computes
-//! it natively); the end-to-end DD cell runs
+//! it natively, fused optimiser steps everywhere, the reference adding its fused step); the
+//! end-to-end DD cell runs
 //! on both sides at a tiny scale. (Figures are not asserted: timings belong in benchmarks.)
 
 use ddbench_tests::{cpu_has_native_bf16, ddbench, text};
@@ -23,7 +24,7 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
         "convnet3.train_step",
         "--compare",
         "--levers",
-        "bf16,channels-last",
+        "bf16,channels-last,fused",
     ]);
     let t = text(&r);
     assert_eq!(r.status.code(), Some(0), "{t}");
@@ -49,14 +50,16 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
         .map(|v| v["figure"].as_str().unwrap())
         .collect();
     if native {
-        assert_eq!(sides, ["ddbench", "pytorch", "pytorch"], "{t}");
+        assert_eq!(sides, ["ddbench", "pytorch", "pytorch", "pytorch"], "{t}");
         assert_eq!(figures[2], "convnet3.train_step_bf16", "{t}");
-        assert_eq!(lines[0]["levers"], "bf16", "channels-last fell back: {t}");
+        assert_eq!(lines[0]["levers"], "bf16+fused", "channels-last fell back: {t}");
         assert_eq!(lines[0]["dtype"], "bfloat16 (autocast)", "{t}");
     } else {
-        assert_eq!(sides, ["ddbench", "pytorch"], "{t}");
-        assert_eq!(lines[0]["levers"], "eager", "the levers fell back: {t}");
+        assert_eq!(sides, ["ddbench", "pytorch", "pytorch"], "{t}");
+        assert_eq!(lines[0]["levers"], "fused", "bf16, channels-last fell back: {t}");
     }
+    assert_eq!(figures.last(), Some(&"convnet3.train_step_fused"), "{t}");
+    assert_eq!(lines.last().unwrap()["levers"], "fused", "{t}");
     assert_eq!(lines[0]["batch"], 32);
 
     let r = ddbench(&[

@@ -65,6 +65,10 @@ pub fn reference(
         // ddbench's figures use bf16 autocast on this CPU: the reference's bf16 figure beside them
         cmd.arg("--bf16");
     }
+    if levers.fused {
+        // ddbench's optimiser steps are fused: PyTorch's fused=True figures beside them
+        cmd.arg("--fused");
+    }
     let out = cmd
         .output()
         .with_context(|| format!("running {} {}", py.display(), script.display()))?;
@@ -83,7 +87,7 @@ pub fn reference(
 }
 
 /// Markdown table: per ddbench figure, the reference's same-named figure and the ratio; then
-/// the reference's figures ddbench has no twin of (torchattacks, compiled, bf16).
+/// the reference's figures ddbench has no twin of (torchattacks, compiled, bf16, fused).
 pub fn table(ours: &[Figure], theirs: &[Figure]) -> String {
     let mut t = String::from(
         "| figure | ddbench img/s | PyTorch eager img/s | ratio |\n|---|---:|---:|---:|\n",

@@ -84,10 +84,10 @@ fn dd_cell(dev: Device, b: i64, l: Levers, z: Sizes, pgd: Plugin) -> Workload {
     let (xe, ye) = (images(z.eval, dev), labels(z.eval, dev));
     let n_att = z.attacked.min(z.eval);
     let (xa, ya) = (xe.narrow(0, 0, n_att), ye.narrow(0, 0, n_att));
-    let cfg = TrainConfig {
+    let cfg = l.train(TrainConfig {
         epochs: z.student_epochs,
         ..TrainConfig::default()
-    };
+    });
     Workload {
         figure: "e2e.dd_cell".into(),
         images: 5 * (100 * z.student_epochs + z.eval + 11 * n_att),
@@ -110,12 +110,12 @@ fn teacher_epoch(
 ) -> Workload {
     let x8 = (images(n, dev) * 255.0).to_kind(TKind::Uint8);
     let y = labels(n, dev);
-    let cfg = ddbench_sre2l::Sre2lConfig {
+    let cfg = l.teacher(ddbench_sre2l::Sre2lConfig {
         teacher_epochs: 1,
         teacher_batch: b,
         bn_recalibration: false,
         ..Default::default()
-    };
+    });
     let per_image = match reg {
         Regularizer::PgdAt { steps, .. } => steps + 1,
         _ => 1,

@@ -3,10 +3,12 @@
 //! natively (AVX512-BF16 or AMX; elsewhere libtorch emulates it, slower than float32);
 //! channels-last (shim) and cuDNN autotuning on CUDA only (channels-last ConvNet-3 steps ran at
 //! half the speed of contiguous ones on the CPU). A lever the device cannot use falls back to
-//! float32 / contiguous / nothing with a log line, never a crash. CUDA graphs are not built yet:
-//! asked for, they say so and run eager.
+//! float32 / contiguous / nothing with a log line, never a crash. Fused optimiser steps (`fused`:
+//! ATen's multi-tensor SGD/AdamW kernels for the students and teachers) run on every device.
+//! CUDA graphs are not built yet: asked for, they say so and run eager.
 
-use ddbench_nn::Model;
+use ddbench_nn::{Model, TrainConfig};
+use ddbench_sre2l::Sre2lConfig;
 use ddbench_torch_shim::levers::{channels_last_, computes_bf16, AutocastBf16};
 use tch::{Device, Tensor};
 
@@ -16,12 +18,13 @@ pub struct Levers {
     pub channels_last: bool,
     pub cudnn_benchmark: bool,
     pub cuda_graphs: bool,
+    pub fused: bool,
 }
 
 impl std::str::FromStr for Levers {
     type Err = String;
-    /// A comma-separated list: `bf16`, `channels-last`, `cudnn-benchmark`, `cuda-graphs`, or
-    /// `eager` (none).
+    /// A comma-separated list: `bf16`, `channels-last`, `cudnn-benchmark`, `cuda-graphs`,
+    /// `fused`, or `eager` (none).
     fn from_str(s: &str) -> Result<Levers, String> {
         let mut l = Levers::default();
         for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -31,10 +34,11 @@ impl std::str::FromStr for Levers {
                 "channels-last" => l.channels_last = true,
                 "cudnn-benchmark" => l.cudnn_benchmark = true,
                 "cuda-graphs" => l.cuda_graphs = true,
+                "fused" => l.fused = true,
                 other => {
                     return Err(format!(
                         "unknown lever '{other}' (expected bf16, channels-last, cudnn-benchmark, \
-                         cuda-graphs or eager)"
+                         cuda-graphs, fused or eager)"
                     ))
                 }
             }
@@ -81,6 +85,7 @@ impl Levers {
             (self.bf16, "bf16"),
             (self.channels_last, "channels-last"),
             (self.cudnn_benchmark, "cudnn-benchmark"),
+            (self.fused, "fused"),
         ]
         .iter()
         .filter(|(b, _)| *b)
@@ -105,6 +110,22 @@ impl Levers {
     pub fn apply_global(&self) {
         if self.cudnn_benchmark {
             tch::Cuda::cudnn_set_benchmark(true);
+        }
+    }
+
+    /// A student's training settings with this lever set's optimiser kernels.
+    pub fn train(&self, cfg: TrainConfig) -> TrainConfig {
+        TrainConfig {
+            fused_optimizer: self.fused,
+            ..cfg
+        }
+    }
+
+    /// A teacher's settings with this lever set's optimiser kernels.
+    pub fn teacher(&self, cfg: Sre2lConfig) -> Sre2lConfig {
+        Sre2lConfig {
+            teacher_fused_sgd: self.fused,
+            ..cfg
         }
     }
 
@@ -144,10 +165,10 @@ mod tests {
 
     #[test]
     fn levers_parse_and_fall_back_on_a_cpu_with_a_line_each() {
-        let l: Levers = "bf16, channels-last,cudnn-benchmark,cuda-graphs"
+        let l: Levers = "bf16, channels-last,cudnn-benchmark,cuda-graphs,fused"
             .parse()
             .unwrap();
-        assert!(l.bf16 && l.channels_last && l.cudnn_benchmark && l.cuda_graphs);
+        assert!(l.bf16 && l.channels_last && l.cudnn_benchmark && l.cuda_graphs && l.fused);
         assert_eq!("eager".parse::<Levers>().unwrap(), Levers::default());
         assert!("fp8"
             .parse::<Levers>()
@@ -156,14 +177,20 @@ mod tests {
         let said = std::cell::RefCell::new(Vec::<String>::new());
         let r = l.resolve(Device::Cpu, &|m| said.borrow_mut().push(m.into()));
         let said = said.into_inner();
-        // bf16 stays on a CPU with native bf16 (this one's flags decide), the rest fall back
+        // bf16 stays on a CPU with native bf16 (this one's flags decide), fused everywhere, the
+        // rest fall back
         let native = computes_bf16(Device::Cpu);
-        let bf16 = Levers {
-            bf16: true,
+        let kept = Levers {
+            bf16: native,
+            fused: true,
             ..Levers::default()
         };
-        assert_eq!(r, if native { bf16 } else { Levers::default() });
-        assert_eq!(r.name(), if native { "bf16" } else { "eager" });
+        assert_eq!(r, kept);
+        assert_eq!(r.name(), if native { "bf16+fused" } else { "fused" });
+        assert!(r.train(TrainConfig::default()).fused_optimizer);
+        assert!(r.teacher(Sre2lConfig::default()).teacher_fused_sgd);
+        let eager = Levers::default();
+        assert!(!eager.train(TrainConfig::default()).fused_optimizer);
         assert_eq!(said.len(), 4 - usize::from(native), "{said:?}");
         assert_eq!(
             said.iter()
@@ -180,7 +207,7 @@ mod tests {
         );
         // on CUDA the first three stay
         let r = l.resolve(Device::Cuda(0), &|_| {});
-        assert_eq!(r.name(), "bf16+channels-last+cudnn-benchmark");
+        assert_eq!(r.name(), "bf16+channels-last+cudnn-benchmark+fused");
         assert_eq!(r.dtype(), "bfloat16 (autocast)");
     }
 

@@ -39,8 +39,9 @@ pub struct SpeedArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Speed levers for ddbench's figures, comma-separated: bf16 (autocast), channels-last,
-    /// cudnn-benchmark, cuda-graphs; a lever the device cannot use falls back with a line (bf16 runs
-    /// on CUDA and on CPUs with native bf16, the others on CUDA only).
+    /// cudnn-benchmark, cuda-graphs, fused (optimiser steps); a lever the device cannot use falls
+    /// back with a line (bf16 runs on CUDA and on CPUs with native bf16, fused everywhere, the
+    /// others on CUDA only).
     #[arg(long, default_value = "eager")]
     pub levers: levers::Levers,
     /// The end-to-end workloads instead of the hot loops, each run once: a DD cell (five IPC 10
@@ -65,7 +66,7 @@ pub struct Figure {
     pub batch: i64,
     #[serde(default)]
     pub dtype: String,
-    /// The speed levers in use (`eager`; `compiled`, `bf16` on the reference's CUDA figures).
+    /// The speed levers in use (`eager`; `compiled`, `bf16`, `fused` on the reference's).
     #[serde(default)]
     pub levers: String,
 }

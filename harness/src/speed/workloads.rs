@@ -60,12 +60,12 @@ fn teacher_step(
 ) -> Box<dyn FnMut()> {
     let mut model = Model::new(&spec(arch), dev);
     l.model(&model);
-    let cfg = ddbench_sre2l::Sre2lConfig {
+    let cfg = l.teacher(ddbench_sre2l::Sre2lConfig {
         teacher_epochs: 1,
         teacher_batch: x8.size()[0],
         bn_recalibration: false,
         ..Default::default()
-    };
+    });
     let (x8, y) = (x8.shallow_clone(), y.shallow_clone());
     Box::new(move || {
         ddbench_sre2l::squeeze::train_teacher(&mut model, &x8, &y, &cfg, &reg, &mut |_, _| {})
@@ -137,11 +137,11 @@ fn figures(dev: tch::Device, b: i64, l: Levers) -> Result<Vec<Workload>> {
         };
         let mut model = Model::new(&spec(arch), dev);
         l.model(&model);
-        let cfg = TrainConfig {
+        let cfg = l.train(TrainConfig {
             epochs: 1,
             batch_size: b,
             ..TrainConfig::default()
-        };
+        });
         let (xs, ys) = (x.shallow_clone(), y.shallow_clone());
         w(
             "train_step",
@@ -190,10 +190,10 @@ fn figures(dev: tch::Device, b: i64, l: Levers) -> Result<Vec<Workload>> {
 fn student(dev: tch::Device, l: Levers) -> Workload {
     let x = Tensor::rand([100, 3, 32, 32], (TKind::Float, dev));
     let y = Tensor::arange(100, (TKind::Int64, dev)).floor_divide_scalar(10);
-    let cfg = TrainConfig {
+    let cfg = l.train(TrainConfig {
         epochs: 30,
         ..TrainConfig::default()
-    };
+    });
     Workload {
         figure: "convnet3.student_ipc10".into(),
         images: 100 * 30,
@@ -239,10 +239,10 @@ pub fn five_students(
 /// Five DD students (seeds 0–4 of a cell) trained together: 30 epochs on 100 images each.
 fn students5(dev: tch::Device, l: Levers) -> Workload {
     let sets = five_sets(dev);
-    let cfg = TrainConfig {
+    let cfg = l.train(TrainConfig {
         epochs: 30,
         ..TrainConfig::default()
-    };
+    });
     Workload {
         figure: "convnet3.students5_ipc10".into(),
         images: 5 * 100 * 30,
