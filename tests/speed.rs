@@ -52,11 +52,17 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
     if native {
         assert_eq!(sides, ["ddbench", "pytorch", "pytorch", "pytorch"], "{t}");
         assert_eq!(figures[2], "convnet3.train_step_bf16", "{t}");
-        assert_eq!(lines[0]["levers"], "bf16+fused", "channels-last fell back: {t}");
+        assert_eq!(
+            lines[0]["levers"], "bf16+fused",
+            "channels-last fell back: {t}"
+        );
         assert_eq!(lines[0]["dtype"], "bfloat16 (autocast)", "{t}");
     } else {
         assert_eq!(sides, ["ddbench", "pytorch", "pytorch"], "{t}");
-        assert_eq!(lines[0]["levers"], "fused", "bf16, channels-last fell back: {t}");
+        assert_eq!(
+            lines[0]["levers"], "fused",
+            "bf16, channels-last fell back: {t}"
+        );
     }
     assert_eq!(figures.last(), Some(&"convnet3.train_step_fused"), "{t}");
     assert_eq!(lines.last().unwrap()["levers"], "fused", "{t}");

@@ -233,27 +233,27 @@ fn parse_configs(items: &[String], flag: &str) -> Result<BTreeMap<String, serde_
 }
 
 impl RunArgs {
+    /// `--eps` parsed and checked against `norm` (`None`: the norm's default).
+    fn eps_values(&self, norm: Norm) -> Result<Option<Vec<f64>>> {
+        if self.eps.is_empty() {
+            return Ok(None);
+        }
+        let one = |s: &String| {
+            let e = parse_eps(s).and_then(|e| {
+                crate::threat::check_eps(norm, e)?;
+                Ok(e)
+            });
+            e.with_context(|| format!("--eps '{s}'"))
+        };
+        Ok(Some(self.eps.iter().map(one).collect::<Result<_>>()?))
+    }
+
     pub fn to_config(&self) -> Result<RunConfig> {
         let norm = match self.norm {
             NormArg::Linf => Norm::Linf,
             NormArg::L2 => Norm::L2,
         };
-        let eps = if self.eps.is_empty() {
-            None
-        } else {
-            Some(
-                self.eps
-                    .iter()
-                    .map(|s| {
-                        let e = parse_eps(s).and_then(|e| {
-                            crate::threat::check_eps(norm, e)?;
-                            Ok(e)
-                        });
-                        e.with_context(|| format!("--eps '{s}'"))
-                    })
-                    .collect::<Result<_>>()?,
-            )
-        };
+        let eps = self.eps_values(norm)?;
         if self.n_attack == 0 {
             bail!("--n-attack must be ≥ 1 (the number of test images attacked)");
         }
