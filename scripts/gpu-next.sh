@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared device check of issues 12, 13 and 14 (time boxes: 545 s), for a session lent a CUDA machine (python3
+# The prepared device check of issues 12, 13 and 14 (time boxes: 560 s), for a session lent a CUDA machine (python3
 # with torch 2.11.0, no Rust): the release binaries, plugins, the repository's PyTorch reference
 # and the data were copied into BUNDLE beforehand (scripts/gpu-bundle.sh), and the checkout's
 # bench/ and python/ travel with the working tree. Each step has its own time box so the whole
@@ -20,12 +20,14 @@ run() { # NAME SECONDS COMMAND...: one time-boxed step, its output in OUT/NAME.t
 }
 # issue 14: the hot loops beside eager PyTorch (and torch.compile, bf16) in one call
 run speed 110 "$B" speed --device cuda --iters 10 --compare --python python3 --out "$OUT/speed.jsonl"
-run speed-levers 60 "$B" speed --device cuda --iters 10 --levers bf16,channels-last,cudnn-benchmark,fused --out "$OUT/speed.jsonl"
+run speed-levers 60 "$B" speed --device cuda --iters 10 --levers bf16,channels-last,cudnn-benchmark,cuda-graphs,fused --out "$OUT/speed.jsonl"
 # fused optimiser steps alone (float32), against the first call's eager PyTorch figures (whose
 # SGD is PyTorch's CUDA default, foreach=True)
 run speed-fused 35 "$B" speed --device cuda --iters 10 --only convnet3 --levers fused --out "$OUT/speed.jsonl"
+# the train steps captured as CUDA graphs (float32), replayed: the log says the loss went down
+run speed-graphs 25 "$B" speed --device cuda --iters 10 --only train_step --levers cuda-graphs --out "$OUT/speed.jsonl"
 # the end-to-end workloads at a tenth of their size (a DD cell of 30 epochs, 5,000-image teacher epochs)
-run speed-e2e 110 "$B" speed --device cuda --e2e --e2e-scale 0.1 --compare --python python3 --out "$OUT/speed-e2e.jsonl"
+run speed-e2e 100 "$B" speed --device cuda --e2e --e2e-scale 0.1 --compare --python python3 --out "$OUT/speed-e2e.jsonl"
 # issue 12: random IPC 1/10/50 under crop-flip-300 and DSA-1000 (CIFAR-10 JPEG, ConvNet-3, 1 seed)
 COMMON=(--dataset imagefolder --data-dir "$C10" --device cuda --arch convnet --width 128 --attacks pgd --eps 8/255 --n-attack 1000)
 # issue 14: bf16 students hold their accuracy on CIFAR-10 (three IPC 10 seeds trained together,

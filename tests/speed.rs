@@ -24,7 +24,7 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
         "convnet3.train_step",
         "--compare",
         "--levers",
-        "bf16,channels-last,fused",
+        "bf16,channels-last,cuda-graphs,fused",
     ]);
     let t = text(&r);
     assert_eq!(r.status.code(), Some(0), "{t}");
@@ -36,6 +36,10 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
         "{t}"
     );
     assert!(t.contains("lever channels-last: CUDA only here"), "{t}");
+    assert!(
+        t.contains("lever cuda-graphs: CUDA only; eager steps"),
+        "{t}"
+    );
     let row = table_row(&t, "convnet3.train_step").unwrap_or_else(|| panic!("{t}"));
     assert!(row.ends_with("× |"), "a ratio: {row}");
     // both sides' JSON lines, with what they measured on

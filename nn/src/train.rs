@@ -124,7 +124,7 @@ pub fn train_resumable(
 }
 
 /// The protocol's optimiser over `params` (its kernels as `cfg` says).
-pub(crate) fn optimizer(params: Vec<Tensor>, cfg: &TrainConfig) -> Result<Optimizer, String> {
+pub fn optimizer(params: Vec<Tensor>, cfg: &TrainConfig) -> Result<Optimizer, String> {
     let kernels = Kernels::fused_if(cfg.fused_optimizer);
     Optimizer::new(params, cfg.lr, sgd(cfg), kernels)
 }

@@ -5,7 +5,8 @@
 //! half the speed of contiguous ones on the CPU). A lever the device cannot use falls back to
 //! float32 / contiguous / nothing with a log line, never a crash. Fused optimiser steps (`fused`:
 //! ATen's multi-tensor SGD/AdamW kernels for the students and teachers) run on every device.
-//! CUDA graphs are not built yet: asked for, they say so and run eager.
+//! CUDA graphs (`graphed.rs`: the train step captured and replayed) need CUDA and a build
+//! against the CUDA headers; a capture that fails falls back to eager steps with a line.
 
 use ddbench_nn::{Model, TrainConfig};
 use ddbench_sre2l::Sre2lConfig;
@@ -72,8 +73,11 @@ impl Levers {
                 }
             }
         }
-        if l.cuda_graphs {
-            log("lever cuda-graphs: not built in this version; eager steps");
+        if l.cuda_graphs && !dev.is_cuda() {
+            log("lever cuda-graphs: CUDA only; eager steps");
+            l.cuda_graphs = false;
+        } else if l.cuda_graphs && !ddbench_torch_shim::graph::built() {
+            log("lever cuda-graphs: this build has no CUDA graphs (no CUDA headers); eager steps");
             l.cuda_graphs = false;
         }
         l
@@ -85,6 +89,7 @@ impl Levers {
             (self.bf16, "bf16"),
             (self.channels_last, "channels-last"),
             (self.cudnn_benchmark, "cudnn-benchmark"),
+            (self.cuda_graphs, "cuda-graphs"),
             (self.fused, "fused"),
         ]
         .iter()
@@ -202,12 +207,20 @@ mod tests {
             .iter()
             .any(|m| m.contains("channels-last: CUDA only here")));
         assert!(
-            said.last().unwrap().contains("cuda-graphs: not built"),
+            said.last().unwrap().contains("cuda-graphs: CUDA only"),
             "{said:?}"
         );
-        // on CUDA the first three stay
+        // on CUDA all stay (the graphs where this build has them)
         let r = l.resolve(Device::Cuda(0), &|_| {});
-        assert_eq!(r.name(), "bf16+channels-last+cudnn-benchmark+fused");
+        let graphs = ddbench_torch_shim::graph::built();
+        assert_eq!(r.cuda_graphs, graphs);
+        let all = "bf16+channels-last+cudnn-benchmark+cuda-graphs+fused";
+        let name = if graphs {
+            all.to_string()
+        } else {
+            all.replace("+cuda-graphs", "")
+        };
+        assert_eq!(r.name(), name);
         assert_eq!(r.dtype(), "bfloat16 (autocast)");
     }
 

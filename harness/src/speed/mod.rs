@@ -6,6 +6,7 @@
 
 mod compare;
 pub mod end_to_end;
+mod graphed;
 pub mod levers;
 pub mod workloads;
 

@@ -3,7 +3,7 @@
 //! `bench/pytorch_reference.py` names the same work done in eager PyTorch:
 //! per architecture (`resnet18`, `convnet3`: 3×32×32 images, 10 classes)
 //! - `train_step`: one SGD step with crop + flip (`ddbench_nn::train_classifier`, one epoch of
-//!   one batch);
+//!   one batch; under `cuda-graphs`, the step captured as a CUDA graph and replayed);
 //! - `guard_cifar_step`, `guard_simplified_step`, `pgd10_at_step`: one teacher step with
 //!   GUARD's regularizer (the official CIFAR form, double backprop; the single-backprop form) or
 //!   Madry PGD-10 adversarial training (`ddbench_sre2l::squeeze::train_teacher`, one epoch of one
@@ -47,6 +47,38 @@ pub fn guard(variant: GuardVariant) -> Regularizer {
         lambda: d.lambda,
         beta: d.beta,
     }
+}
+
+/// One SGD step with crop + flip (an epoch of one batch), or its CUDA graph's replay under the
+/// `cuda-graphs` lever (eager, with a line, if the capture fails).
+fn train_step(
+    figure: &str,
+    l: Levers,
+    arch: Arch,
+    dev: tch::Device,
+    x: &Tensor,
+    y: &Tensor,
+) -> Box<dyn FnMut()> {
+    let mut model = Model::new(&spec(arch), dev);
+    l.model(&model);
+    let cfg = l.train(TrainConfig {
+        epochs: 1,
+        batch_size: x.size()[0],
+        ..TrainConfig::default()
+    });
+    if l.cuda_graphs {
+        match super::graphed::train_step(figure, dev, l, model, x, y, &cfg) {
+            Ok(run) => return run,
+            Err(e) => eprintln!("lever cuda-graphs: {figure}: {e}; eager steps"),
+        }
+        model = Model::new(&spec(arch), dev);
+        l.model(&model);
+    }
+    let (xs, ys) = (x.shallow_clone(), y.shallow_clone());
+    Box::new(move || {
+        ddbench_nn::train_classifier(&mut model, &xs, &ys, &cfg, &mut |_, _| {})
+            .expect("train step");
+    })
 }
 
 /// One teacher step (one epoch of one batch) under `reg`.
@@ -135,20 +167,9 @@ fn figures(dev: tch::Device, b: i64, l: Levers) -> Result<Vec<Workload>> {
                 run,
             })
         };
-        let mut model = Model::new(&spec(arch), dev);
-        l.model(&model);
-        let cfg = l.train(TrainConfig {
-            epochs: 1,
-            batch_size: b,
-            ..TrainConfig::default()
-        });
-        let (xs, ys) = (x.shallow_clone(), y.shallow_clone());
         w(
             "train_step",
-            Box::new(move || {
-                ddbench_nn::train_classifier(&mut model, &xs, &ys, &cfg, &mut |_, _| {})
-                    .expect("train step");
-            }),
+            train_step(&format!("{name}.train_step"), l, arch, dev, &x, &y),
         );
         w(
             "guard_cifar_step",
