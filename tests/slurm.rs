@@ -1,8 +1,8 @@
 //! `ddbench bench --executor slurm` on a real single-node Slurm started by the test
 //! (`tests/slurm/cluster.sh`: munged, slurmctld and slurmd as root on localhost, a generated
 //! slurm.conf in a temporary folder, stopped at the end). A small Fashion-MNIST-format
-//! leaderboard (random and sre2l, whose cells share a teacher; two seeds) goes through the job
-//! arrays; while the teacher task trains, it is killed (`scancel --signal=KILL`) and requeued
+//! leaderboard (random and sre2l, whose cells share a teacher; two seeds, seed-mates together)
+//! goes through the job arrays (one task for random's two seeds, whose students train together); while the teacher task trains, it is killed (`scancel --signal=KILL`) and requeued
 //! (`--requeue-failed`), then sent Slurm's warning signal (`scancel --signal=USR1 --batch`), on
 //! which it saves, stops and requeues itself. The collected results.csv equals a local `--jobs 1` run (measured columns aside), no row
 //! lost or duplicated, and the teacher resumed from its checkpoint: its metadata's sessions cover
@@ -25,6 +25,7 @@ seeds = 2
 [student]
 width = 8
 epochs = 4
+batch_students = true
 soft_epochs = 2
 n_attack = 20
 [[datasets]]
@@ -197,6 +198,9 @@ fn a_leaderboard_on_slurm_equals_a_local_run_and_a_killed_teacher_resumes() {
         sub["collect"].as_str().unwrap(),
     );
     assert_eq!(sub["teacher_cells"], serde_json::json!([2]), "{sub}");
+    // seed-mates share a task: random's seeds train together; sre2l's seed 0 is the teacher
+    // task's, so its task runs seed 1 alone
+    assert_eq!(sub["tasks"], serde_json::json!([[0, 1], [2, 3]]), "{sub}");
     let task = format!("{teachers}_0");
 
     // kill the teacher task once it has saved an epoch, then requeue it
@@ -310,7 +314,18 @@ fn a_leaderboard_on_slurm_equals_a_local_run_and_a_killed_teacher_resumes() {
     let log = std::fs::read_dir(d.join("on-slurm/slurm/logs"))
         .unwrap()
         .count();
-    assert!(log >= 6, "a log per task and the collect job's");
+    assert!(log >= 4, "a log per task and the collect job's");
+    // random's two seeds ran as one child run (sre2l's seed 1 alone: a group of one)
+    let groups: Vec<PathBuf> = std::fs::read_dir(d.join("on-slurm/groups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    let group = std::fs::read_to_string(groups[0].join("log.txt")).unwrap();
+    assert!(
+        group.contains("2 students of random ipc 2 trained together"),
+        "{group}"
+    );
 
     let r = bench(d, &cluster.conf, "on-slurm", &["--status"]);
     assert!(text(&r).contains("4 cells: 4 done"), "{}", text(&r));

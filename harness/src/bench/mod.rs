@@ -67,7 +67,8 @@ pub struct BenchArgs {
     /// Do not build the report at the end.
     #[arg(long)]
     pub no_report: bool,
-    /// Run this one cell only (its index in the plan, from 0, or its id or folder) and write its
+    /// Run this one cell only (its index in the plan, from 0, or its id or folder; several,
+    /// comma-separated, run seed-mates together) and write its
     /// own shard (`shards/FOLDER.csv`) instead of results.csv: what a cluster task runs.
     #[arg(long, conflicts_with_all = ["collect", "status"])]
     pub cell: Option<String>,
@@ -196,7 +197,7 @@ fn run_cells(
 }
 
 /// Runs one job — a cell, or seed-mates together — to its end: how it ended for each cell.
-fn run_job(
+pub(crate) fn run_job(
     exe: &Path,
     out: &Path,
     cells: &[Cell],

@@ -1,12 +1,14 @@
-//! One cell at a time, for cluster tasks. `--cell K` runs cell K alone and writes only its own
-//! shard: `shards/FOLDER.csv` (its rows, exactly as results.csv holds them) and
+//! One cell at a time, for cluster tasks. `--cell K` runs cell K alone (`--cell K1,K2,…` a few,
+//! seed-mates together) and writes only each cell's own shard: `shards/FOLDER.csv` (its rows, exactly as results.csv holds them) and
 //! `shards/FOLDER.json` (how its run ended, with its Slurm job and log when there are some).
 //! `--collect` merges the shards into results.csv in the plan's order — what `--jobs 1` writes —
 //! then the manifest and the report, and lists the cells that are missing or failed.
 
 use super::manifest::LastRun;
 use super::records::{Rec, Records};
-use super::{cell_dir, child, child_flags, finish, plan, stale, take, writer_of, BenchArgs};
+use super::{
+    cell_dir, child, child_flags, finish, plan, run_job, stale, take, writer_of, BenchArgs,
+};
 use crate::leaderboard::Cell;
 use crate::output::Ui;
 use crate::record::write_atomic;
@@ -126,34 +128,74 @@ fn forward_sigusr1() {
     }
 }
 
-/// `ddbench bench FILE --cell K`: runs one cell (unless its shard or results.csv already holds
-/// it) and writes its shard; 0 when recorded, 2 when it fell short, 3 when stopped by SIGUSR1.
-pub fn run_one(args: &BenchArgs, key: &str) -> Result<i32> {
+/// `ddbench bench FILE --cell K[,K2…]`: runs the cells named that neither their shard nor
+/// results.csv holds yet — seed-mates together, as a local run groups them — and writes each
+/// one's shard; 0 when all are recorded, 2 when one fell short, 3 when stopped by SIGUSR1.
+pub fn run_one(args: &BenchArgs, keys: &str) -> Result<i32> {
     let ui = Ui::new(args.quiet);
     let plan = plan::plan(args, &ui)?;
-    let i = find(&plan.cells, key, &args.file)?;
-    let c = &plan.cells[i];
-    let (csv, json) = paths(&args.out, c);
+    let asked = keys
+        .split(',')
+        .map(|k| find(&plan.cells, k.trim(), &args.file))
+        .collect::<Result<Vec<usize>>>()?;
+    let mut pending = Vec::new();
+    for i in asked {
+        let c = &plan.cells[i];
+        if recorded(args, c, &ui)? {
+            ui.log(&format!("cell {i} {} is already recorded", c.id));
+        } else {
+            pending.push(i);
+        }
+    }
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    forward_sigusr1();
+    let exe = std::env::current_exe().context("locating the ddbench binary")?;
+    let common = child_flags(args);
+    let mut code = 0;
+    for job in super::group::jobs(&plan.cells, &pending) {
+        let ids: Vec<&str> = job.iter().map(|&i| plan.cells[i].id.as_str()).collect();
+        ui.log(&format!("cell(s) {job:?} {}: running", ids.join(", ")));
+        let started = now();
+        for (i, ended) in run_job(&exe, &args.out, &plan.cells, &job, &common, None, &ui)? {
+            code = code.max(write_shard(args, &plan, i, ended, started, &ui)?);
+        }
+    }
+    Ok(code)
+}
+
+/// The shard of `c` as records (its folder made).
+fn shard_of(args: &BenchArgs, c: &Cell, ui: &Ui) -> Result<Records> {
+    let (csv, _) = paths(&args.out, c);
     std::fs::create_dir_all(csv.parent().expect("shards folder"))
         .with_context(|| format!("creating {}", args.out.display()))?;
     let mut shard = Records::open(&csv, &|m| ui.warn(m))?;
     shard.rows = shard_rows(&args.out, c)?;
+    Ok(shard)
+}
+
+/// Whether `c` is recorded in its shard or in results.csv.
+fn recorded(args: &BenchArgs, c: &Cell, ui: &Ui) -> Result<bool> {
+    let shard = shard_of(args, c, ui)?;
     let results = Records::open(&args.out.join("results.csv"), &|_| {})?;
-    if shard.count(c) >= c.expected_rows() || results.count(c) >= c.expected_rows() {
-        ui.log(&format!("cell {i} {} is already recorded", c.id));
-        return Ok(0);
-    }
-    ui.log(&format!("cell {i} {}: running", c.id));
-    forward_sigusr1();
-    let exe = std::env::current_exe().context("locating the ddbench binary")?;
-    let dir = cell_dir(&args.out, c);
-    let started = now();
-    let bar = ui.bar(2 + c.wanted.len() as u64, "cell");
-    bar.set_message(c.id.clone());
-    let ended = child::run_cell(&exe, c, &dir, &child_flags(args), None, &bar)?;
-    bar.finish_and_clear();
-    let last = take(&args.out, c, &plan.data, ended, &mut shard, &ui)?;
+    Ok(shard.count(c) >= c.expected_rows() || results.count(c) >= c.expected_rows())
+}
+
+/// Takes cell `i`'s run into its shard and writes how it ended; the task's exit code for it.
+fn write_shard(
+    args: &BenchArgs,
+    plan: &plan::Plan,
+    i: usize,
+    ended: child::Ended,
+    started: u64,
+    ui: &Ui,
+) -> Result<i32> {
+    let c = &plan.cells[i];
+    let mut shard = shard_of(args, c, ui)?;
+    let last = take(&args.out, c, &plan.data, ended, &mut shard, ui)?;
     let interrupted = INTERRUPTED.load(Ordering::SeqCst) && last.reason.is_some();
+    let dir = cell_dir(&args.out, c);
     let log = std::env::var_os("DDBENCH_TASK_LOG").map_or(dir.join("log.txt"), PathBuf::from);
     let code = match (&last.reason, interrupted) {
         (None, _) => 0,
@@ -170,7 +212,7 @@ pub fn run_one(args: &BenchArgs, key: &str) -> Result<i32> {
         ended: now(),
         interrupted,
     };
-    write_atomic(&json, &serde_json::to_vec_pretty(&info)?)?;
+    write_atomic(&paths(&args.out, c).1, &serde_json::to_vec_pretty(&info)?)?;
     Ok(code)
 }
 

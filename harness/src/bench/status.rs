@@ -71,7 +71,7 @@ fn cell_state(
         if let (Some(t), Some(k)) = (&s.teachers, s.teacher_cells.iter().position(|&c| c == i)) {
             ids.push(format!("{t}_{k}"));
         }
-        ids.push(format!("{}_{i}", s.cells));
+        ids.extend(s.task_of(i).map(|(job, _)| job));
     }
     let live = ids.iter().find_map(|id| {
         let (st, el) = tasks.get(id)?;

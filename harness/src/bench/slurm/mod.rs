@@ -2,7 +2,8 @@
 //! (`teachers.sh`) has one task per distinct teacher — the first cell of each group of cells
 //! that share one (same data set, method and config; only methods that declare a teacher) — so
 //! no two tasks train the same teacher; phase 2 (`cells.sh`, `afterok` on phase 1) one task per
-//! cell (a cell phase 1 recorded finds its shard and ends at once); then `collect.sh`
+//! cell, or per group of seed-mates under `[student] batch_students` (their students train
+//! together; a cell phase 1 recorded finds its shard and is left out); then `collect.sh`
 //! (`afterany` on phase 2) merges the shards. Everything goes under `OUT/slurm/`.
 
 pub mod requeue;
@@ -103,8 +104,12 @@ pub struct Submitted {
     /// Job id of the teachers' array, if there was one, and the cells its tasks run.
     pub teachers: Option<String>,
     pub teacher_cells: Vec<usize>,
-    /// Job id of the cells' array (task K runs cell K).
+    /// Job id of the cells' array.
     pub cells: String,
+    /// The cells each task of that array runs (task K: `tasks[K]`; seed-mates share one). Empty
+    /// in a submission of a ddbench before it, where task K ran cell K.
+    #[serde(default)]
+    pub tasks: Vec<Vec<usize>>,
     pub collect: String,
     pub logs: PathBuf,
 }
@@ -116,7 +121,12 @@ impl Submitted {
 
     /// The phase-2 task of cell `i` and its log.
     pub fn task_of(&self, i: usize) -> Option<(String, PathBuf)> {
-        let job = format!("{}_{i}", self.cells);
+        let k = if self.tasks.is_empty() {
+            i
+        } else {
+            self.tasks.iter().position(|t| t.contains(&i))?
+        };
+        let job = format!("{}_{k}", self.cells);
         let log = self.logs.join(format!("cells_{job}.out"));
         Some((job, log))
     }
@@ -203,13 +213,16 @@ pub fn submit(args: &BenchArgs) -> Result<i32> {
     if !teachers.is_empty() {
         let p = Phase {
             name: "teachers",
-            cells: teachers.clone(),
+            tasks: teachers.iter().map(|&i| vec![i]).collect(),
         };
         files.push(("teachers.sh", script::phase_script(&common, &p)));
     }
+    // seed-mates (`[student] batch_students`) share a task, whose students train together
+    let all: Vec<usize> = (0..plan.cells.len()).collect();
+    let tasks = super::group::jobs(&plan.cells, &all);
     let all = Phase {
         name: "cells",
-        cells: (0..plan.cells.len()).collect(),
+        tasks: tasks.clone(),
     };
     files.push(("cells.sh", script::phase_script(&common, &all)));
     files.push(("collect.sh", script::collect_script(&common)));
@@ -222,8 +235,9 @@ pub fn submit(args: &BenchArgs) -> Result<i32> {
             .with_context(|| format!("writing {}", dir.join(name).display()))?;
     }
     println!(
-        "{} cells, {} teacher task(s); scripts in {}",
+        "{} cells in {} task(s), {} teacher task(s); scripts in {}",
         plan.cells.len(),
+        tasks.len(),
         teachers.len(),
         dir.display()
     );
@@ -231,7 +245,7 @@ pub fn submit(args: &BenchArgs) -> Result<i32> {
         println!("dry run: nothing submitted; `bash {slurm_dir}/submit.sh` submits them");
         return Ok(0);
     }
-    let s = sbatch_all(&dir, teachers)?;
+    let s = sbatch_all(&dir, teachers, tasks)?;
     std::fs::write(dir.join("submitted.json"), serde_json::to_vec_pretty(&s)?)?;
     println!(
         "submitted: {}cells {} ({} tasks), collect {}",
@@ -239,7 +253,7 @@ pub fn submit(args: &BenchArgs) -> Result<i32> {
             .as_ref()
             .map_or(String::new(), |t| format!("teachers {t}, ")),
         s.cells,
-        plan.cells.len(),
+        s.tasks.len(),
         s.collect
     );
     println!(
@@ -271,7 +285,7 @@ fn sbatch(dir: &Path, script: &str, dep: Option<String>) -> Result<String> {
     Ok(out.trim().split(';').next().unwrap_or_default().to_string())
 }
 
-fn sbatch_all(dir: &Path, teacher_cells: Vec<usize>) -> Result<Submitted> {
+fn sbatch_all(dir: &Path, teacher_cells: Vec<usize>, tasks: Vec<Vec<usize>>) -> Result<Submitted> {
     let teachers = if teacher_cells.is_empty() {
         None
     } else {
@@ -287,6 +301,7 @@ fn sbatch_all(dir: &Path, teacher_cells: Vec<usize>) -> Result<Submitted> {
         teachers,
         teacher_cells,
         cells,
+        tasks,
         collect,
         logs: PathBuf::from(absolute(&dir.join("logs"))),
     })

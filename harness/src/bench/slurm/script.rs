@@ -3,11 +3,12 @@
 
 use super::Resources;
 
-/// One job array: a name, the cells its tasks run (task `t` runs `cells[t]`), the command of a task.
+/// One job array: a name and the cells its tasks run (task `t` runs the cells `tasks[t]`: one, or
+/// seed-mates whose students train together).
 pub struct Phase {
     /// `teachers` or `cells`.
     pub name: &'static str,
-    pub cells: Vec<usize>,
+    pub tasks: Vec<Vec<usize>>,
 }
 
 /// What every script shares.
@@ -73,7 +74,7 @@ fn header(c: &Common, job: &str, log: &str, gpus: bool) -> Vec<String> {
 /// be resumed (exit 3), then waits for Slurm to end it (the requeue does).
 pub fn phase_script(c: &Common, p: &Phase) -> String {
     let mut l = header(c, p.name, &format!("{}_%A_%a.out", p.name), true);
-    let last = p.cells.len().saturating_sub(1);
+    let last = p.tasks.len().saturating_sub(1);
     let limit = c
         .res
         .max_parallel
@@ -81,7 +82,16 @@ pub fn phase_script(c: &Common, p: &Phase) -> String {
     l.insert(2, format!("#SBATCH --array=0-{last}{limit}"));
     l.push("#SBATCH --signal=B:USR1@120".into());
     l.push("#SBATCH --requeue".into());
-    let cells: Vec<String> = p.cells.iter().map(|c| c.to_string()).collect();
+    let cells: Vec<String> = p
+        .tasks
+        .iter()
+        .map(|t| {
+            t.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
     l.push(format!("CELLS=({})", cells.join(" ")));
     l.push(format!("cd {} || exit 1", quote(c.workdir)));
     l.push("task=\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"".into());
@@ -90,7 +100,7 @@ pub fn phase_script(c: &Common, p: &Phase) -> String {
         c.slurm_dir, p.name
     ));
     l.push(
-        "echo \"ddbench: task $task (restart ${SLURM_RESTART_COUNT:-0}) runs cell ${CELLS[$SLURM_ARRAY_TASK_ID]} on $(hostname) at $(date -Is)\""
+        "echo \"ddbench: task $task (restart ${SLURM_RESTART_COUNT:-0}) runs cell(s) ${CELLS[$SLURM_ARRAY_TASK_ID]} on $(hostname) at $(date -Is)\""
             .to_string(),
     );
     l.push(format!(

@@ -50,7 +50,7 @@ fn phase_scripts_are_arrays_with_resources_signal_requeue_and_logs() {
         &c,
         &Phase {
             name: "teachers",
-            cells: vec![0, 4, 9],
+            tasks: vec![vec![0], vec![4], vec![9]],
         },
     );
     let l = sbatch_lines(&t);
@@ -86,13 +86,23 @@ fn phase_scripts_are_arrays_with_resources_signal_requeue_and_logs() {
         &c,
         &Phase {
             name: "cells",
-            cells: (0..12).collect(),
+            tasks: (0..12).map(|i| vec![i]).collect(),
         },
     );
     assert!(
         sbatch_lines(&cells).contains(&"#SBATCH --array=0-11%8"),
         "{cells}"
     );
+    // seed-mates: one task runs them (their cells, comma-separated)
+    let mates = phase_script(
+        &c,
+        &Phase {
+            name: "cells",
+            tasks: vec![vec![0], vec![1, 2, 3], vec![4]],
+        },
+    );
+    assert!(sbatch_lines(&mates).contains(&"#SBATCH --array=0-2%8"));
+    assert!(mates.contains("CELLS=(0 1,2,3 4)\n"), "{mates}");
     // the collect job asks for no GPU
     let col = collect_script(&c);
     assert!(col.contains("--out /o --quiet --collect"), "{col}");
@@ -119,15 +129,26 @@ fn submit_chains_the_phases_afterok_then_afterany() {
 
 #[test]
 fn a_task_and_its_log_by_cell() {
-    let s = Submitted {
+    let mut s = Submitted {
         teachers: Some("10".into()),
         teacher_cells: vec![0],
         cells: "11".into(),
+        tasks: vec![],
         collect: "12".into(),
         logs: "/o/slurm/logs".into(),
     };
+    // a submission of a ddbench before seed-mate tasks: task K ran cell K
     assert_eq!(
         s.task_of(3),
         Some(("11_3".into(), "/o/slurm/logs/cells_11_3.out".into()))
     );
+    s.tasks = vec![vec![0], vec![1, 2, 3], vec![4]];
+    assert_eq!(s.task_of(3).unwrap().0, "11_1");
+    assert_eq!(s.task_of(4).unwrap().0, "11_2");
+    assert_eq!(s.task_of(5), None);
+    let old: Submitted = serde_json::from_str(
+        r#"{"teachers":null,"teacher_cells":[],"cells":"7","collect":"8","logs":"/l"}"#,
+    )
+    .unwrap();
+    assert_eq!(old.task_of(2).unwrap().0, "7_2");
 }
