@@ -2,7 +2,9 @@
 //! PGD-AT teacher steps, PGD-10 and Square through the plugin ABI, a DD student), on CUDA when
 //! one is visible, else the CPU (batch 256 / 32, as `ddbench speed`). Throughput is images per
 //! second. `cargo bench -p ddbench --bench hot_loops -- --test` runs each once (CI's smoke run);
-//! `ddbench speed --compare` gives the same figures beside eager PyTorch.
+//! `ddbench speed --compare` gives the same figures beside eager PyTorch. `DDBENCH_LEVERS=fused`
+//! (any `ddbench speed --levers` list) benches with those levers, in a group named after them
+//! (`cpu/fused/convnet3.train_step`), so that criterion compares them with the eager group.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
@@ -10,12 +12,22 @@ use std::time::Duration;
 fn hot_loops(c: &mut Criterion) {
     let dev = tch::Device::cuda_if_available();
     let batch = if dev.is_cuda() { 256 } else { 32 };
-    let mut group = c.benchmark_group(if dev.is_cuda() { "cuda" } else { "cpu" });
+    let asked = std::env::var("DDBENCH_LEVERS").unwrap_or_else(|_| "eager".into());
+    let levers = asked
+        .parse::<ddbench::speed::levers::Levers>()
+        .expect("DDBENCH_LEVERS")
+        .resolve(dev, &|m| eprintln!("{m}"));
+    let name = levers.name();
+    let device = if dev.is_cuda() { "cuda" } else { "cpu" };
+    let mut group = c.benchmark_group(match name.as_str() {
+        "eager" => device.to_string(),
+        _ => format!("{device}/{name}"),
+    });
     group
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
-    for mut w in ddbench::speed::workloads::all(dev, batch, Default::default())
+    for mut w in ddbench::speed::workloads::all(dev, batch, levers)
         .expect("workloads (are the plugins built?)")
     {
         group.throughput(Throughput::Elements(w.images as u64));

@@ -17,6 +17,13 @@ void fused_sgd(const std::vector<at::Tensor> &params, const std::vector<at::Tens
                   o.nesterov(), /*maximize=*/false, first);
 }
 
+// The loss of `closure`, if there is one, computed with gradients (as libtorch's optimisers do).
+static at::Tensor evaluate(const torch::optim::Optimizer::LossClosure &closure) {
+  if (closure == nullptr) return {};
+  at::AutoGradMode enable_grad(true);
+  return closure();
+}
+
 // The parameters of one group that have a gradient, split by whether their momentum buffer
 // exists (libtorch makes it on a parameter's first step, the clone of that step's gradient).
 struct SgdLists {
@@ -24,12 +31,8 @@ struct SgdLists {
 };
 
 at::Tensor FusedSGD::step(LossClosure closure) {
+  at::Tensor loss = evaluate(closure);
   at::NoGradGuard no_grad;
-  at::Tensor loss = {};
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
   for (auto &group : param_groups_) {
     auto &o = static_cast<SGDOptions &>(group.options());
     SgdLists later, first;
@@ -68,12 +71,8 @@ struct AdamLists {
 };
 
 at::Tensor FusedAdamW::step(LossClosure closure) {
+  at::Tensor loss = evaluate(closure);
   at::NoGradGuard no_grad;
-  at::Tensor loss = {};
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
   for (auto &group : param_groups_) {
     auto &o = static_cast<AdamWOptions &>(group.options());
     TORCH_CHECK(!o.amsgrad(), "the fused AdamW here has no AMSGrad");

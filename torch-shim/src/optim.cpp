@@ -28,17 +28,22 @@ static std::vector<at::Tensor> tensors(void **params, size_t n) {
   return out;
 }
 
+static torch::optim::SGDOptions sgd_options(double lr, double momentum, double dampening,
+                                            double weight_decay, int nesterov) {
+  return torch::optim::SGDOptions(lr)
+      .momentum(momentum)
+      .dampening(dampening)
+      .weight_decay(weight_decay)
+      .nesterov(nesterov != 0);
+}
+
 static torch::optim::Optimizer *opt(void *o) { return static_cast<torch::optim::Optimizer *>(o); }
 
 extern "C" void *ddbench_optim_sgd(void **params, size_t n, double lr, double momentum,
                                    double dampening, double weight_decay, int nesterov, int fused,
                                    char *err, size_t err_len) {
   try {
-    auto o = torch::optim::SGDOptions(lr)
-                 .momentum(momentum)
-                 .dampening(dampening)
-                 .weight_decay(weight_decay)
-                 .nesterov(nesterov != 0);
+    auto o = sgd_options(lr, momentum, dampening, weight_decay, nesterov);
     if (fused) return new FusedSGD(tensors(params, n), o);
     return new torch::optim::SGD(tensors(params, n), o);
   } catch (const std::exception &e) {
@@ -71,11 +76,7 @@ extern "C" int ddbench_fused_sgd_(void **params, void **grads, void **bufs, size
                                   double momentum, double dampening, double weight_decay,
                                   int nesterov, int first, char *err, size_t err_len) {
   try {
-    auto o = torch::optim::SGDOptions(lr)
-                 .momentum(momentum)
-                 .dampening(dampening)
-                 .weight_decay(weight_decay)
-                 .nesterov(nesterov != 0);
+    auto o = sgd_options(lr, momentum, dampening, weight_decay, nesterov);
     at::NoGradGuard no_grad;
     fused_sgd(tensors(params, n), tensors(grads, n),
               momentum == 0 ? std::vector<at::Tensor>{} : tensors(bufs, n), o, first != 0);

@@ -173,14 +173,6 @@ mod tests {
         let (plain, m1) = teacher_steps(false, 4);
         let (fused, m2) = teacher_steps(true, 4);
         let start = weights(&net().0);
-        let rel = |a: &[Tensor], b: &[Tensor]| {
-            let d = a
-                .iter()
-                .zip(b)
-                .map(|(a, b)| (a - b).abs().max().double_value(&[]));
-            let m = a.iter().map(|a| a.abs().max().double_value(&[]));
-            d.fold(0f64, f64::max) / m.fold(0f64, f64::max)
-        };
         assert!(rel(&plain, &start) > 1e-3, "the weights moved");
         let d = rel(&plain, &fused);
         assert!(
