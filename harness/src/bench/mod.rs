@@ -68,8 +68,8 @@ pub struct BenchArgs {
     #[arg(long)]
     pub no_report: bool,
     /// Run this one cell only (its index in the plan, from 0, or its id or folder; several,
-    /// comma-separated, run seed-mates together) and write its
-    /// own shard (`shards/FOLDER.csv`) instead of results.csv: what a cluster task runs.
+    /// comma-separated, run seed-mates together) and write its own shard
+    /// (`shards/FOLDER.csv`) instead of results.csv: what a cluster task runs.
     #[arg(long, conflicts_with_all = ["collect", "status"])]
     pub cell: Option<String>,
     /// Merge the shards of `--cell` runs into results.csv (in the plan's order, as a local run
