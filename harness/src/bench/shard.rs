@@ -1,8 +1,9 @@
 //! One cell at a time, for cluster tasks. `--cell K` runs cell K alone (`--cell K1,K2,…` a few,
 //! seed-mates together) and writes only each cell's own shard: `shards/FOLDER.csv` (its rows,
 //! exactly as results.csv holds them) and `shards/FOLDER.json` (how its run ended, with its Slurm
-//! job and log when there are some). `--collect` merges the shards into results.csv in the plan's order — what `--jobs 1` writes —
-//! then the manifest and the report, and lists the cells that are missing or failed.
+//! job and log when there are some). `--collect` merges the shards into results.csv in the plan's
+//! order — what `--jobs 1` writes — then the manifest and the report, and lists the cells that
+//! are missing or failed.
 
 use super::manifest::LastRun;
 use super::records::{Rec, Records};
