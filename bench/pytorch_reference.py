@@ -5,6 +5,7 @@ optimiser and augmentation, printed as JSON lines with the same figure names. `d
 
 Usage: python bench/pytorch_reference.py [--device cpu|cuda] [--batch N] [--iters N]
                                          [--only TEXT] [--compile] [--bf16] [--fused]
+                                         [--shared-pass]
                                          [--e2e [--e2e-scale S]]
 Figures (img/s), per architecture `resnet18` (CIFAR stem) and `convnet3` (width 128, instance
 norm), 3x32x32 inputs, 10 classes, the model normalising its input ((x - 0.5) / 0.25) as
@@ -21,7 +22,9 @@ ddbench's do:
   convnet3.students5_ipc10  five such students (five sets), trained one after another
 --compile adds *_compiled figures (torch.compile, CUDA only), --bf16 *_bf16 (autocast), --fused
 *_fused (train_step and student_ipc10 with torch.optim.SGD(fused=True); eager figures use
-PyTorch's default, which is foreach=True on CUDA and a per-parameter loop on the CPU).
+PyTorch's default, which is foreach=True on CUDA and a per-parameter loop on the CPU),
+--shared-pass *_shared (the GUARD steps with one clean forward serving both g^ and the curvature
+term, as ddbench's lever shared-pass; the plain figures follow the official code's two passes).
 --e2e [--e2e-scale S] runs the end-to-end workloads instead (e2e.dd_cell, e2e.guard_cifar_epoch,
 e2e.guard_simplified_epoch, e2e.pgd_at_epoch, e2e.autoattack_standard), each once.
 """
@@ -125,6 +128,28 @@ def guard_step(net, opt, x, y, simplified):
     step(net, opt, F.cross_entropy(net(x), y) + reg)
 
 
+def guard_step_shared(net, opt, x, y, simplified):
+    """guard_step with one clean pass: the forward at x and its input gradient (differentiable
+    for the double-backprop form) give both g^ and the term's clean half."""
+    x = crop_flip(x)
+    sigma = 0.25
+    net.eval()
+    x1 = x.detach().requires_grad_()
+    b = x.shape[0]
+    clean = F.cross_entropy(net(x1), y, reduction="sum")
+    g1 = torch.autograd.grad(clean, x1, retain_graph=True, create_graph=not simplified)[0]
+    g = g1.detach() * sigma
+    z = (H * g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1) * sigma).detach()
+    moved = F.cross_entropy(net(x1 + z), y, reduction="sum")
+    if simplified:
+        reg = BETA * ((moved - clean) / b).abs()
+    else:
+        g2 = torch.autograd.grad(moved, x1, create_graph=True)[0]
+        reg = LAMBDA * ((g2 - g1) / b * sigma).flatten(1).norm(dim=1).mean()
+    net.train()
+    step(net, opt, F.cross_entropy(net(x), y) + reg)
+
+
 def pgd(net, x, y, steps=10):
     adv = (x + torch.empty_like(x).uniform_(-EPS, EPS)).clamp(0, 1)
     for _ in range(steps):
@@ -205,6 +230,11 @@ def arch_figures(name, make, x, y):
         opt = sgd(net, 0.01)
         with torch.autocast(DEV.type, dtype=torch.bfloat16):
             emit(f"{name}.train_step_bf16", b, timeit(lambda: train_step(net, opt, x, y), it), "bf16", "bfloat16")
+    for form, simplified in [("cifar", False), ("simplified", True)]:
+        fig = f"{name}.guard_{form}_step_shared"
+        if ARGS.shared_pass and wanted(fig):
+            opt = sgd(net, 0.1)
+            emit(fig, b, timeit(lambda: guard_step_shared(net, opt, x, y, simplified), it), "shared-pass")
     if ARGS.fused and wanted(f"{name}.train_step_fused"):
         opt = sgd(net, 0.01, fused=True)
         emit(f"{name}.train_step_fused", b, timeit(lambda: train_step(net, opt, x, y), it), "fused")
@@ -340,6 +370,7 @@ if __name__ == "__main__":
     p.add_argument("--compile", action="store_true")
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--fused", action="store_true")
+    p.add_argument("--shared-pass", action="store_true")
     p.add_argument("--e2e", action="store_true")
     p.add_argument("--e2e-scale", type=float, default=1.0)
     ARGS = p.parse_args()

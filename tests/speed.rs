@@ -1,15 +1,23 @@
 //! `ddbench speed --compare` end to end: ddbench's figure and the repository's PyTorch
 //! reference (`bench/pytorch_reference.py`, run by the virtualenv's Python) in one call, with the
 //! ratio table; levers the CPU cannot use fall back with a line (bf16 stays where the CPU computes
-//! it natively, fused optimiser steps everywhere, the reference adding its fused step); the
-//! end-to-end DD cell runs
-//! on both sides at a tiny scale. (Figures are not asserted: timings belong in benchmarks.)
+//! it natively, fused optimiser steps everywhere, the reference adding its fused step; GUARD's
+//! shared pass, the reference adding its shared-pass step); the end-to-end DD cell runs on both
+//! sides at a tiny scale. (Figures are not asserted: timings belong in benchmarks.)
 
 use ddbench_tests::{cpu_has_native_bf16, ddbench, text};
 
 fn table_row<'a>(out: &'a str, figure: &str) -> Option<&'a str> {
     out.lines()
         .find(|l| l.starts_with(&format!("| {figure} |")))
+}
+
+/// Both sides' JSON lines in the output.
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
@@ -43,11 +51,7 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
     let row = table_row(&t, "convnet3.train_step").unwrap_or_else(|| panic!("{t}"));
     assert!(row.ends_with("× |"), "a ratio: {row}");
     // both sides' JSON lines, with what they measured on
-    let lines: Vec<serde_json::Value> = t
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&t);
     let sides: Vec<&str> = lines.iter().map(|v| v["impl"].as_str().unwrap()).collect();
     let figures: Vec<&str> = lines
         .iter()
@@ -90,5 +94,49 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
     assert!(
         t.contains("\"levers\":\"batched\""),
         "the cell's students train together: {t}"
+    );
+}
+
+/// GUARD's shared clean pass: ddbench's step carries the lever, the reference adds the same
+/// step written with one clean pass beside its official one.
+#[test]
+fn speed_compare_adds_the_references_shared_pass_step() {
+    let r = ddbench(&[
+        "speed",
+        "--device",
+        "cpu",
+        "--iters",
+        "1",
+        "--only",
+        "convnet3.guard_simplified_step",
+        "--compare",
+        "--levers",
+        "shared-pass",
+    ]);
+    let t = text(&r);
+    assert_eq!(r.status.code(), Some(0), "{t}");
+    let lines = json_lines(&t);
+    let said: Vec<[&str; 3]> = lines
+        .iter()
+        .map(|v| {
+            ["impl", "figure", "levers"].map(|k| v[k].as_str().unwrap_or_else(|| panic!("{t}")))
+        })
+        .collect();
+    let (step, shared) = (
+        "convnet3.guard_simplified_step",
+        "convnet3.guard_simplified_step_shared",
+    );
+    assert_eq!(
+        said,
+        [
+            ["ddbench", step, "shared-pass"],
+            ["pytorch", step, "eager"],
+            ["pytorch", shared, "shared-pass"]
+        ],
+        "{t}"
+    );
+    assert!(
+        table_row(&t, step).is_some_and(|r| r.ends_with("× |")),
+        "{t}"
     );
 }

@@ -15,16 +15,25 @@ fn fmnist() -> std::path::PathBuf {
         .expect("Fashion-MNIST is missing: run scripts/setup.sh — this test must not be skipped")
 }
 
-#[test]
-fn guard_lowers_the_teachers_input_gradient_norm() {
+/// Teachers of one test drawn from the global generator (init, shuffles, crops) one test at a
+/// time: tests run in parallel threads.
+static DRAWS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn fmnist_on_cpu() -> ddbench::data::resident::DeviceDataset {
     let raw = source::load(DatasetKind::FashionMnist, Some(&fmnist())).unwrap();
-    let data = ddbench::data::resident::load(
+    ddbench::data::resident::load(
         &raw,
         DatasetKind::FashionMnist,
         ddbench::data::NormalizationChoice::Auto,
         Device::Cpu,
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn guard_lowers_the_teachers_input_gradient_norm() {
+    let _draws = DRAWS.lock().unwrap_or_else(|e| e.into_inner());
+    let data = fmnist_on_cpu();
     let labels = Vec::<i64>::try_from(&data.train_labels).unwrap();
     let idx = ddbench_nn::rng::pick_per_class(&labels, 10, |_| 300, 0).concat();
     let idx = Tensor::from_slice(&idx);
@@ -50,6 +59,7 @@ fn guard_lowers_the_teachers_input_gradient_norm() {
             h: 3.0,
             lambda: 100.0,
             beta: 1e-4,
+            shared_pass: false,
         },
     ] {
         tch::manual_seed(0);
@@ -95,6 +105,63 @@ fn guard_lowers_the_teachers_input_gradient_norm() {
         4 * (plain.1.forward_passes - recal)
     );
     assert_eq!(guard.1.backward_passes, 3 * plain.1.backward_passes);
+}
+
+/// `guard_shared_pass`: through the plugin's config, one clean pass serves ĝ and the curvature
+/// term; on real data the teacher trains to the official form's weights (float32 rounding apart)
+/// with one forward pass fewer per step, in both regularizer forms.
+#[test]
+fn the_shared_pass_trains_the_official_guard_teacher_with_fewer_passes() {
+    use ddbench_sre2l::Flavour;
+    let _draws = DRAWS.lock().unwrap_or_else(|e| e.into_inner());
+    let data = fmnist_on_cpu();
+    let x = data.train_images.narrow(0, 0, 300);
+    let y = data.train_labels.narrow(0, 0, 300);
+    let mut spec = ModelSpec::convnet(data.shape, 10, data.mean.clone(), data.std.clone());
+    spec.width = 16;
+    spec.norm = NormKind::Batch;
+    for variant in ["cifar", "simplified"] {
+        let teacher = |shared: bool| {
+            let cfg = Sre2lConfig {
+                teacher_epochs: 2,
+                teacher_batch: 50,
+                variant: variant.into(),
+                beta: 1.0, // the default 1e-4 would leave the simplified term without effect
+                guard_shared_pass: shared,
+                ..Default::default()
+            };
+            let reg = ddbench_sre2l::Guard::regularizer(&cfg).unwrap();
+            tch::manual_seed(1);
+            let mut m = Model::new(&spec, Device::Cpu);
+            let stats = train_teacher(&mut m, &x, &y, &cfg, &reg, &mut |_, _| {}).unwrap();
+            (m, stats)
+        };
+        let ((official, a), (shared, b)) = (teacher(false), teacher(true));
+        assert!(
+            a.final_reg > 1e-3,
+            "{variant}: a vanishing term proves nothing"
+        );
+        assert!(
+            (a.final_reg - b.final_reg).abs() < 1e-3 * a.final_reg,
+            "{variant}: regularizer {} vs {}",
+            a.final_reg,
+            b.final_reg
+        );
+        let (va, vb) = (official.vs.variables(), shared.vs.variables());
+        for (name, w) in &va {
+            // float32 rounding moves them ~1e-5 of their size (tiny biases: of 0.1)
+            let scale = w.abs().max().double_value(&[]).max(0.1);
+            let d = (w - &vb[name]).abs().max().double_value(&[]);
+            assert!(
+                d < 1e-3 * scale,
+                "{variant} {name}: {d:e} apart (size {scale:e})"
+            );
+        }
+        // 12 steps; one BatchNorm recalibration pass per batch of the 300 images
+        assert_eq!((a.steps, b.steps), (12, 12));
+        assert_eq!(a.forward_passes - b.forward_passes, 12, "{variant}");
+        assert_eq!(a.backward_passes, b.backward_passes, "{variant}");
+    }
 }
 
 #[test]

@@ -69,6 +69,10 @@ pub fn reference(
         // ddbench's optimiser steps are fused: PyTorch's fused=True figures beside them
         cmd.arg("--fused");
     }
+    if levers.shared_pass {
+        // ddbench's GUARD steps share their clean pass: the reference written that way beside them
+        cmd.arg("--shared-pass");
+    }
     let out = cmd
         .output()
         .with_context(|| format!("running {} {}", py.display(), script.display()))?;
@@ -87,7 +91,7 @@ pub fn reference(
 }
 
 /// Markdown table: per ddbench figure, the reference's same-named figure and the ratio; then
-/// the reference's figures ddbench has no twin of (torchattacks, compiled, bf16, fused).
+/// the reference's figures ddbench has no twin of (torchattacks, compiled, bf16, fused, shared-pass).
 pub fn table(ours: &[Figure], theirs: &[Figure]) -> String {
     let mut t = String::from(
         "| figure | ddbench img/s | PyTorch eager img/s | ratio |\n|---|---:|---:|---:|\n",

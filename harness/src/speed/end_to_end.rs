@@ -177,7 +177,7 @@ pub fn all(dev: Device, b: i64, l: Levers, scale: f64) -> Result<Vec<Workload>> 
             b,
             l,
             n,
-            workloads::guard(GuardVariant::Cifar),
+            workloads::guard(l, GuardVariant::Cifar),
         ),
         teacher_epoch(
             "e2e.guard_simplified_epoch",
@@ -185,7 +185,7 @@ pub fn all(dev: Device, b: i64, l: Levers, scale: f64) -> Result<Vec<Workload>> 
             b,
             l,
             n,
-            workloads::guard(GuardVariant::Simplified),
+            workloads::guard(l, GuardVariant::Simplified),
         ),
         teacher_epoch("e2e.pgd_at_epoch", dev, b, l, n, at),
         autoattack(dev, b, l, z.autoattack, find("autoattack")?),

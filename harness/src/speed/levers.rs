@@ -4,7 +4,9 @@
 //! channels-last (shim) and cuDNN autotuning on CUDA only (channels-last ConvNet-3 steps ran at
 //! half the speed of contiguous ones on the CPU). A lever the device cannot use falls back to
 //! float32 / contiguous / nothing with a log line, never a crash. Fused optimiser steps (`fused`:
-//! ATen's multi-tensor SGD/AdamW kernels for the students and teachers) run on every device.
+//! ATen's multi-tensor SGD/AdamW kernels for the students and teachers) and GUARD's shared clean
+//! pass (`shared-pass`: one forward and one input backward fewer per teacher step) run on every
+//! device.
 //! CUDA graphs (`graphed.rs`: the train step captured and replayed) need CUDA and a build
 //! against the CUDA headers; a capture that fails falls back to eager steps with a line.
 
@@ -20,12 +22,15 @@ pub struct Levers {
     pub cudnn_benchmark: bool,
     pub cuda_graphs: bool,
     pub fused: bool,
+    /// GUARD teacher steps with one clean pass for ĝ and the curvature term (an algorithmic
+    /// lever: one forward and one input backward fewer; every device).
+    pub shared_pass: bool,
 }
 
 impl std::str::FromStr for Levers {
     type Err = String;
     /// A comma-separated list: `bf16`, `channels-last`, `cudnn-benchmark`, `cuda-graphs`,
-    /// `fused`, or `eager` (none).
+    /// `fused`, `shared-pass`, or `eager` (none).
     fn from_str(s: &str) -> Result<Levers, String> {
         let mut l = Levers::default();
         for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -36,10 +41,11 @@ impl std::str::FromStr for Levers {
                 "cudnn-benchmark" => l.cudnn_benchmark = true,
                 "cuda-graphs" => l.cuda_graphs = true,
                 "fused" => l.fused = true,
+                "shared-pass" => l.shared_pass = true,
                 other => {
                     return Err(format!(
                         "unknown lever '{other}' (expected bf16, channels-last, cudnn-benchmark, \
-                         cuda-graphs, fused or eager)"
+                         cuda-graphs, fused, shared-pass or eager)"
                     ))
                 }
             }
@@ -91,6 +97,7 @@ impl Levers {
             (self.cudnn_benchmark, "cudnn-benchmark"),
             (self.cuda_graphs, "cuda-graphs"),
             (self.fused, "fused"),
+            (self.shared_pass, "shared-pass"),
         ]
         .iter()
         .filter(|(b, _)| *b)
@@ -126,10 +133,11 @@ impl Levers {
         }
     }
 
-    /// A teacher's settings with this lever set's optimiser kernels.
+    /// A teacher's settings with this lever set's optimiser kernels and GUARD pass.
     pub fn teacher(&self, cfg: Sre2lConfig) -> Sre2lConfig {
         Sre2lConfig {
             teacher_fused_sgd: self.fused,
+            guard_shared_pass: self.shared_pass,
             ..cfg
         }
     }
@@ -170,10 +178,11 @@ mod tests {
 
     #[test]
     fn levers_parse_and_fall_back_on_a_cpu_with_a_line_each() {
-        let l: Levers = "bf16, channels-last,cudnn-benchmark,cuda-graphs,fused"
+        let l: Levers = "bf16, channels-last,cudnn-benchmark,cuda-graphs,fused,shared-pass"
             .parse()
             .unwrap();
         assert!(l.bf16 && l.channels_last && l.cudnn_benchmark && l.cuda_graphs && l.fused);
+        assert!(l.shared_pass);
         assert_eq!("eager".parse::<Levers>().unwrap(), Levers::default());
         assert!("fp8"
             .parse::<Levers>()
@@ -188,14 +197,22 @@ mod tests {
         let kept = Levers {
             bf16: native,
             fused: true,
+            shared_pass: true,
             ..Levers::default()
         };
         assert_eq!(r, kept);
-        assert_eq!(r.name(), if native { "bf16+fused" } else { "fused" });
+        let name = if native {
+            "bf16+fused+shared-pass"
+        } else {
+            "fused+shared-pass"
+        };
+        assert_eq!(r.name(), name);
         assert!(r.train(TrainConfig::default()).fused_optimizer);
-        assert!(r.teacher(Sre2lConfig::default()).teacher_fused_sgd);
+        let teacher = r.teacher(Sre2lConfig::default());
+        assert!(teacher.teacher_fused_sgd && teacher.guard_shared_pass);
         let eager = Levers::default();
         assert!(!eager.train(TrainConfig::default()).fused_optimizer);
+        assert!(!eager.teacher(Sre2lConfig::default()).guard_shared_pass);
         assert_eq!(said.len(), 4 - usize::from(native), "{said:?}");
         assert_eq!(
             said.iter()
@@ -214,7 +231,7 @@ mod tests {
         let r = l.resolve(Device::Cuda(0), &|_| {});
         let graphs = ddbench_torch_shim::graph::built();
         assert_eq!(r.cuda_graphs, graphs);
-        let all = "bf16+channels-last+cudnn-benchmark+cuda-graphs+fused";
+        let all = "bf16+channels-last+cudnn-benchmark+cuda-graphs+fused+shared-pass";
         let name = if graphs {
             all.to_string()
         } else {

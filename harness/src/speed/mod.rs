@@ -40,8 +40,9 @@ pub struct SpeedArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Speed levers for ddbench's figures, comma-separated: bf16 (autocast), channels-last,
-    /// cudnn-benchmark, cuda-graphs, fused (optimiser steps); a lever the device cannot use falls
-    /// back with a line (bf16 runs on CUDA and on CPUs with native bf16, fused everywhere, the
+    /// cudnn-benchmark, cuda-graphs, fused (optimiser steps), shared-pass (GUARD's clean pass
+    /// shared by ĝ and the curvature term); a lever the device cannot use falls back with a line
+    /// (bf16 runs on CUDA and on CPUs with native bf16, fused and shared-pass everywhere, the
     /// others on CUDA only).
     #[arg(long, default_value = "eager")]
     pub levers: levers::Levers,

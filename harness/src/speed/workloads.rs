@@ -38,14 +38,16 @@ fn spec(arch: Arch) -> ModelSpec {
     spec
 }
 
-/// GUARD's regularizer in form `variant` with ddbench's defaults (the official CIFAR values).
-pub fn guard(variant: GuardVariant) -> Regularizer {
+/// GUARD's regularizer in form `variant` with ddbench's defaults (the official CIFAR values),
+/// its clean pass shared when lever `shared-pass` is on.
+pub fn guard(l: Levers, variant: GuardVariant) -> Regularizer {
     let d = ddbench_sre2l::Sre2lConfig::default();
     Regularizer::Guard {
         variant,
         h: d.h,
         lambda: d.lambda,
         beta: d.beta,
+        shared_pass: l.shared_pass,
     }
 }
 
@@ -173,11 +175,11 @@ fn figures(dev: tch::Device, b: i64, l: Levers) -> Result<Vec<Workload>> {
         );
         w(
             "guard_cifar_step",
-            teacher_step(l, arch, dev, &x8, &y, guard(GuardVariant::Cifar)),
+            teacher_step(l, arch, dev, &x8, &y, guard(l, GuardVariant::Cifar)),
         );
         w(
             "guard_simplified_step",
-            teacher_step(l, arch, dev, &x8, &y, guard(GuardVariant::Simplified)),
+            teacher_step(l, arch, dev, &x8, &y, guard(l, GuardVariant::Simplified)),
         );
         let at = Regularizer::PgdAt {
             eps: 8.0 / 255.0,

@@ -32,6 +32,12 @@ pub struct Sre2lConfig {
     /// Train the teacher on this many images per class (seeded pick) instead of all.
     pub teacher_subset: Option<i64>,
     // --- regularizers (guard / sre2l-at) ---
+    /// GUARD: one clean forward and input gradient serve both ĝ and the curvature term (one
+    /// forward and one input backward fewer per step than the official code): the same term,
+    /// rounded differently, so another teacher (`shared_pass` in its cache key when true;
+    /// absent from resolved configs when false, as before it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub guard_shared_pass: bool,
     /// GUARD variant: `cifar` (official CIFAR script), `simplified` (ImageNet-scale), `cure`.
     pub variant: String,
     /// Step length of z, in units of the data set's normalised inputs (as the official code).
@@ -73,6 +79,7 @@ impl Default for Sre2lConfig {
             bn_recalibration: true,
             teacher_seed: 0,
             teacher_subset: None,
+            guard_shared_pass: false,
             variant: "cifar".into(),
             h: 3.0,
             lambda: 100.0,
@@ -162,6 +169,9 @@ impl Sre2lConfig {
                 v["h"] = self.h.into();
                 v["lambda"] = self.lambda.into();
                 v["beta"] = self.beta.into();
+                if self.guard_shared_pass {
+                    v["shared_pass"] = true.into();
+                }
             }
             "pgd-at" => {
                 v["at_eps"] = self.at_eps.into();
@@ -238,5 +248,24 @@ mod tests {
         assert!(from_json(&json!({"iteration": 10}))
             .unwrap_err()
             .starts_with("config: unknown field 'iteration', expected one of"));
+    }
+
+    #[test]
+    fn shared_pass_teachers_are_other_guard_teachers_and_off_leaves_the_config_as_before() {
+        let plain = Sre2lConfig::default();
+        let text = serde_json::to_string(&plain).unwrap();
+        assert!(!text.contains("shared_pass"), "{text}");
+        let shared = Sre2lConfig {
+            guard_shared_pass: true,
+            ..Default::default()
+        };
+        assert!(serde_json::to_string(&shared)
+            .unwrap()
+            .contains("\"guard_shared_pass\":true"));
+        assert_eq!(shared.squeeze_part("guard")["shared_pass"], true);
+        assert_ne!(plain.squeeze_part("guard"), shared.squeeze_part("guard"));
+        assert!(plain.squeeze_part("guard").get("shared_pass").is_none());
+        let back: Sre2lConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, plain);
     }
 }

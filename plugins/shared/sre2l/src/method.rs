@@ -42,6 +42,7 @@ impl Flavour for Guard {
             h: cfg.h,
             lambda: cfg.lambda,
             beta: cfg.beta,
+            shared_pass: cfg.guard_shared_pass,
         })
     }
 }

@@ -41,6 +41,10 @@ pub enum Regularizer {
         h: f64,
         lambda: f64,
         beta: f64,
+        /// One clean forward (and its input gradient) serves both ĝ and the curvature term
+        /// (`guard_term_shared`) instead of the official code's two: the same value and
+        /// gradients, one forward and one input backward fewer, rounded differently.
+        shared_pass: bool,
     },
     /// Madry PGD adversarial training in [0, 1] pixel space.
     PgdAt { eps: f64, alpha: f64, steps: i64 },
@@ -50,12 +54,14 @@ pub enum Regularizer {
 pub fn passes_per_step(r: &Regularizer) -> (u64, u64) {
     match r {
         Regularizer::None => (1, 1),
-        // ĝ: 1 + 1; the two regularizer forwards; the CE forward; one (double) backward
+        // ĝ: 1 + 1; the two regularizer forwards; the CE forward; one (double) backward. Shared:
+        // the clean forward serves ĝ and the term, so its ĝ backward is the term's clean half
         Regularizer::Guard {
             variant: GuardVariant::Simplified,
+            shared_pass,
             ..
-        } => (4, 2),
-        Regularizer::Guard { .. } => (4, 3),
+        } => (4 - u64::from(*shared_pass), 2),
+        Regularizer::Guard { shared_pass, .. } => (4 - u64::from(*shared_pass), 3),
         Regularizer::PgdAt { steps, .. } => (*steps as u64 + 1, *steps as u64 + 1),
     }
 }
@@ -77,12 +83,17 @@ pub fn guard_step(
     variant: GuardVariant,
     h: f64,
 ) -> Tensor {
-    let b = x.size()[0];
-    let g_hat = ce_input_grad(f, x, y) * std;
+    step_along(&(ce_input_grad(f, x, y) * std), std, variant, h)
+}
+
+/// z from ĝ (the gradient w.r.t. the normalised input): length h in normalised units along ĝ (or
+/// sign ĝ for CURE), in pixels, detached.
+fn step_along(g_hat: &Tensor, std: &Tensor, variant: GuardVariant, h: f64) -> Tensor {
+    let b = g_hat.size()[0];
     let dir = if variant == GuardVariant::Cure {
         g_hat.sign()
     } else {
-        g_hat
+        g_hat.shallow_clone()
     };
     let n = per_sample_norm(&dir, Norm::L2)
         .clamp_min(1e-12)
@@ -115,15 +126,50 @@ pub fn curvature(
             let b = x.size()[0] as f64;
             let diff = (ce_sum(&f(&(&x1 + z)), y) - ce_sum(&f(&x1), y)) / b;
             let d = Tensor::run_backward(&[diff], &[&x1], true, true).remove(0) * std;
-            let n = per_sample_norm(&d, Norm::L2);
-            let n = if variant == GuardVariant::Cure {
-                n.square()
-            } else {
-                n
-            };
-            n.mean(n.kind()) * lambda
+            gradient_norm_term(&d, variant, lambda)
         }
     }
+}
+
+/// λ · mean_b ‖d‖₂ (CURE: ‖d‖₂²) for the per-sample gradient differences `d` (normalised units).
+fn gradient_norm_term(d: &Tensor, variant: GuardVariant, lambda: f64) -> Tensor {
+    let n = per_sample_norm(d, Norm::L2);
+    let n = if variant == GuardVariant::Cure {
+        n.square()
+    } else {
+        n
+    };
+    n.mean(n.kind()) * lambda
+}
+
+/// `curvature(guard_step(..))` with one clean pass: the forward at x and its input gradient
+/// (kept differentiable for the double-backprop forms) give both ĝ and the term's clean half,
+/// so a step costs one forward and one input backward fewer than the official code's. The same
+/// value and parameter gradients (∇[CE(x+z) − CE(x)] = ∇CE(x+z) − ∇CE(x)), rounded differently.
+#[allow(clippy::too_many_arguments)]
+pub fn guard_term_shared(
+    f: &dyn Fn(&Tensor) -> Tensor,
+    x: &Tensor,
+    y: &Tensor,
+    std: &Tensor,
+    variant: GuardVariant,
+    h: f64,
+    lambda: f64,
+    beta: f64,
+) -> Tensor {
+    let b = x.size()[0] as f64;
+    let double = variant != GuardVariant::Simplified;
+    let x1 = x.detach().set_requires_grad(true);
+    let clean = ce_sum(&f(&x1), y);
+    let g1 = Tensor::run_backward(&[&clean], &[&x1], true, double).remove(0);
+    let z = step_along(&(g1.detach() * std), std, variant, h);
+    let moved = ce_sum(&f(&(&x1 + z)), y);
+    if !double {
+        return ((moved - clean) / b).abs() * beta;
+    }
+    // batch-mean CE, as the official script: per-sample gradients scaled by 1/B
+    let g2 = Tensor::run_backward(&[&moved], &[&x1], true, true).remove(0);
+    gradient_norm_term(&((g2 - g1) / b * std), variant, lambda)
 }
 
 /// PGD adversarial examples (L∞, random start) for adversarial training, in pixel space.
@@ -226,5 +272,60 @@ mod tests {
                 "{variant:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_shared_pass_gives_the_official_term_and_gradients() {
+        tch::manual_seed(5);
+        let (vs, f, std) = tiny();
+        let x = Tensor::rand([6, 2, 3, 3], (Kind::Double, Device::Cpu));
+        let y = Tensor::from_slice(&[0i64, 1, 2, 1, 0, 2]);
+        let vars: Vec<Tensor> = vs.trainable_variables();
+        for variant in [
+            GuardVariant::Cifar,
+            GuardVariant::Cure,
+            GuardVariant::Simplified,
+        ] {
+            let official = {
+                let z = guard_step(&f, &x, &y, &std, variant, 0.9);
+                curvature(&f, &x, &y, &z, &std, variant, 3.0, 0.7)
+            };
+            let shared = guard_term_shared(&f, &x, &y, &std, variant, 0.9, 3.0, 0.7);
+            let (a, b) = (official.double_value(&[]), shared.double_value(&[]));
+            assert!(
+                a.abs() > 1e-3,
+                "{variant:?}: a vanishing term proves nothing"
+            );
+            assert!((a - b).abs() < 1e-12 * a.abs(), "{variant:?}: {a} vs {b}");
+            let ga = Tensor::run_backward(&[official], &vars, false, false);
+            let gb = Tensor::run_backward(&[shared], &vars, false, false);
+            for (p, q) in ga.iter().zip(&gb) {
+                let scale = p.abs().max().double_value(&[]);
+                let d = (p - q).abs().max().double_value(&[]);
+                assert!(scale > 1e-6, "{variant:?}: vanishing gradient");
+                assert!(d < 1e-12 * scale, "{variant:?}: gradients {d:e} apart");
+            }
+        }
+    }
+
+    #[test]
+    fn the_shared_pass_saves_a_forward_in_the_cost_records() {
+        let guard = |variant, shared_pass| Regularizer::Guard {
+            variant,
+            h: 3.0,
+            lambda: 100.0,
+            beta: 1e-4,
+            shared_pass,
+        };
+        assert_eq!(passes_per_step(&guard(GuardVariant::Cifar, false)), (4, 3));
+        assert_eq!(passes_per_step(&guard(GuardVariant::Cifar, true)), (3, 3));
+        assert_eq!(
+            passes_per_step(&guard(GuardVariant::Simplified, false)),
+            (4, 2)
+        );
+        assert_eq!(
+            passes_per_step(&guard(GuardVariant::Simplified, true)),
+            (3, 2)
+        );
     }
 }

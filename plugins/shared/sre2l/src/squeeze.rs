@@ -5,7 +5,8 @@
 
 use crate::checkpoint::{self, Progress};
 use crate::regularizer::{
-    ce_input_grad, curvature, guard_step, passes_per_step, pgd_examples, Regularizer,
+    ce_input_grad, curvature, guard_step, guard_term_shared, passes_per_step, pgd_examples,
+    Regularizer,
 };
 use crate::{teacher_sgd, Sre2lConfig};
 use ddbench_nn::augment::crop_flip;
@@ -186,9 +187,15 @@ fn batch_loss(
             h,
             lambda,
             beta,
+            shared_pass,
         } => {
-            let z = guard_step(&eval, x, y, std, *variant, *h);
-            let r = curvature(&eval, x, y, &z, std, *variant, *lambda, *beta);
+            let (v, h, l, b) = (*variant, *h, *lambda, *beta);
+            let r = if *shared_pass {
+                guard_term_shared(&eval, x, y, std, v, h, l, b)
+            } else {
+                let z = guard_step(&eval, x, y, std, v, h);
+                curvature(&eval, x, y, &z, std, v, l, b)
+            };
             (ce_of(x), Some(r))
         }
         Regularizer::PgdAt { eps, alpha, steps } => (
