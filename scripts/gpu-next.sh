@@ -20,7 +20,7 @@ run() { # NAME SECONDS COMMAND...: one time-boxed step, its output in OUT/NAME.t
 }
 # issue 14: the hot loops beside eager PyTorch (and torch.compile, bf16) in one call
 run speed 110 "$B" speed --device cuda --iters 10 --compare --python python3 --out "$OUT/speed.jsonl"
-run speed-levers 60 "$B" speed --device cuda --iters 10 --levers bf16,channels-last,cudnn-benchmark,cuda-graphs,fused --out "$OUT/speed.jsonl"
+run speed-levers 60 "$B" speed --device cuda --iters 10 --levers bf16,channels-last,cudnn-benchmark,cuda-graphs,fused,shared-pass --out "$OUT/speed.jsonl"
 # fused optimiser steps alone (float32), against the first call's eager PyTorch figures (whose
 # SGD is PyTorch's CUDA default, foreach=True)
 run speed-fused 35 "$B" speed --device cuda --iters 10 --only convnet3 --levers fused --out "$OUT/speed.jsonl"

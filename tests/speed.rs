@@ -98,9 +98,10 @@ fn speed_compare_runs_both_sides_and_prints_ratios() {
 }
 
 /// GUARD's shared clean pass: ddbench's step carries the lever, the reference adds the same
-/// step written with one clean pass beside its official one.
+/// step written with one clean pass beside its official one. Two rounds: each side measured
+/// twice in turn, every line with its round, the table with the per-round ratios' range.
 #[test]
-fn speed_compare_adds_the_references_shared_pass_step() {
+fn speed_compare_adds_the_references_shared_pass_step_over_two_rounds() {
     let r = ddbench(&[
         "speed",
         "--device",
@@ -112,31 +113,40 @@ fn speed_compare_adds_the_references_shared_pass_step() {
         "--compare",
         "--levers",
         "shared-pass",
+        "--rounds",
+        "2",
     ]);
     let t = text(&r);
     assert_eq!(r.status.code(), Some(0), "{t}");
     let lines = json_lines(&t);
-    let said: Vec<[&str; 3]> = lines
+    let said: Vec<(u64, [&str; 3])> = lines
         .iter()
         .map(|v| {
-            ["impl", "figure", "levers"].map(|k| v[k].as_str().unwrap_or_else(|| panic!("{t}")))
+            let s = ["impl", "figure", "levers"].map(|k| v[k].as_str().unwrap_or_default());
+            (v["round"].as_u64().unwrap_or_default(), s)
         })
         .collect();
     let (step, shared) = (
         "convnet3.guard_simplified_step",
         "convnet3.guard_simplified_step_shared",
     );
-    assert_eq!(
-        said,
+    let round = |k| {
         [
-            ["ddbench", step, "shared-pass"],
-            ["pytorch", step, "eager"],
-            ["pytorch", shared, "shared-pass"]
-        ],
-        "{t}"
-    );
-    assert!(
-        table_row(&t, step).is_some_and(|r| r.ends_with("× |")),
-        "{t}"
+            (k, ["ddbench", step, "shared-pass"]),
+            (k, ["pytorch", step, "eager"]),
+            (k, ["pytorch", shared, "shared-pass"]),
+        ]
+    };
+    assert_eq!(said, [round(1), round(2)].concat(), "{t}");
+    assert!(t.contains("| ratio | ratio range |"), "{t}");
+    let row = table_row(&t, step).unwrap_or_else(|| panic!("{t}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert!(cells[4].ends_with('×') && cells[5].contains('–'), "{row}");
+    assert_eq!(
+        t.lines()
+            .filter(|l| l.starts_with(&format!("| {step} |")))
+            .count(),
+        1,
+        "one row per figure, whatever the rounds: {t}"
     );
 }

@@ -89,32 +89,3 @@ pub fn reference(
         .map(|l| serde_json::from_str(l).with_context(|| format!("reference line {l}")))
         .collect()
 }
-
-/// Markdown table: per ddbench figure, the reference's same-named figure and the ratio; then
-/// the reference's figures ddbench has no twin of (torchattacks, compiled, bf16, fused, shared-pass).
-pub fn table(ours: &[Figure], theirs: &[Figure]) -> String {
-    let mut t = String::from(
-        "| figure | ddbench img/s | PyTorch eager img/s | ratio |\n|---|---:|---:|---:|\n",
-    );
-    for f in ours {
-        let twin = theirs.iter().find(|r| r.figure == f.figure);
-        let (v, r) = match twin {
-            Some(r) => (
-                format!("{:.1}", r.value),
-                format!("{:.2}×", f.value / r.value),
-            ),
-            None => ("–".into(), "–".into()),
-        };
-        t.push_str(&format!("| {} | {:.1} | {v} | {r} |\n", f.figure, f.value));
-    }
-    for r in theirs
-        .iter()
-        .filter(|r| !ours.iter().any(|f| f.figure == r.figure))
-    {
-        t.push_str(&format!(
-            "| {} ({}) | – | {:.1} | – |\n",
-            r.figure, r.levers, r.value
-        ));
-    }
-    t
-}

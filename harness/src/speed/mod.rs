@@ -8,6 +8,7 @@ mod compare;
 pub mod end_to_end;
 mod graphed;
 pub mod levers;
+mod table;
 pub mod workloads;
 
 use crate::device::{self, DeviceChoice};
@@ -36,6 +37,11 @@ pub struct SpeedArgs {
     /// The Python that runs the reference (default: .venv/bin/python, else python3).
     #[arg(long)]
     pub python: Option<PathBuf>,
+    /// Measure this many rounds, each ddbench's figures then (with --compare) the reference's;
+    /// every line carries its round, and the table gives medians and the range of the per-round
+    /// ratios (a 2-core CPU's figures move by ±15 % between calls).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
     /// Append every figure (both sides) to this JSON-lines file.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -71,6 +77,9 @@ pub struct Figure {
     /// The speed levers in use (`eager`; `compiled`, `bf16`, `fused` on the reference's).
     #[serde(default)]
     pub levers: String,
+    /// Its round (1, 2, …) when `--rounds` is above 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u32>,
 }
 
 fn sync(d: tch::Device) {
@@ -100,6 +109,7 @@ fn measure(
     b: i64,
     args: &SpeedArgs,
     l: levers::Levers,
+    round: Option<u32>,
 ) -> Result<Vec<Figure>> {
     let mut out = Vec::new();
     let list = if args.e2e {
@@ -134,6 +144,7 @@ fn measure(
                 (true, n) => format!("batched+{n}"),
                 (false, n) => n.into(),
             },
+            round,
         };
         println!("{}", serde_json::to_string(&f)?);
         out.push(f);
@@ -147,15 +158,22 @@ pub fn run(args: &SpeedArgs) -> Result<()> {
     let l = args
         .levers
         .resolve(dev, &|m| eprintln!("ddbench speed: {m}"));
-    let mut figures = measure(dev, &desc, b, args, l)?;
-    if args.compare {
-        let theirs = compare::reference(args, dev, b, l)?;
-        for f in &theirs {
-            println!("{}", serde_json::to_string(f)?);
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for r in 1..=args.rounds {
+        let round = (args.rounds > 1).then_some(r);
+        ours.extend(measure(dev, &desc, b, args, l, round)?);
+        if args.compare {
+            for mut f in compare::reference(args, dev, b, l)? {
+                f.round = round;
+                println!("{}", serde_json::to_string(&f)?);
+                theirs.push(f);
+            }
         }
-        println!("\n{}", compare::table(&figures, &theirs));
-        figures.extend(theirs);
     }
+    if args.compare {
+        println!("\n{}", table::table(&ours, &theirs));
+    }
+    let figures = [ours, theirs].concat();
     if let Some(p) = &args.out {
         let mut text = String::new();
         for f in &figures {
