@@ -5,7 +5,7 @@ optimiser and augmentation, printed as JSON lines with the same figure names. `d
 
 Usage: python bench/pytorch_reference.py [--device cpu|cuda] [--batch N] [--iters N]
                                          [--only TEXT] [--compile] [--bf16] [--fused]
-                                         [--shared-pass]
+                                         [--shared-pass] [--malloc-tuned]
                                          [--e2e [--e2e-scale S]]
 Figures (img/s), per architecture `resnet18` (CIFAR stem) and `convnet3` (width 128, instance
 norm), 3x32x32 inputs, 10 classes, the model normalising its input ((x - 0.5) / 0.25) as
@@ -25,6 +25,9 @@ ddbench's do:
 PyTorch's default, which is foreach=True on CUDA and a per-parameter loop on the CPU),
 --shared-pass *_shared (the GUARD steps with one clean forward serving both g^ and the curvature
 term, as ddbench's lever shared-pass; the plain figures follow the official code's two passes).
+--malloc-tuned tunes glibc malloc as the ddbench binary does at start-up (no mmap for large
+blocks, no trimming: a step's activations reuse heap memory instead of paying page faults) and
+labels every figure "+malloc-tuned"; without it the reference runs as a user's script does.
 --e2e [--e2e-scale S] runs the end-to-end workloads instead (e2e.dd_cell, e2e.guard_cifar_epoch,
 e2e.guard_simplified_epoch, e2e.pgd_at_epoch, e2e.autoattack_standard), each once.
 """
@@ -186,6 +189,8 @@ def emit(name, images, seconds, levers="eager", dtype="float32"):
     if ARGS.only and ARGS.only not in name:
         return
     dev = torch.cuda.get_device_name() if DEV.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)"
+    if ARGS.malloc_tuned:
+        levers = "malloc-tuned" if levers == "eager" else f"{levers}+malloc-tuned"
     print(json.dumps({"figure": name, "value": round(images / seconds, 2), "impl": "pytorch",
                       "device": dev, "batch": ARGS.batch, "dtype": dtype, "levers": levers,
                       "torch": torch.__version__}), flush=True)
@@ -350,6 +355,14 @@ def e2e():
         emit("e2e.autoattack_standard", n_aa, once(aa), "torchattacks")
 
 
+def tune_malloc():
+    """ddbench's start-up tuning (harness/src/alloc.rs): M_MMAP_MAX 0, M_TRIM_THRESHOLD INT_MAX."""
+    import ctypes
+    libc = ctypes.CDLL("libc.so.6")
+    if not (libc.mallopt(-4, 0) and libc.mallopt(-1, 2**31 - 1)):
+        raise SystemExit("--malloc-tuned: glibc mallopt refused")
+
+
 def main():
     if ARGS.e2e:
         e2e()
@@ -373,7 +386,10 @@ if __name__ == "__main__":
     p.add_argument("--shared-pass", action="store_true")
     p.add_argument("--e2e", action="store_true")
     p.add_argument("--e2e-scale", type=float, default=1.0)
+    p.add_argument("--malloc-tuned", action="store_true")
     ARGS = p.parse_args()
+    if ARGS.malloc_tuned:
+        tune_malloc()
     DEV = torch.device(ARGS.device)
     ARGS.batch = ARGS.batch or (256 if DEV.type == "cuda" else 32)
     torch.backends.cudnn.benchmark = True

@@ -4,12 +4,16 @@
 //! second. `cargo bench -p ddbench --bench hot_loops -- --test` runs each once (CI's smoke run);
 //! `ddbench speed --compare` gives the same figures beside eager PyTorch. `DDBENCH_LEVERS=fused`
 //! (any `ddbench speed --levers` list) benches with those levers, in a group named after them
-//! (`cpu/fused/convnet3.train_step`), so that criterion compares them with the eager group.
+//! (`cpu/fused/convnet3.train_step`), so that criterion compares them with the eager group. The
+//! process tunes glibc malloc as the `ddbench` binary does (`ddbench::alloc`).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
 
 fn hot_loops(c: &mut Criterion) {
+    // as the ddbench binary does at start-up (without it the CPU student figure was 40 % lower
+    // than `ddbench speed`'s: every call's fresh activations paid mmap page faults)
+    ddbench::alloc::tune_for_tensors();
     let dev = tch::Device::cuda_if_available();
     let batch = if dev.is_cuda() { 256 } else { 32 };
     let asked = std::env::var("DDBENCH_LEVERS").unwrap_or_else(|_| "eager".into());

@@ -69,6 +69,9 @@ pub fn reference(
         // ddbench's optimiser steps are fused: PyTorch's fused=True figures beside them
         cmd.arg("--fused");
     }
+    if args.tuned_reference {
+        cmd.arg("--malloc-tuned");
+    }
     if levers.shared_pass {
         // ddbench's GUARD steps share their clean pass: the reference written that way beside them
         cmd.arg("--shared-pass");

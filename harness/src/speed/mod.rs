@@ -34,6 +34,11 @@ pub struct SpeedArgs {
     /// the ratios.
     #[arg(long)]
     pub compare: bool,
+    /// Run the reference with ddbench's glibc malloc tuning (`ddbench::alloc`: no mmap for large
+    /// blocks, no trimming; its figures say `malloc-tuned`), so that the ratios compare the code
+    /// and not the allocator; by default it runs as a user's script does.
+    #[arg(long, requires = "compare")]
+    pub tuned_reference: bool,
     /// The Python that runs the reference (default: .venv/bin/python, else python3).
     #[arg(long)]
     pub python: Option<PathBuf>,
