@@ -112,13 +112,17 @@ def input_grad(net, x, y):
     return torch.autograd.grad(F.cross_entropy(net(x), y, reduction="sum"), x)[0]
 
 
+def guard_z(g_hat, sigma):
+    """GUARD's step in pixels: length H along g^ (the gradient w.r.t. the normalised input)."""
+    return (H * g_hat / g_hat.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1) * sigma).detach()
+
+
 def guard_step(net, opt, x, y, simplified):
     """One GUARD teacher step in pixel space (sigma converts between pixels and normalised)."""
     x = crop_flip(x)
     sigma = 0.25
     net.eval()
-    g = input_grad(net, x, y) * sigma
-    z = (H * g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1) * sigma).detach()
+    z = guard_z(input_grad(net, x, y) * sigma, sigma)
     x1 = x.detach().requires_grad_()
     b = x.shape[0]
     diff = (F.cross_entropy(net(x1 + z), y, reduction="sum") - F.cross_entropy(net(x1), y, reduction="sum")) / b
@@ -141,8 +145,7 @@ def guard_step_shared(net, opt, x, y, simplified):
     b = x.shape[0]
     clean = F.cross_entropy(net(x1), y, reduction="sum")
     g1 = torch.autograd.grad(clean, x1, retain_graph=True, create_graph=not simplified)[0]
-    g = g1.detach() * sigma
-    z = (H * g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1) * sigma).detach()
+    z = guard_z(g1.detach() * sigma, sigma)
     moved = F.cross_entropy(net(x1 + z), y, reduction="sum")
     if simplified:
         reg = BETA * ((moved - clean) / b).abs()

@@ -65,19 +65,20 @@ pub fn table(ours: &[Figure], theirs: &[Figure]) -> String {
     for name in names(ours) {
         let mine = median(&values(ours, name));
         let twin = values(theirs, name);
-        let r = ratios(ours, theirs, name);
-        let (v, ratio, range) = match (twin.is_empty(), r.is_empty()) {
-            (false, false) => {
-                let d = Data::new(r.clone());
-                (
-                    format!("{:.1}", median(&twin)),
-                    format!("{:.2}×", median(&r)),
-                    format!(" {:.2}–{:.2}× |", d.min(), d.max()),
-                )
-            }
-            _ => ("–".into(), "–".into(), blank.to_string()),
+        let v = match twin.is_empty() {
+            true => "–".to_string(),
+            false => format!("{:.1}", median(&twin)),
         };
-        let range = if several { range } else { String::new() };
+        let r = ratios(ours, theirs, name);
+        let (ratio, range) = match r.is_empty() {
+            true => ("–".to_string(), blank.to_string()),
+            false if several => {
+                let d = Data::new(r.clone());
+                let range = format!(" {:.2}–{:.2}× |", d.min(), d.max());
+                (format!("{:.2}×", median(&r)), range)
+            }
+            false => (format!("{:.2}×", median(&r)), String::new()),
+        };
         t.push_str(&format!("| {name} | {mine:.1} | {v} | {ratio} |{range}\n"));
     }
     for name in names(theirs)
