@@ -50,6 +50,32 @@ pub struct ModelKey {
     /// The students' input whitening (`none` in keys of a ddbench before it).
     #[serde(default)]
     pub whitening: crate::whitening::Whitening,
+    /// The kernels instance norm runs on ([`ddbench_nn::convnet::INSTANCE_NORM_KERNEL`]), for
+    /// instance-norm students only. Absent from keys of a ddbench that ran it on batch-norm
+    /// kernels (before 2026-12-02): the same function rounded otherwise, so other rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm_kernel: Option<String>,
+}
+
+impl ModelKey {
+    pub fn new(
+        arch: Arch,
+        width: i64,
+        depth: i64,
+        norm_layer: NormKind,
+        whitening: crate::whitening::Whitening,
+    ) -> ModelKey {
+        let norm_kernel = (norm_layer == NormKind::Instance)
+            .then(|| ddbench_nn::convnet::INSTANCE_NORM_KERNEL.to_string());
+        ModelKey {
+            arch,
+            width,
+            depth,
+            norm_layer,
+            whitening,
+            norm_kernel,
+        }
+    }
 }
 
 /// The student protocol as asked (a method's hints are a function of the method's key).
@@ -115,13 +141,7 @@ impl SharedKey {
                 split: "test".into(),
                 normalization: data.normalization.clone(),
             },
-            model: ModelKey {
-                arch,
-                width,
-                depth,
-                norm_layer,
-                whitening,
-            },
+            model: ModelKey::new(arch, width, depth, norm_layer, whitening),
             student: StudentKey {
                 protocol: serde_json::to_value(protocol)
                     .ok()
@@ -219,13 +239,13 @@ mod tests {
                         std: vec![0.353],
                     },
                 },
-                model: ModelKey {
-                    arch: Arch::Convnet,
-                    width: 16,
-                    depth: 3,
-                    norm_layer: NormKind::Instance,
-                    whitening: crate::whitening::Whitening::None,
-                },
+                model: ModelKey::new(
+                    Arch::Convnet,
+                    16,
+                    3,
+                    NormKind::Instance,
+                    crate::whitening::Whitening::None,
+                ),
                 student: StudentKey {
                     protocol: "auto".into(),
                     dd: TrainConfig::default(),
@@ -309,5 +329,33 @@ mod tests {
                 "shared.student.soft_label.fused_optimizer: (none) → true",
             ]
         );
+    }
+
+    #[test]
+    fn instance_norm_keys_name_their_kernels_and_older_keys_differ() {
+        let k = key();
+        assert_eq!(k.shared.model.norm_kernel.as_deref(), Some("group_norm"));
+        // a key written before the field: the batch-norm kernels' rows are other rows
+        let mut text = serde_json::to_value(&k).unwrap();
+        text["shared"]["model"]
+            .as_object_mut()
+            .unwrap()
+            .remove("norm_kernel");
+        let old: CellKey = serde_json::from_value(text).unwrap();
+        assert_ne!(k.hash(), old.hash());
+        assert_eq!(
+            old.differences(&k),
+            ["shared.model.norm_kernel: (none) → \"group_norm\""]
+        );
+        // other norm layers have no such kernels: their keys are as before
+        let bn = ModelKey::new(
+            Arch::Resnet18,
+            64,
+            18,
+            NormKind::Batch,
+            crate::whitening::Whitening::None,
+        );
+        let text = serde_json::to_string(&bn).unwrap();
+        assert!(!text.contains("norm_kernel"), "{text}");
     }
 }

@@ -114,21 +114,12 @@ impl Grouped {
             let [w, b, nw, nb] = blk;
             z = z.conv2d(w, Some(b), [1, 1], [*pad, *pad], [1, 1], members);
             if nw.numel() > 0 {
-                z = z.instance_norm(
-                    Some(nw),
-                    Some(nb),
-                    None::<&Tensor>,
-                    None::<&Tensor>,
-                    true,
-                    0.1,
-                    1e-5,
-                    true,
-                );
+                z = crate::convnet::per_channel_norm(&z, nw, nb);
             }
             z = crate::convnet::avg_pool2(&z.relu());
         }
         let bsz = z.size()[0];
-        let feats = z.view([bsz, members, -1]).transpose(0, 1); // [S, B, F]
+        let feats = z.reshape([bsz, members, -1]).transpose(0, 1); // [S, B, F] (copies if strided)
         self.head_b
             .unsqueeze(1)
             .baddbmm(&feats, &self.head_w.transpose(1, 2), 1.0, 1.0)

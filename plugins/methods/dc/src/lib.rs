@@ -18,9 +18,11 @@ impl Method for Dc {
     }
 }
 
+// 0.2.0 (2026-12-02): its networks' instance norm runs on group-norm kernels
+// (`ddbench_nn::convnet::INSTANCE_NORM_KERNEL`), other rounding than 0.1.0's batch-norm kernels.
 declare_method!(
     Dc,
     name = "dc",
-    version = "0.1.0",
+    version = "0.2.0",
     description = "Dataset Condensation (Zhao et al. 2021): layer-wise gradient matching on random ConvNets trained in an inner loop"
 );

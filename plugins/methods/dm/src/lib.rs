@@ -114,9 +114,11 @@ impl Method for Dm {
     }
 }
 
+// 0.2.0 (2026-12-02): its networks' instance norm runs on group-norm kernels
+// (`ddbench_nn::convnet::INSTANCE_NORM_KERNEL`), other rounding than 0.1.0's batch-norm kernels.
 declare_method!(
     Dm,
     name = "dm",
-    version = "0.1.0",
+    version = "0.2.0",
     description = "Distribution Matching (Zhao & Bilen 2023): per-class mean embeddings of random ConvNets with DSA"
 );

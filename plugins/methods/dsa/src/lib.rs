@@ -17,9 +17,11 @@ impl Method for Dsa {
     }
 }
 
+// 0.2.0 (2026-12-02): its networks' instance norm runs on group-norm kernels
+// (`ddbench_nn::convnet::INSTANCE_NORM_KERNEL`), other rounding than 0.1.0's batch-norm kernels.
 declare_method!(
     Dsa,
     name = "dsa",
-    version = "0.1.0",
+    version = "0.2.0",
     description = "DSA (Zhao & Bilen 2021): gradient matching with Differentiable Siamese Augmentation of real and synthetic batches"
 );

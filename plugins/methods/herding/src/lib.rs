@@ -18,10 +18,12 @@
 use ddbench_coreset::{Coreset, Herding};
 use ddbench_plugin_api::declare_method;
 
+// 0.2.0 (2026-12-02): its networks' instance norm runs on group-norm kernels
+// (`ddbench_nn::convnet::INSTANCE_NORM_KERNEL`), other rounding than 0.1.0's batch-norm kernels.
 declare_method!(
     Coreset<Herding>,
     name = "herding",
-    version = "0.1.0",
+    version = "0.2.0",
     description =
         "herding coreset (Welling 2009) in the features of a ConvNet trained on the real data"
 );

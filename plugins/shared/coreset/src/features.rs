@@ -24,10 +24,10 @@ pub fn spec(input: &DistillInput, cfg: &CoresetConfig) -> ModelSpec {
     spec
 }
 
-/// The cache key: every input of the trained weights.
+/// The cache key: every input of the trained weights (v 2: instance norm on group-norm kernels).
 pub fn cache_key(dataset_hash: &str, spec: &ModelSpec, cfg: &CoresetConfig, seed: u64) -> String {
     let text = serde_json::json!({
-        "data": dataset_hash, "spec": spec, "train": cfg, "seed": seed, "v": 1
+        "data": dataset_hash, "spec": spec, "train": cfg, "seed": seed, "v": 2
     })
     .to_string();
     hex::encode(Sha256::digest(text.as_bytes()))[..24].to_string()
