@@ -271,10 +271,48 @@ fn invalid_attack_outputs_are_errors_not_numbers() {
         &quiet,
     )
     .unwrap();
-    assert_eq!((ok.forward_calls, ok.backward_calls), (4, 3)); // 3 gradient steps + 1 final check
+    assert_eq!((ok.forward_calls, ok.backward_calls), (3, 3)); // 3 gradient steps, no final check
     let d = (&ok.adversarial - &x).abs().max().double_value(&[]);
     assert!(
         d <= eps + 1e-6 && d > eps * 0.5,
         "PGD used {d} of eps {eps}"
+    );
+}
+
+#[test]
+fn pgd_restarts_keep_the_first_adversarial_example_and_otherwise_the_last_try() {
+    let reg = plugin::discover(&[]);
+    let pgd = reg.get(loader::Kind::Attack, "pgd").unwrap();
+    let model = tiny_model();
+    let x = Tensor::rand([64, 1, 28, 28], (Kind::Float, Device::Cpu));
+    // half of the labels are the model's own prediction, half another class: at a tiny ε the
+    // first half stays right and the second wrong, whatever the random model is
+    let pred = model.forward_t(&x, false).argmax(-1, false);
+    let other = (&pred + 1).remainder(10);
+    let half = Tensor::arange(64, (Kind::Int64, Device::Cpu)).lt(32);
+    let y = pred.where_self(&half, &other);
+    let eps = 1e-4;
+    let attack = |restarts: i64| {
+        let cfg = serde_json::json!({"steps": 2, "alpha": 5e-5, "restarts": restarts});
+        run_attack(pgd, &model, &x, &y, Norm::Linf, eps, 7, &cfg, &quiet).unwrap()
+    };
+    let (one, two) = (attack(1), attack(2));
+    // the first restart draws the same start in both calls; the second adds 2 steps + 1 check
+    assert_eq!((one.forward_calls, one.backward_calls), (2, 2));
+    assert_eq!((two.forward_calls, two.backward_calls), (5, 4));
+    let wrong = model
+        .forward_t(&one.adversarial, false)
+        .argmax(-1, false)
+        .ne_tensor(&y);
+    let n_wrong = wrong.sum(Kind::Int64).int64_value(&[]);
+    assert!(n_wrong >= 16 && n_wrong <= 48, "{n_wrong} of 64 fooled");
+    let same = (&two.adversarial - &one.adversarial)
+        .abs()
+        .amax([1, 2, 3], false)
+        .eq(0.0);
+    // fooled by the first try: kept as it was; not fooled: the second try's iterate
+    assert!(
+        same.eq_tensor(&wrong).all().int64_value(&[]) == 1,
+        "per point, kept ⇔ fooled by the first restart"
     );
 }
