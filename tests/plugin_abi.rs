@@ -305,7 +305,7 @@ fn pgd_restarts_keep_the_first_adversarial_example_and_otherwise_the_last_try() 
         .argmax(-1, false)
         .ne_tensor(&y);
     let n_wrong = wrong.sum(Kind::Int64).int64_value(&[]);
-    assert!(n_wrong >= 16 && n_wrong <= 48, "{n_wrong} of 64 fooled");
+    assert!((16..=48).contains(&n_wrong), "{n_wrong} of 64 fooled");
     let same = (&two.adversarial - &one.adversarial)
         .abs()
         .amax([1, 2, 3], false)
