@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared device check of issues 12, 13 and 14 (time boxes: 560 s), for a session lent a CUDA machine (python3
+# The prepared device check of issues 12, 13 and 14 (time boxes: 570 s), for a session lent a CUDA machine (python3
 # with torch 2.11.0, no Rust): the release binaries, plugins, the repository's PyTorch reference
 # and the data were copied into BUNDLE beforehand (scripts/gpu-bundle.sh), and the checkout's
 # bench/ and python/ travel with the working tree. Each step has its own time box so the whole
@@ -18,6 +18,9 @@ run() { # NAME SECONDS COMMAND...: one time-boxed step, its output in OUT/NAME.t
   local name=$1 secs=$2; shift 2
   ( time timeout "$secs" "$@" ) > "$OUT/$name.txt" 2>&1; echo "== $name: exit $?"; tail -n 12 "$OUT/$name.txt"
 }
+# issue 14: instance norm's two kernels alone on the GPU (group_norm, what ConvNet runs now, vs
+# instance_norm's cuDNN batch-norm kernels, what it ran before 2026-12-02)
+run norm-kernels 10 python3 bench/norm_kernels.py --device cuda --iters 50
 # issue 14: the hot loops beside eager PyTorch (and torch.compile, bf16) in one call
 run speed 110 "$B" speed --device cuda --iters 10 --compare --python python3 --out "$OUT/speed.jsonl"
 run speed-levers 60 "$B" speed --device cuda --iters 10 --levers bf16,channels-last,cudnn-benchmark,cuda-graphs,fused,shared-pass --out "$OUT/speed.jsonl"
