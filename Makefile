@@ -21,8 +21,12 @@ build: setup
 demo: build
 	bash scripts/demo.sh $(DDBENCH) --device $(DEVICE)
 
+# One test at a time: libtorch (in a test and in the ddbench it starts) already uses every core,
+# and two tests at once oversubscribe them — OpenMP's spinning threads then made a test binary
+# up to 4-5x slower (2-core CPU, 2026-12-02: batch_students 196 s -> 43 s, teacher_resume
+# 182 s -> 37 s).
 test: build
-	$(CARGO) test --release --workspace
+	$(CARGO) test --release --workspace -- --test-threads 1
 	# the criterion benches, smoke mode: compiled, each hot loop run once (harness/benches)
 	$(CARGO) bench -p ddbench --bench hot_loops -- --test
 

@@ -28,7 +28,9 @@ fn random_ipc10_learns_full_beats_it_and_pgd_behaves() {
         "--epochs",
         "300",
         "--method-config",
-        r#"full={"epochs": 2}"#,
+        // one epoch at batch 64 (938 steps) beats two at 256 (470): 82.5 % against 81.5 %, in
+        // half the time
+        r#"full={"epochs": 1, "batch_size": 64}"#,
         "--attacks",
         "pgd",
         "--eps",
@@ -48,7 +50,7 @@ fn random_ipc10_learns_full_beats_it_and_pgd_behaves() {
             .unwrap()
     };
     let (random, full) = (clean("random"), clean("full"));
-    eprintln!("random IPC 10: {random:.2}%, full (2 epochs): {full:.2}%");
+    eprintln!("random IPC 10: {random:.2}%, full (1 epoch, batch 64): {full:.2}%");
     assert!(
         random >= 65.0,
         "random IPC 10 clean accuracy {random:.2}% < 65%"
@@ -81,10 +83,11 @@ fn random_ipc10_learns_full_beats_it_and_pgd_behaves() {
                 "{m}: robust accuracy rose with eps: {curve:?}"
             );
         }
-        // measured (2026-12-01): PGD at 8/255 costs random 25.0 points (70.5 → 45.5 %) and full
-        // 25.0 (81.5 → 56.5 %) on the 200 attacked images; the students are retrained by every
-        // run (CPU training is not bit-reproducible), so the check asks for 15, 10 points (20
-        // images) below the measured drop — still far from what a broken attack gives (0)
+        // measured (2026-12-02, `full` 1 epoch at batch 64, 82.5 % clean on all 10,000): PGD at
+        // 8/255 costs random 26.5 points (71.0 → 44.5 %) and full 28.0 (84.0 → 56.0 %) on the
+        // 200 attacked images; the students are retrained by every run (CPU training is not
+        // bit-reproducible across machines), so the check asks for 15, 11.5 points (23 images)
+        // below the smaller drop — still far from what a broken attack gives (0)
         let (last, first) = (curve[3], curve[0]);
         assert!(
             last.1 < first.2 - 15.0,

@@ -229,9 +229,10 @@ fn folder(lb: &str) -> tempfile::TempDir {
 
 #[test]
 fn a_dd_protocol_student_stopped_mid_training_resumes_to_the_same_row() {
+    // 200 images in batches of 64: four steps an epoch, the last one short
     let lb = leaderboard(
-        50,
-        "width = 16\nepochs = 80\nprotocol = \"dd\"\nn_attack = 20",
+        20,
+        "width = 8\nepochs = 80\nbatch_size = 64\nprotocol = \"dd\"\nn_attack = 20",
         "name = \"random\"",
         "name = \"fgsm\"\neps = [\"8/255\"]",
     );
@@ -298,14 +299,16 @@ fn batched_students_stopped_mid_training_resume_to_the_same_rows() {
             "--method",
             "random",
             "--ipc",
-            "50",
+            "20",
+            "--batch-size",
+            "64",
             "--seeds",
             "2",
             "--batch-students",
             "--epochs",
             "80",
             "--width",
-            "16",
+            "8",
             "--attacks",
             "fgsm",
             "--eps",
