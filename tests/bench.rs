@@ -88,6 +88,15 @@ fn kill_9_then_rerun_equals_an_uninterrupted_run() {
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     let reference = read_rows(&d.join("full/results.csv"));
     assert_eq!(reference.len(), 6 * 2, "2 IPC × 3 seeds cells × 2 eps");
+    // two cells at once share the cores: each child gets half of libtorch's threads
+    if std::env::var_os("OMP_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().unwrap().get();
+        let share = format!("device: cpu ({} threads)", (cores / 2).max(1));
+        for cell in std::fs::read_dir(d.join("full/cells")).unwrap() {
+            let log = std::fs::read_to_string(cell.unwrap().path().join("log.txt")).unwrap();
+            assert!(log.contains(&share), "{share}: {log}");
+        }
+    }
     let mut keys: Vec<String> = reference.iter().map(key).collect();
     keys.sort();
     keys.dedup();

@@ -2,6 +2,7 @@
 //! its progress comes back as JSON-lines events (`run::events`) on a pipe that is fd 3 in the
 //! child, and it is reaped with its peak resident set.
 
+use super::scheduler::Slot;
 use crate::leaderboard::Cell;
 use crate::run::events::{self, Event};
 use anyhow::{Context, Result};
@@ -61,27 +62,27 @@ impl Ended {
     }
 }
 
-/// Runs `cell`'s `ddbench run` (in `dir`, with the `common` flags, on `gpu` when given) to its end;
-/// its events move `bar`.
+/// Runs `cell`'s `ddbench run` (in `dir`, with the `common` flags, in `slot`) to its end; its
+/// events move `bar`.
 pub fn run_cell(
     exe: &Path,
     cell: &Cell,
     dir: &Path,
     common: &[String],
-    gpu: Option<&str>,
+    slot: Slot,
     bar: &ProgressBar,
 ) -> Result<Ended> {
-    run_args(exe, &cell.args, dir, common, gpu, bar)
+    run_args(exe, &cell.args, dir, common, slot, bar)
 }
 
 /// Runs `ddbench` with `args` (the `run` arguments of a cell or of seed-mates) in `dir`, with
-/// the `common` flags, on `gpu` when given; its events move `bar`.
+/// the `common` flags, in `slot` (its GPU, its share of the CPU threads); its events move `bar`.
 pub fn run_args(
     exe: &Path,
     args: &[String],
     dir: &Path,
     common: &[String],
-    gpu: Option<&str>,
+    slot: Slot,
     bar: &ProgressBar,
 ) -> Result<Ended> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -97,8 +98,11 @@ pub fn run_args(
         .stdin(Stdio::null())
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log));
-    if let Some(g) = gpu {
+    if let Some(g) = slot.gpu {
         cmd.env("CUDA_VISIBLE_DEVICES", g);
+    }
+    if let Some(n) = slot.cpu_threads {
+        cmd.env("OMP_NUM_THREADS", n.to_string());
     }
     supervise(cmd, |e| show(bar, e))
 }

@@ -26,6 +26,7 @@ use child::Ended;
 use manifest::{LastRun, LeaderboardEntry};
 use plan::Plan;
 use records::Records;
+use scheduler::Slot;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -179,8 +180,7 @@ fn run_cells(
     overall.reset_eta();
     let mut failed = 0;
     let jobs = group::jobs(cells, pending);
-    let work =
-        |j: usize, gpu: Option<&str>| run_job(&exe, &args.out, cells, &jobs[j], &common, gpu, ui);
+    let work = |j: usize, slot: Slot| run_job(&exe, &args.out, cells, &jobs[j], &common, slot, ui);
     let gpus = scheduler::visible_gpus();
     let order: Vec<usize> = (0..jobs.len()).collect();
     scheduler::run_all(&order, args.jobs, &gpus, work, |_, ended| {
@@ -203,7 +203,7 @@ pub(crate) fn run_job(
     cells: &[Cell],
     job: &group::Job,
     common: &[String],
-    gpu: Option<&str>,
+    slot: Slot,
     ui: &Ui,
 ) -> Result<Vec<(usize, Ended)>> {
     let first = &cells[job[0]];
@@ -212,13 +212,13 @@ pub(crate) fn run_job(
     bar.set_position(1);
     if let [i] = job[..] {
         bar.set_message(first.id.clone());
-        let r = child::run_cell(exe, first, &cell_dir(out, first), common, gpu, &bar);
+        let r = child::run_cell(exe, first, &cell_dir(out, first), common, slot, &bar);
         bar.finish_and_clear();
         return Ok(vec![(i, r?)]);
     }
     bar.set_message(format!("{} and {} seed-mates", first.id, job.len() - 1));
     let dir = group::dir(out, cells, job);
-    let r = child::run_args(exe, &group::args(cells, job), &dir, common, gpu, &bar);
+    let r = child::run_args(exe, &group::args(cells, job), &dir, common, slot, &bar);
     bar.finish_and_clear();
     let ended = r?;
     let members: Vec<(u64, PathBuf)> = job

@@ -7,6 +7,7 @@
 
 use super::manifest::LastRun;
 use super::records::{Rec, Records};
+use super::scheduler::Slot;
 use super::{
     cell_dir, child, child_flags, finish, plan, run_job, stale, take, writer_of, BenchArgs,
 };
@@ -159,7 +160,15 @@ pub fn run_one(args: &BenchArgs, keys: &str) -> Result<i32> {
         let ids: Vec<&str> = job.iter().map(|&i| plan.cells[i].id.as_str()).collect();
         ui.log(&format!("cell(s) {job:?} {}: running", ids.join(", ")));
         let started = now();
-        for (i, ended) in run_job(&exe, &args.out, &plan.cells, &job, &common, None, &ui)? {
+        for (i, ended) in run_job(
+            &exe,
+            &args.out,
+            &plan.cells,
+            &job,
+            &common,
+            Slot::default(),
+            &ui,
+        )? {
             code = code.max(write_shard(args, &plan, i, ended, started, &ui)?);
         }
     }
