@@ -69,6 +69,11 @@ fn header(c: &Common, job: &str, log: &str, gpus: bool) -> Vec<String> {
     l
 }
 
+/// The array task's cell gets the task's CPUs as its threads (`--cpus-per-task`), unless the
+/// user chose `OMP_NUM_THREADS`: libtorch otherwise starts a thread per core of the whole node,
+/// all of them on the task's few CPUs.
+pub const THREADS_LINE: &str = "if [ -n \"${SLURM_CPUS_PER_TASK:-}\" ] && [ -z \"${OMP_NUM_THREADS:-}\" ]; then export OMP_NUM_THREADS=\"$SLURM_CPUS_PER_TASK\"; fi";
+
 /// The job-array script of `phase`: each task runs `ddbench bench FILE --cell K`, passes Slurm's
 /// warning signal (`--signal=B:USR1@120`) on to it, and requeues itself when the cell stopped to
 /// be resumed (exit 3), then waits for Slurm to end it (the requeue does).
@@ -94,6 +99,7 @@ pub fn phase_script(c: &Common, p: &Phase) -> String {
         .collect();
     l.push(format!("CELLS=({})", cells.join(" ")));
     l.push(format!("cd {} || exit 1", quote(c.workdir)));
+    l.push(THREADS_LINE.into());
     l.push("task=\"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"".into());
     l.push(format!(
         "export DDBENCH_TASK_LOG=\"{}/logs/{}_$task.out\"",

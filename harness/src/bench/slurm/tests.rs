@@ -78,6 +78,7 @@ fn phase_scripts_are_arrays_with_resources_signal_requeue_and_logs() {
         "{t}"
     );
     assert!(t.contains("kill -USR1 $pid' USR1"), "{t}");
+    assert!(t.contains(&format!("\n{}\n", script::THREADS_LINE)), "{t}");
     assert!(t.contains("if scontrol requeue \"$task\"; then"), "{t}");
     // after requeueing itself the task does not exit on its own (Slurm ends it)
     let after = t.split("scontrol requeue").nth(1).unwrap();
@@ -151,4 +152,30 @@ fn a_task_and_its_log_by_cell() {
     )
     .unwrap();
     assert_eq!(old.task_of(2).unwrap().0, "7_2");
+}
+
+/// The task's threads line, run by bash: the task's CPUs become the cell's threads; a user's
+/// `OMP_NUM_THREADS`, or no `--cpus-per-task`, is left alone.
+#[test]
+fn an_array_task_gives_its_cell_the_tasks_cpus_as_threads() {
+    let threads = |env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new("bash");
+        c.arg("-c")
+            .arg(format!(
+                "{}; echo \"${{OMP_NUM_THREADS:-unset}}\"",
+                script::THREADS_LINE
+            ))
+            .env_remove("OMP_NUM_THREADS")
+            .env_remove("SLURM_CPUS_PER_TASK");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        String::from_utf8(c.output().unwrap().stdout).unwrap()
+    };
+    assert_eq!(threads(&[("SLURM_CPUS_PER_TASK", "4")]), "4\n");
+    assert_eq!(
+        threads(&[("SLURM_CPUS_PER_TASK", "4"), ("OMP_NUM_THREADS", "2")]),
+        "2\n"
+    );
+    assert_eq!(threads(&[]), "unset\n");
 }
