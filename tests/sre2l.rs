@@ -191,11 +191,16 @@ fn distance_and_movement(a: &Model, b: &Model, init: &Model) -> (f64, f64) {
 fn sre2l_guard_and_sre2l_at_run_end_to_end_and_reuse_their_teachers() {
     let out = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let cfg = r#"{"teacher_arch": "convnet", "teacher_width": 16, "teacher_epochs": 1, "teacher_subset": 100, "iterations": 20, "ipc_per_batch": 2, "at_steps": 3}"#;
-    let configs: Vec<String> = ["sre2l", "guard", "sre2l-at"]
-        .iter()
-        .map(|m| format!("{m}={cfg}"))
-        .collect();
+    let cfg = r#""teacher_arch": "convnet", "teacher_width": 16, "teacher_epochs": 1, "teacher_subset": 100, "iterations": 20, "ipc_per_batch": 2"#;
+    // each method takes its own regularizer's keys only
+    let configs: Vec<String> = [
+        ("sre2l", ""),
+        ("guard", ""),
+        ("sre2l-at", r#", "at_steps": 3"#),
+    ]
+    .iter()
+    .map(|(m, own)| format!("{m}={{{cfg}{own}}}"))
+    .collect();
     let run = |seeds: &str| {
         let mut args = vec![
             "run",
@@ -289,4 +294,60 @@ fn sre2l_guard_and_sre2l_at_run_end_to_end_and_reuse_their_teachers() {
     assert_eq!(t.matches("from the cache").count(), 3, "{t}");
     assert!(!t.contains("training the"), "{t}");
     assert_eq!(read_rows(&out.path().join("results.csv")).len(), 6);
+}
+
+/// A key of another flavour's regularizer is an error naming it, before any work: `sre2l` has no
+/// use for GUARD's `lambda`, `guard` none for adversarial training's `at_steps`, `sre2l-at` none
+/// for GUARD's shared pass. Beside the refused key the settings are tiny: accepted, the run would
+/// end in seconds with rows.
+#[test]
+fn a_setting_of_another_flavour_is_refused_before_any_work() {
+    let out = tempfile::tempdir().unwrap();
+    let tiny = r#""teacher_arch": "convnet", "teacher_width": 8, "teacher_epochs": 1, "teacher_subset": 10, "iterations": 1"#;
+    for (method, bad, key, owner) in [
+        ("sre2l", r#""lambda": 10"#, "lambda", "guard"),
+        ("guard", r#""at_steps": 3"#, "at_steps", "sre2l-at"),
+        (
+            "sre2l-at",
+            r#""guard_shared_pass": true"#,
+            "guard_shared_pass",
+            "guard",
+        ),
+    ] {
+        let config = format!("{method}={{{tiny}, {bad}}}");
+        let r = ddbench(&[
+            "run",
+            "--dataset",
+            "fashion-mnist",
+            "--data-dir",
+            fmnist().to_str().unwrap(),
+            "--method",
+            method,
+            "--method-config",
+            &config,
+            "--ipc",
+            "1",
+            "--width",
+            "8",
+            "--soft-epochs",
+            "1",
+            "--attacks",
+            "fgsm",
+            "--n-attack",
+            "10",
+            "--device",
+            "cpu",
+            "--out",
+            out.path().to_str().unwrap(),
+        ]);
+        let t = text(&r);
+        assert_ne!(r.status.code(), Some(0), "{t}");
+        assert!(
+            t.contains(&format!(
+                "config key '{key}': a setting of {owner}'s teacher, which {method} does not train"
+            )),
+            "{t}"
+        );
+        assert!(!out.path().join("results.csv").exists(), "{t}");
+    }
 }

@@ -37,6 +37,13 @@ pub trait PluginConfig: Serialize + DeserializeOwned + Default {
     fn validate(&self) -> PluginResult<()> {
         Ok(())
     }
+
+    /// Refuses keys the type parses but this plugin has no use for (plugins sharing one config
+    /// type: a key of another plugin's part is an error, not a setting without effect), before
+    /// parsing. The default refuses none.
+    fn refuse_keys(_keys: &serde_json::Map<String, serde_json::Value>) -> PluginResult<()> {
+        Ok(())
+    }
 }
 
 /// The configuration of a plugin without settings: only `{}` is accepted.
@@ -59,6 +66,9 @@ pub fn parse_config<C: PluginConfig>(json: &serde_json::Value) -> PluginResult<C
             )))
         }
     };
+    if let serde_json::Value::Object(keys) = &json {
+        C::refuse_keys(keys)?;
+    }
     let mut config: C = serde_path_to_error::deserialize(json).map_err(|e| {
         let inner = e.inner().to_string().replace('`', "'");
         // an unknown key's path is the key itself, which the message names already

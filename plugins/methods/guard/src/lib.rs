@@ -7,7 +7,9 @@ use ddbench_sre2l::{Guard, Sre2l};
 declare_method!(
     Sre2l<Guard>,
     name = "guard",
-    version = "0.2.0",
+    // 0.3.0: the other flavours' regularizer keys are refused and absent from the resolved
+    // config (which keys rows): rows of 0.2.0 are other rows
+    version = "0.3.0",
     description = "GUARD: SRe2L with a curvature-regularized teacher",
     flags = ddbench_plugin_api::abi::FLAG_TEACHER
 );

@@ -7,7 +7,9 @@ use ddbench_sre2l::{Sre2l, Sre2lAt};
 declare_method!(
     Sre2l<Sre2lAt>,
     name = "sre2l-at",
-    version = "0.2.0",
+    // 0.3.0: the other flavours' regularizer keys are refused and absent from the resolved
+    // config (which keys rows): rows of 0.2.0 are other rows
+    version = "0.3.0",
     description = "SRe2L with a PGD adversarially trained teacher",
     flags = ddbench_plugin_api::abi::FLAG_TEACHER
 );

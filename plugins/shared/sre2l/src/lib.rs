@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod flavour_config;
 pub mod method;
 pub mod recover;
 pub mod regularizer;
@@ -12,5 +13,6 @@ pub mod teacher_cache;
 pub mod teacher_sgd;
 
 pub use config::Sre2lConfig;
+pub use flavour_config::FlavourConfig;
 pub use method::{Flavour, Guard, Plain, Sre2l, Sre2lAt};
 pub use regularizer::{GuardVariant, Regularizer};

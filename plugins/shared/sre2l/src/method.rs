@@ -2,6 +2,7 @@
 //! harness the images, the teacher's soft labels, and the teacher for online relabelling.
 
 use crate::checkpoint;
+use crate::flavour_config::{FlavourConfig, AT_KEYS, GUARD_KEYS};
 use crate::recover::recover_resumable;
 use crate::regularizer::{GuardVariant, Regularizer};
 use crate::squeeze::train_teacher_resumable;
@@ -17,8 +18,12 @@ use tch::{Kind, Tensor};
 
 /// What distinguishes `sre2l`, `guard` and `sre2l-at`: the teacher's regularizer.
 pub trait Flavour {
+    /// The method plugin's name.
+    const METHOD: &'static str;
     /// Name of the regularizer in cache keys and records.
     const REGULARIZER: &'static str;
+    /// The other flavours' regularizer keys, by method: refused in this one's config.
+    const FOREIGN: &'static [(&'static str, &'static [&'static str])];
     fn regularizer(cfg: &Sre2lConfig) -> PluginResult<Regularizer>;
 }
 
@@ -27,14 +32,19 @@ pub struct Guard;
 pub struct Sre2lAt;
 
 impl Flavour for Plain {
+    const METHOD: &'static str = "sre2l";
     const REGULARIZER: &'static str = "none";
+    const FOREIGN: &'static [(&'static str, &'static [&'static str])] =
+        &[("guard", GUARD_KEYS), ("sre2l-at", AT_KEYS)];
     fn regularizer(_: &Sre2lConfig) -> PluginResult<Regularizer> {
         Ok(Regularizer::None)
     }
 }
 
 impl Flavour for Guard {
+    const METHOD: &'static str = "guard";
     const REGULARIZER: &'static str = "guard";
+    const FOREIGN: &'static [(&'static str, &'static [&'static str])] = &[("sre2l-at", AT_KEYS)];
     fn regularizer(cfg: &Sre2lConfig) -> PluginResult<Regularizer> {
         let variant: GuardVariant = cfg.variant.parse().map_err(PluginError)?;
         Ok(Regularizer::Guard {
@@ -48,7 +58,9 @@ impl Flavour for Guard {
 }
 
 impl Flavour for Sre2lAt {
+    const METHOD: &'static str = "sre2l-at";
     const REGULARIZER: &'static str = "pgd-at";
+    const FOREIGN: &'static [(&'static str, &'static [&'static str])] = &[("guard", GUARD_KEYS)];
     fn regularizer(cfg: &Sre2lConfig) -> PluginResult<Regularizer> {
         Ok(Regularizer::PgdAt {
             eps: cfg.at_eps,
@@ -153,8 +165,13 @@ impl<F: Flavour> Sre2l<F> {
 }
 
 impl<F: Flavour> Method for Sre2l<F> {
-    type Config = Sre2lConfig;
-    fn distill(input: &DistillInput, cfg: &Sre2lConfig, host: &Host) -> PluginResult<Distilled> {
+    type Config = FlavourConfig<F>;
+    fn distill(
+        input: &DistillInput,
+        cfg: &FlavourConfig<F>,
+        host: &Host,
+    ) -> PluginResult<Distilled> {
+        let cfg = &cfg.inner;
         let (mut teacher, meta, cached) = Self::teacher(input, cfg, host)?;
         teacher.vs.freeze();
         let ckpt =
