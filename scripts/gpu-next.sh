@@ -27,8 +27,9 @@ run speed-levers 60 "$B" speed --device cuda --iters 10 --levers bf16,channels-l
 # fused optimiser steps alone (float32), against the first call's eager PyTorch figures (whose
 # SGD is PyTorch's CUDA default, foreach=True)
 run speed-fused 35 "$B" speed --device cuda --iters 10 --only convnet3 --levers fused --out "$OUT/speed.jsonl"
-# the train steps captured as CUDA graphs (float32), replayed: the log says the loss went down
-run speed-graphs 25 "$B" speed --device cuda --iters 10 --only train_step --levers cuda-graphs --out "$OUT/speed.jsonl"
+# the train, GUARD, PGD-AT and DD-student steps captured as CUDA graphs (float32), replayed: each
+# capture's log line says whether the loss on its batch went down
+run speed-graphs 25 "$B" speed --device cuda --iters 10 --only _step,student_ipc10 --levers cuda-graphs --out "$OUT/speed.jsonl"
 # the end-to-end workloads at a tenth of their size (a DD cell of 30 epochs, 5,000-image teacher epochs)
 run speed-e2e 100 "$B" speed --device cuda --e2e --e2e-scale 0.1 --compare --python python3 --out "$OUT/speed-e2e.jsonl"
 # issue 12: random IPC 1/10/50 under crop-flip-300 and DSA-1000 (CIFAR-10 JPEG, ConvNet-3, 1 seed)

@@ -39,13 +39,13 @@ impl CudaGraph {
         err.check(rc).map_err(|e| format!("CUDA graph {what}: {e}"))
     }
 
-    /// Captures `step` on `dev`: `warmup` eager calls of `prepare` then `step` on a side stream
-    /// (libraries settle their workspaces), then `prepare` and one captured `step`. What
-    /// `prepare` does (zeroing gradients, say) is not part of the graph.
+    /// Captures `step` on `dev`: `warmup` eager calls on a side stream (libraries settle their
+    /// workspaces, optimisers make their buffers), then one captured call. Only the kernels a
+    /// call queues are replayed, so `step` must be self-contained: it zeroes (or drops) its own
+    /// gradients, reads no value on the host, and each call does one whole step.
     pub fn capture(
         dev: Device,
         warmup: usize,
-        prepare: &mut dyn FnMut() -> Result<(), String>,
         step: &mut dyn FnMut() -> Result<(), String>,
     ) -> Result<CudaGraph, String> {
         let Device::Cuda(index) = dev else {
@@ -59,7 +59,7 @@ impl CudaGraph {
         }
         let g = CudaGraph { raw };
         g.call(ddbench_graph_enter, "side stream")?;
-        let captured = g.warm_and_capture(warmup, prepare, step);
+        let captured = g.warm_and_capture(warmup, step);
         let left = g.call(ddbench_graph_leave, "side stream");
         captured.and(left)?;
         Ok(g)
@@ -68,14 +68,11 @@ impl CudaGraph {
     fn warm_and_capture(
         &self,
         warmup: usize,
-        prepare: &mut dyn FnMut() -> Result<(), String>,
         step: &mut dyn FnMut() -> Result<(), String>,
     ) -> Result<(), String> {
         for _ in 0..warmup {
-            prepare()?;
             step()?;
         }
-        prepare()?;
         self.call(ddbench_graph_capture_begin, "capture")?;
         let stepped = step();
         let ended = self.call(ddbench_graph_capture_end, "capture");
@@ -102,7 +99,7 @@ mod tests {
     #[test]
     fn a_cpu_is_refused_with_a_message_not_a_crash() {
         let mut calls = 0;
-        let e = CudaGraph::capture(Device::Cpu, 2, &mut || Ok(()), &mut || {
+        let e = CudaGraph::capture(Device::Cpu, 2, &mut || {
             calls += 1;
             Ok(())
         })
@@ -124,7 +121,7 @@ mod tests {
         if tch::Cuda::is_available() {
             return; // a machine with a GPU captures for real (scripts/gpu-next.sh)
         }
-        let e = CudaGraph::capture(Device::Cuda(0), 1, &mut || Ok(()), &mut || Ok(()))
+        let e = CudaGraph::capture(Device::Cuda(0), 1, &mut || Ok(()))
             .err()
             .unwrap();
         eprintln!("{e}");

@@ -8,6 +8,7 @@ mod compare;
 pub mod end_to_end;
 mod graphed;
 pub mod levers;
+pub mod steps;
 mod table;
 pub mod workloads;
 
@@ -27,7 +28,7 @@ pub struct SpeedArgs {
     /// students a quarter).
     #[arg(long, default_value_t = 20)]
     pub iters: u32,
-    /// Only the figures whose name contains this text.
+    /// Only the figures whose name contains this text (or one of these comma-separated texts).
     #[arg(long)]
     pub only: Option<String>,
     /// Also run bench/pytorch_reference.py with the same device, batch and calls, and print
@@ -87,6 +88,11 @@ pub struct Figure {
     pub round: Option<u32>,
 }
 
+/// Whether figure `name` is selected by `--only`'s comma-separated texts (every figure without).
+fn wanted(only: Option<&str>, name: &str) -> bool {
+    only.is_none_or(|o| o.split(',').any(|part| name.contains(part)))
+}
+
 fn sync(d: tch::Device) {
     if let tch::Device::Cuda(i) = d {
         tch::Cuda::synchronize(i as i64);
@@ -123,7 +129,7 @@ fn measure(
         workloads::all(dev, b, l)?
     };
     for mut w in list {
-        if args.only.as_deref().is_some_and(|o| !w.figure.contains(o)) {
+        if !wanted(args.only.as_deref(), &w.figure) {
             continue;
         }
         let heavy = w.figure.contains("pgd10")
@@ -194,4 +200,20 @@ pub fn run(args: &SpeedArgs) -> Result<()> {
             .with_context(|| format!("appending to {}", p.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_selects_figures_containing_any_of_its_texts() {
+        let w = |o: Option<&str>, n: &str| super::wanted(o, n);
+        assert!(w(None, "convnet3.train_step"));
+        assert!(w(Some("convnet3"), "convnet3.train_step"));
+        assert!(!w(Some("resnet18"), "convnet3.train_step"));
+        let steps = Some("_step,student_ipc10");
+        assert!(w(steps, "resnet18.guard_cifar_step"));
+        assert!(w(steps, "convnet3.student_ipc10"));
+        assert!(!w(steps, "convnet3.pgd10_linf"));
+        assert!(!w(steps, "convnet3.students5_ipc10"));
+    }
 }

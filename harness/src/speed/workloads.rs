@@ -3,7 +3,7 @@
 //! `bench/pytorch_reference.py` names the same work done in eager PyTorch:
 //! per architecture (`resnet18`, `convnet3`: 3×32×32 images, 10 classes)
 //! - `train_step`: one SGD step with crop + flip (`ddbench_nn::train_classifier`, one epoch of
-//!   one batch; under `cuda-graphs`, the step captured as a CUDA graph and replayed);
+//!   one batch);
 //! - `guard_cifar_step`, `guard_simplified_step`, `pgd10_at_step`: one teacher step with
 //!   GUARD's regularizer (the official CIFAR form, double backprop; the single-backprop form) or
 //!   Madry PGD-10 adversarial training (`ddbench_sre2l::squeeze::train_teacher`, one epoch of one
@@ -15,14 +15,21 @@
 //! of 10 classes), in images per second; `convnet3.students5_ipc10`: five such students (the
 //! seeds of a DD cell, each its own set, init, order and draws) trained together as one grouped
 //! model (`ddbench_nn::batched`), where the reference trains them one after another.
+//!
+//! Under the `cuda-graphs` lever the train, teacher and student steps are `steps.rs`'s closures
+//! captured as CUDA graphs and replayed (`graphed.rs`); the attacks (the plugin's own loop behind
+//! the ABI, whose host checks read a flag once per batch) and the five batched students run
+//! eagerly.
 
 use super::levers::Levers;
+use super::{graphed, steps};
 use crate::plugin::{self, Kind, Plugin};
 use anyhow::Result;
 use ddbench_nn::batched::{train_all, MemberSet};
 use ddbench_nn::{Arch, Model, ModelSpec, TrainConfig};
 use ddbench_plugin_api::Norm;
 use ddbench_sre2l::regularizer::{GuardVariant, Regularizer};
+use std::rc::Rc;
 use tch::{Kind as TKind, Tensor};
 
 /// One timed unit of work: its figure name, the images it processes per call, and the call.
@@ -51,6 +58,37 @@ pub fn guard(l: Levers, variant: GuardVariant) -> Regularizer {
     }
 }
 
+/// Under the `cuda-graphs` lever, `make`'s step on a fresh model of `arch` captured as a CUDA
+/// graph, each call replaying it `replays` times (`x`, `y`: the batch, float pixels, whose loss
+/// the capture logs); `None` when the lever is off, or with a line when the capture fails.
+#[allow(clippy::too_many_arguments)]
+fn graphed(
+    figure: &str,
+    l: Levers,
+    arch: Arch,
+    dev: tch::Device,
+    x: &Tensor,
+    y: &Tensor,
+    replays: usize,
+    make: impl FnOnce(Rc<Model>) -> Result<steps::Step, String>,
+) -> Option<Box<dyn FnMut()>> {
+    if !l.cuda_graphs {
+        return None;
+    }
+    let model = Rc::new(Model::new(&spec(arch), dev));
+    l.model(&model);
+    let loss = || steps::batch_loss(&model, x, y);
+    match make(model.clone())
+        .and_then(|step| graphed::replayed(figure, dev, l, step, replays, &loss))
+    {
+        Ok(run) => Some(run),
+        Err(e) => {
+            eprintln!("lever cuda-graphs: {figure}: {e}; eager steps");
+            None
+        }
+    }
+}
+
 /// One SGD step with crop + flip (an epoch of one batch), or its CUDA graph's replay under the
 /// `cuda-graphs` lever (eager, with a line, if the capture fails).
 fn train_step(
@@ -61,21 +99,18 @@ fn train_step(
     x: &Tensor,
     y: &Tensor,
 ) -> Box<dyn FnMut()> {
-    let mut model = Model::new(&spec(arch), dev);
-    l.model(&model);
     let cfg = l.train(TrainConfig {
         epochs: 1,
         batch_size: x.size()[0],
         ..TrainConfig::default()
     });
-    if l.cuda_graphs {
-        match super::graphed::train_step(figure, dev, l, model, x, y, &cfg) {
-            Ok(run) => return run,
-            Err(e) => eprintln!("lever cuda-graphs: {figure}: {e}; eager steps"),
-        }
-        model = Model::new(&spec(arch), dev);
-        l.model(&model);
+    if let Some(run) = graphed(figure, l, arch, dev, x, y, 1, |m| {
+        steps::train(m, x, y, &cfg)
+    }) {
+        return run;
     }
+    let mut model = Model::new(&spec(arch), dev);
+    l.model(&model);
     let (xs, ys) = (x.shallow_clone(), y.shallow_clone());
     Box::new(move || {
         ddbench_nn::train_classifier(&mut model, &xs, &ys, &cfg, &mut |_, _| {})
@@ -83,8 +118,10 @@ fn train_step(
     })
 }
 
-/// One teacher step (one epoch of one batch) under `reg`.
+/// One teacher step (one epoch of one batch) under `reg`, or its CUDA graph's replay under the
+/// `cuda-graphs` lever.
 fn teacher_step(
+    figure: &str,
     l: Levers,
     arch: Arch,
     dev: tch::Device,
@@ -92,14 +129,20 @@ fn teacher_step(
     y: &Tensor,
     reg: Regularizer,
 ) -> Box<dyn FnMut()> {
-    let mut model = Model::new(&spec(arch), dev);
-    l.model(&model);
     let cfg = l.teacher(ddbench_sre2l::Sre2lConfig {
         teacher_epochs: 1,
         teacher_batch: x8.size()[0],
         bn_recalibration: false,
         ..Default::default()
     });
+    let x = x8.to_kind(TKind::Float) / 255.0;
+    if let Some(run) = graphed(figure, l, arch, dev, &x, y, 1, |m| {
+        Ok(steps::teacher(m, x8, y, reg.clone(), cfg.clone()))
+    }) {
+        return run;
+    }
+    let mut model = Model::new(&spec(arch), dev);
+    l.model(&model);
     let (x8, y) = (x8.shallow_clone(), y.shallow_clone());
     Box::new(move || {
         ddbench_sre2l::squeeze::train_teacher(&mut model, &x8, &y, &cfg, &reg, &mut |_, _| {})
@@ -173,20 +216,22 @@ fn figures(dev: tch::Device, b: i64, l: Levers) -> Result<Vec<Workload>> {
             "train_step",
             train_step(&format!("{name}.train_step"), l, arch, dev, &x, &y),
         );
+        let teacher =
+            |what: &str, reg| teacher_step(&format!("{name}.{what}"), l, arch, dev, &x8, &y, reg);
         w(
             "guard_cifar_step",
-            teacher_step(l, arch, dev, &x8, &y, guard(l, GuardVariant::Cifar)),
+            teacher("guard_cifar_step", guard(l, GuardVariant::Cifar)),
         );
         w(
             "guard_simplified_step",
-            teacher_step(l, arch, dev, &x8, &y, guard(l, GuardVariant::Simplified)),
+            teacher("guard_simplified_step", guard(l, GuardVariant::Simplified)),
         );
         let at = Regularizer::PgdAt {
             eps: 8.0 / 255.0,
             alpha: 2.0 / 255.0,
             steps: 10,
         };
-        w("pgd10_at_step", teacher_step(l, arch, dev, &x8, &y, at));
+        w("pgd10_at_step", teacher("pgd10_at_step", at));
         w(
             "pgd10_linf",
             attack(l, pgd.clone(), arch, dev, &x, &y, serde_json::json!({})),
@@ -209,7 +254,10 @@ fn figures(dev: tch::Device, b: i64, l: Levers) -> Result<Vec<Workload>> {
     Ok(out)
 }
 
-/// A DD student: ConvNet-3 trained 30 epochs on 100 images (crop + flip, batch 256).
+/// A DD student: ConvNet-3 trained 30 epochs on 100 images (crop + flip, batch 256: one step
+/// per epoch). Under `cuda-graphs`, that step captured and replayed 30 times per call, training
+/// one student on (the same work; a replay keeps the rate it was captured with, where the loop
+/// decays it ×0.1 halfway).
 fn student(dev: tch::Device, l: Levers) -> Workload {
     let x = Tensor::rand([100, 3, 32, 32], (TKind::Float, dev));
     let y = Tensor::arange(100, (TKind::Int64, dev)).floor_divide_scalar(10);
@@ -217,14 +265,20 @@ fn student(dev: tch::Device, l: Levers) -> Workload {
         epochs: 30,
         ..TrainConfig::default()
     });
+    let figure = "convnet3.student_ipc10";
+    let replayed = graphed(figure, l, Arch::Convnet, dev, &x, &y, 30, |m| {
+        steps::train(m, &x, &y, &cfg)
+    });
     Workload {
-        figure: "convnet3.student_ipc10".into(),
+        figure: figure.into(),
         images: 100 * 30,
-        run: Box::new(move || {
-            let mut model = Model::new(&spec(Arch::Convnet), dev);
-            l.model(&model);
-            ddbench_nn::train_classifier(&mut model, &x, &y, &cfg, &mut |_, _| {})
-                .expect("student");
+        run: replayed.unwrap_or_else(|| {
+            Box::new(move || {
+                let mut model = Model::new(&spec(Arch::Convnet), dev);
+                l.model(&model);
+                ddbench_nn::train_classifier(&mut model, &x, &y, &cfg, &mut |_, _| {})
+                    .expect("student");
+            })
         }),
     }
 }
@@ -272,5 +326,36 @@ fn students5(dev: tch::Device, l: Levers) -> Workload {
         run: Box::new(move || {
             five_students(dev, l, &sets, &cfg);
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn graphs_that_cannot_be_captured_fall_back_to_eager_steps() {
+        // on a CPU the capture fails (the resolved levers never ask there, a forced set does):
+        // no graph, and the figures' steps still run eagerly
+        let l = Levers {
+            cuda_graphs: true,
+            ..Levers::default()
+        };
+        let dev = Device::Cpu;
+        tch::manual_seed(0);
+        let x = Tensor::rand([4, 3, 32, 32], (TKind::Float, dev));
+        let x8 = (&x * 255.0).to_kind(TKind::Uint8);
+        let y = Tensor::from_slice(&[0i64, 1, 2, 3]);
+        let cfg = TrainConfig::default();
+        let step = |m| steps::train(m, &x, &y, &cfg);
+        assert!(graphed("t", l, Arch::Convnet, dev, &x, &y, 1, step).is_none());
+        train_step("t", l, Arch::Convnet, dev, &x, &y)();
+        let at = Regularizer::PgdAt {
+            eps: 8.0 / 255.0,
+            alpha: 2.0 / 255.0,
+            steps: 2,
+        };
+        teacher_step("t", l, Arch::Convnet, dev, &x8, &y, at)();
     }
 }

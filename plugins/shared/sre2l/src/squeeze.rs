@@ -70,10 +70,7 @@ pub fn train_teacher_resumable(
     let from = p.epoch;
     let seconds_before = p.stats.seconds;
     let stop = ckpt.map(|_| StopOnUsr1::install());
-    let std = Tensor::from_slice(&model.spec.std)
-        .to_kind(Kind::Float)
-        .view([1, -1, 1, 1])
-        .to(model.device());
+    let std = pixel_std(model);
     while p.epoch < cfg.teacher_epochs {
         let lr =
             0.5 * cfg.teacher_lr * (1.0 + (PI * p.epoch as f64 / cfg.teacher_epochs as f64).cos());
@@ -144,15 +141,7 @@ fn epoch(
         let x = images.index_select(0, &idx).to_kind(Kind::Float) / 255.0;
         let x = crop_flip(&x, 4, true);
         let y = labels.index_select(0, &idx);
-        let (ce, r) = batch_loss(model, &x, &y, reg, std);
-        for v in vars.values() {
-            v.shallow_clone().zero_grad();
-        }
-        match &r {
-            Some(r) => (&ce + r).backward(),
-            None => ce.backward(),
-        }
-        teacher_sgd::step(vars, momentum, lr, cfg)?;
+        let (ce, r) = teacher_step(model, &x, &y, reg, std, lr, vars, momentum, cfg)?;
         ce_loss.add(&ce);
         if let Some(r) = r {
             reg_loss.add(&r);
@@ -163,6 +152,43 @@ fn epoch(
         stats.backward_passes += bw;
     }
     Ok((ce_loss.mean(), reg_loss.mean()))
+}
+
+/// The per-channel σ of `model`'s normalisation, shaped `[1, C, 1, 1]` on its device (GUARD's
+/// steps are taken in normalised units).
+pub fn pixel_std(model: &Model) -> Tensor {
+    Tensor::from_slice(&model.spec.std)
+        .to_kind(Kind::Float)
+        .view([1, -1, 1, 1])
+        .to(model.device())
+}
+
+/// One teacher step on the (augmented) batch `x`, `y`: gradients zeroed, the cross-entropy and
+/// `reg`'s term back-propagated, SGD at `lr` (`vars` by name, their `momentum` buffers). Returns
+/// the batch's cross-entropy and term, on the device. Self-contained (nothing read on the host,
+/// gradients zeroed here), so it can be captured as a CUDA graph and replayed.
+#[allow(clippy::too_many_arguments)]
+pub fn teacher_step(
+    model: &Model,
+    x: &Tensor,
+    y: &Tensor,
+    reg: &Regularizer,
+    std: &Tensor,
+    lr: f64,
+    vars: &HashMap<String, Tensor>,
+    momentum: &mut HashMap<String, Tensor>,
+    cfg: &Sre2lConfig,
+) -> Result<(Tensor, Option<Tensor>), String> {
+    let (ce, r) = batch_loss(model, x, y, reg, std);
+    for v in vars.values() {
+        v.shallow_clone().zero_grad();
+    }
+    match &r {
+        Some(r) => (&ce + r).backward(),
+        None => ce.backward(),
+    }
+    teacher_sgd::step(vars, momentum, lr, cfg)?;
+    Ok((ce, r))
 }
 
 /// The cross-entropy of a batch and the regularizer's term.
